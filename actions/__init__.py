@@ -1,0 +1,1 @@
+"""Custom rasa_sdk actions: thin wrappers that call `knowledge` and `bot` (dialogue issue)."""

@@ -1,0 +1,1 @@
+"""Conversation core: settings, CLI, gateway app factory (the Rasa project lives here later)."""

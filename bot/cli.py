@@ -1,0 +1,130 @@
+"""The `buergerbot` command: ingest content, ask and evaluate, serve the gateway."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from bot.settings import get_settings
+
+app = typer.Typer(add_completion=False, help="buergerbot – Bürgerservice-Assistent (CLI).", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+def _progress_hook(progress: Progress) -> object:
+    tasks: dict[str, TaskID] = {}
+    labels = {"embed": "Passagen einbetten", "calibrate": "Konfidenz kalibrieren"}
+
+    def hook(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(labels.get(stage, stage), total=max(total, 1))
+        progress.update(tasks[stage], completed=done, total=max(total, 1))
+
+    return hook
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="File or directory with content.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, native, html, pdf, integreat, dldb")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import content incrementally: only new or changed services are re-embedded."""
+    from knowledge.ingest import ingest as run_ingest
+
+    if not path.exists():
+        err.print(f"[red]Pfad nicht gefunden:[/red] {path}")
+        raise typer.Exit(2)
+    settings = get_settings()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json,
+    ) as progress:
+        report = run_ingest(settings, path, fmt=fmt, progress=_progress_hook(progress))  # type: ignore[arg-type]
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    else:
+        err.print(
+            f"Neu: {len(report.added)}  Geändert: {len(report.changed)}  Entfernt: {len(report.removed)}  "
+            f"Unverändert: {len(report.unchanged)}  Fehlgeschlagen: {len(report.failed)}  "
+            f"Übersprungen: {len(report.skipped)}  ({report.seconds:.1f} s)"
+        )
+        for failure in report.failed:
+            err.print(f"  [red]Fehler[/red] {failure}")
+        for skipped in report.skipped[:20]:
+            err.print(f"  [yellow]Übersprungen[/yellow] {skipped}")
+    if report.failed and not (report.added or report.changed or report.unchanged):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The citizen's question; '-' reads stdin.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Answer one question from the official content."""
+    from knowledge.answering import Answerer
+    from knowledge.ingest import ensure_index
+
+    if question == "-":
+        question = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    answer = Answerer(ensure_index(get_settings())).answer(question)
+    if as_json:
+        print(json.dumps(answer.to_public_json(), ensure_ascii=False, indent=1))
+    else:
+        print(answer.text)
+        print(f"\n(Konfidenz {answer.confidence:.2f})", file=sys.stderr)
+
+
+@app.command("eval")
+def evaluate_cmd(
+    questions: Annotated[Path, typer.Option("--questions", help="JSON lines with question/service/expect.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Compare hybrid retrieval with the bm25 and dense baselines on the same questions."""
+    from knowledge.answering import Answerer
+    from knowledge.evaluation import evaluate, load_questions
+    from knowledge.ingest import ensure_index
+
+    result = evaluate(Answerer(ensure_index(get_settings())), load_questions(questions))
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
+    systems: dict[str, dict[str, float]] = result["systems"]  # type: ignore[assignment]
+    columns = list(next(iter(systems.values())))
+    print(f"n={result['n']}")
+    print("system  " + "  ".join(f"{c:>17}" for c in columns))
+    for name, figures in systems.items():
+        print(f"{name:7} " + "  ".join(f"{figures[c]:>17}" for c in columns))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Start the gateway (HTTP API, later widget and channels)."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Citizen and staff channels: web widget, REST, messengers, console (channels issue)."""

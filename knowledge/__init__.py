@@ -1,0 +1,1 @@
+"""Official content → services → passages → indexes → answers."""

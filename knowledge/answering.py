@@ -1,0 +1,188 @@
+"""From a question to an `Answer` made only of official sentences, or an honest abstention.
+
+Answers are extractive on purpose: every fee, deadline and document a citizen reads is a line from
+the service description, shown with its section, source link and date. When retrieval is not
+confident enough, we say so and offer a human instead of guessing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import simplemma
+
+from knowledge.guard import looks_like_injection
+from knowledge.index import KnowledgeIndex
+from knowledge.models import Answer, Section, Service, Source
+from knowledge.retrieval import Retrieval, ServiceHit, retrieve
+from knowledge.sections import requested_sections
+from knowledge.text import analyze
+
+MAX_LINES_PER_SECTION = 5
+TOPICS_DE = (
+    "Ausweis und Reisepass, An- und Ummeldung, Kfz und Führerschein, Standesamt, Gewerbe, "
+    "Steuern und Gebühren der Stadt, Abfall, Familie und Aufenthalt"
+)
+
+ABSTAIN_DE = (
+    "Dazu finde ich in den offiziellen Informationen der Stadt leider keine sichere Antwort. "
+    "Ich möchte Ihnen nichts Falsches sagen. Gerne verbinde ich Sie mit einer Mitarbeiterin oder "
+    "einem Mitarbeiter. Ich helfe Ihnen bei Fragen zu: " + TOPICS_DE + "."
+)
+ABSTAIN_EN = (
+    "I could not find a reliable answer to this in the city's official information, and I do not "
+    "want to guess. I can connect you with a member of staff. I can help with questions about: "
+    "ID cards and passports, registering an address, cars and driving licences, the registry "
+    "office, businesses, city taxes and fees, waste, family and residence."
+)
+REFUSE_INJECTION_DE = (
+    "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt, "
+    "zum Beispiel zu: " + TOPICS_DE + "."
+)
+EMPTY_DE = "Bitte schreiben Sie Ihre Frage in Worten, zum Beispiel: „Was kostet ein Personalausweis?“"
+TOO_LONG_DE = (
+    "Ihre Nachricht ist leider zu lang für mich. Bitte stellen Sie Ihre Frage in ein bis zwei Sätzen, "
+    "zum Beispiel: „Welche Unterlagen brauche ich für die Anmeldung?“"
+)
+UNREADABLE_DE = "Ihre Nachricht konnte ich nicht lesen. Bitte schreiben Sie Ihre Frage als normalen Text."
+ENGLISH_NOTE = "The official information is available in German only; here is what it says:"
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    reason: str
+    text: str
+
+
+def check_input(question: str, max_chars: int) -> InputProblem | None:
+    """Catch input we cannot answer before it reaches retrieval, with a friendly explanation."""
+    if len(question) > max_chars:
+        return InputProblem("too_long", TOO_LONG_DE)
+    if "\x00" in question or "\ufffd" in question:
+        return InputProblem("unreadable", UNREADABLE_DE)
+    controls = sum(1 for ch in question if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
+    if controls > max(2, len(question) // 20):
+        return InputProblem("unreadable", UNREADABLE_DE)
+    if not any(ch.isalpha() for ch in question):
+        return InputProblem("empty", EMPTY_DE)
+    return None
+
+
+def detect_language(question: str) -> str:
+    """'en' only when the question is clearly English; German is the safe default."""
+    scores = dict(simplemma.langdetect(question, lang=("de", "en")))
+    return "en" if scores.get("en", 0.0) > scores.get("de", 0.0) + 0.2 else "de"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _pick_lines(text: str, question_terms: set[str]) -> list[str]:
+    """All lines of a short section; for a long one, the lines sharing most words with the question."""
+    lines = _lines(text)
+    if len(lines) <= MAX_LINES_PER_SECTION:
+        return lines
+    scored = [(len(question_terms.intersection(analyze(line, expand=False))), -i, line) for i, line in enumerate(lines)]
+    best = sorted(scored, reverse=True)[:MAX_LINES_PER_SECTION]
+    keep = {line for _, _, line in best}
+    return [line for line in lines if line in keep]
+
+
+def _choose_sections(service: Service, hit: ServiceHit, asked: list[Section]) -> tuple[list[Section], list[Section]]:
+    """(sections to show, asked-for sections the service lacks)."""
+    present = [s for s in asked if s in service.sections]
+    missing = [s for s in asked if s not in service.sections]
+    if present:
+        return present[:2], missing
+    best = next((sp.passage.section for sp in hit.passages if sp.passage.section in service.sections), None)
+    if best is None or best is Section.UEBERBLICK:
+        fallback = [s for s in (Section.ABLAUF, Section.VORAUSSETZUNGEN) if s in service.sections][:1]
+        return fallback, missing
+    return [best], missing
+
+
+def _date_de(service: Service) -> str:
+    return service.updated.strftime("%d.%m.%Y") if service.updated else "ohne Datum"
+
+
+def compose(service: Service, sections: list[Section], missing: list[Section], question: str, language: str) -> str:
+    terms = set(analyze(question, expand=True))
+    parts: list[str] = []
+    if language == "en":
+        parts.append(ENGLISH_NOTE)
+    parts.append(f"{service.title}")
+    if missing and not sections:
+        labels = ", ".join(s.label_de for s in missing)
+        parts.append(f"Zu „{labels}“ steht in der offiziellen Beschreibung nichts.")
+    elif missing:
+        labels = ", ".join(s.label_de for s in missing)
+        parts.append(f"Zu „{labels}“ steht in der offiziellen Beschreibung nichts. Das steht dort:")
+    if service.summary and (not sections or missing):
+        parts.append(service.summary)
+    for section in sections:
+        lines = _pick_lines(service.sections[section], terms)
+        parts.append(f"{section.label_de}:\n" + "\n".join(lines))
+    parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
+    return "\n\n".join(parts)
+
+
+class Answerer:
+    """Answers questions from one loaded `KnowledgeIndex`; safe to share between requests."""
+
+    def __init__(self, index: KnowledgeIndex) -> None:
+        self.index = index
+        self.threshold = index.settings.abstain_threshold
+
+    def retrieve(self, question: str) -> Retrieval:
+        return retrieve(self.index, question)
+
+    def answer(self, question: str, service_hint: str | None = None) -> Answer:
+        """Answer a question; `service_hint` (from dialogue context) is used when the question names none."""
+        question = question.strip()
+        problem = check_input(question, self.index.settings.max_question_chars)
+        if problem:
+            return Answer(text=problem.text, abstained=True, reason=problem.reason)
+        language = detect_language(question)
+        if looks_like_injection(question):
+            return Answer(text=REFUSE_INJECTION_DE, abstained=True, reason="prompt_injection", language=language)
+        result = self.retrieve(question)
+        top = result.top
+        confidence = self.index.calibrator.confidence(result.features) if top else 0.0
+        if service_hint and service_hint in self.index.services and (top is None or confidence < self.threshold):
+            top = ServiceHit(service_hint, 0.0, [])
+            confidence = max(confidence, self.threshold)
+        if top is None or confidence < self.threshold:
+            return Answer(
+                text=ABSTAIN_EN if language == "en" else ABSTAIN_DE,
+                abstained=True,
+                confidence=confidence,
+                reason="low_confidence",
+                language=language,
+                alternatives=[h.service_id for h in result.hits[:3]],
+            )
+        service = self.index.services[top.service_id]
+        sections, missing = _choose_sections(service, top, requested_sections(question))
+        text = compose(service, sections, missing, question, language)
+        shown = sections or [Section.UEBERBLICK]
+        sources = [
+            Source(
+                title=service.title,
+                section=section,
+                section_label=section.label_de,
+                url=service.source_url,
+                updated=service.updated,
+            )
+            for section in shown
+        ]
+        return Answer(
+            text=text,
+            service_id=service.id,
+            service_title=service.title,
+            sections=shown,
+            sources=sources,
+            confidence=confidence,
+            language=language,
+            alternatives=[h.service_id for h in result.hits[1:4]],
+        )

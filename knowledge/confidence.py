@@ -1,0 +1,112 @@
+"""Calibrated confidence: how likely the top-ranked service is the right one.
+
+A small logistic model over retrieval signals (dense similarity, BM25 evidence, agreement of
+both retrievers, margin to the runner-up, how much of the question the content knows). It is fitted
+at ingest time on the content itself: synthetic questions built from service names and keywords
+(positive when retrieval ranks their service first) and a fixed list of out-of-scope questions
+(always negative). So the threshold means the same thing after new content arrives, and no
+evaluation question is ever used for fitting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from knowledge.index import KnowledgeIndex
+
+FEATURES = ("dense_top", "dense_gap", "bm25_top", "known_share", "agree", "margin", "title_match", "n_terms")
+OUT_OF_SCOPE_FILE = Path(__file__).parent / "data" / "out_of_scope.txt"
+MAX_POSITIVE_SAMPLES = 360
+
+_TEMPLATES_DE = (
+    "{kw}",
+    "Ich habe eine Frage zu {kw}",
+    "Was muss ich bei {kw} beachten?",
+    "Infos zu {kw} bitte",
+)
+_TEMPLATES_EN = ("{kw}", "I have a question about {kw}")
+
+
+@dataclass
+class Calibrator:
+    weights: dict[str, float]
+    bias: float
+
+    def confidence(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights[name] * features.get(name, 0.0) for name in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"weights": self.weights, "bias": self.bias}, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Calibrator | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(weights={k: float(v) for k, v in data["weights"].items()}, bias=float(data["bias"]))
+
+
+# A prior for an index too small to fit on (a handful of services): evidence-weighted, conservative.
+DEFAULT = Calibrator(
+    weights={
+        "dense_top": 6.0,
+        "dense_gap": 4.0,
+        "bm25_top": 1.2,
+        "known_share": 3.0,
+        "agree": 1.0,
+        "margin": 1.0,
+        "title_match": 1.0,
+        "n_terms": 0.0,
+    },
+    bias=-9.0,
+)
+
+
+def out_of_scope_questions() -> list[str]:
+    lines = OUT_OF_SCOPE_FILE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def synthetic_questions(index: KnowledgeIndex, seed: int = 13) -> list[tuple[str, str]]:
+    """(question, service id) pairs from the content's own names and keywords."""
+    rng = random.Random(seed)
+    pairs: list[tuple[str, str]] = []
+    for service in index.services.values():
+        names = [service.title, *service.keywords]
+        for name in names[:8]:
+            english = name.isascii() and not any(ch in name for ch in "äöüß")
+            template = rng.choice(_TEMPLATES_EN if english and name != service.title else _TEMPLATES_DE)
+            pairs.append((template.format(kw=name), service.id))
+    rng.shuffle(pairs)
+    return pairs[:MAX_POSITIVE_SAMPLES]
+
+
+def fit(index: KnowledgeIndex) -> Calibrator:
+    """Fit the confidence model on synthetic in-scope and fixed out-of-scope questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    from knowledge.retrieval import retrieve
+
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for question, service_id in synthetic_questions(index):
+        result = retrieve(index, question)
+        rows.append([result.features[name] for name in FEATURES])
+        labels.append(int(result.top is not None and result.top.service_id == service_id))
+    for question in out_of_scope_questions():
+        result = retrieve(index, question)
+        rows.append([result.features[name] for name in FEATURES])
+        labels.append(0)
+    if len(set(labels)) < 2 or sum(labels) < 10:
+        return DEFAULT
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    model.fit(rows, labels)
+    weights = {name: float(w) for name, w in zip(FEATURES, model.coef_[0], strict=True)}
+    return Calibrator(weights=weights, bias=float(model.intercept_[0]))

@@ -1,0 +1,44 @@
+"""What every importer returns: services it could read, and failures it could not, with reasons.
+
+Importers never raise on bad input; one broken file must not stop an ingest run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge.models import Service
+
+
+@dataclass(frozen=True)
+class ImportFailure:
+    """A file (or an item inside one) that could not be imported, and why, for the ingest report."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    services: list[Service] = field(default_factory=list)
+    failures: list[ImportFailure] = field(default_factory=list)
+    skipped: list[ImportFailure] = field(default_factory=list)  # e.g. empty pages: not errors
+
+    def extend(self, other: ImportResult) -> None:
+        self.services.extend(other.services)
+        self.failures.extend(other.failures)
+        self.skipped.extend(other.skipped)
+
+
+def display_path(path: Path) -> str:
+    """Paths in reports relative to the working directory when possible, to keep them readable."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

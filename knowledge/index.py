@@ -1,0 +1,124 @@
+"""The loaded knowledge index of one data directory: services, passages, BM25, Chroma, embedder.
+
+State on disk (`<data_dir>/index/<model>/`): `state.json` (services and analysed passages with
+content hashes), `chroma/` (vectors), `calibration.json` (confidence model) and the embedding
+cache. Loading reads these; it never embeds content, so a query process starts in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings
+from knowledge.confidence import DEFAULT, Calibrator
+from knowledge.embeddings import Embedder, get_embedder
+from knowledge.lexical import LexicalIndex
+from knowledge.models import Passage, Service
+from knowledge.text import TypoCorrector, german_pipeline, lemmas
+from knowledge.vectorstore import VectorStore
+
+STATE_VERSION = 1
+
+
+class IndexUnavailableError(RuntimeError):
+    """The index on disk is missing or unreadable; callers rebuild it from content."""
+
+
+@dataclass
+class IndexState:
+    """What `state.json` holds: the source of truth that Chroma and BM25 are derived from."""
+
+    services: dict[str, Service] = field(default_factory=dict)
+    service_hashes: dict[str, str] = field(default_factory=dict)
+    passages: dict[str, Passage] = field(default_factory=dict)
+    passage_hashes: dict[str, str] = field(default_factory=dict)
+    passage_terms: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> IndexState:
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != STATE_VERSION:
+                return cls()
+            return cls(
+                services={s["id"]: Service.model_validate(s) for s in data["services"]},
+                service_hashes=dict(data["service_hashes"]),
+                passages={p["id"]: Passage.model_validate(p) for p in data["passages"]},
+                passage_hashes=dict(data["passage_hashes"]),
+                passage_terms={k: list(v) for k, v in data["passage_terms"].items()},
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexUnavailableError(f"index state {path} is unreadable: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        payload: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "services": [s.model_dump(mode="json") for s in self.services.values()],
+            "service_hashes": self.service_hashes,
+            "passages": [p.model_dump(mode="json") for p in self.passages.values()],
+            "passage_hashes": self.passage_hashes,
+            "passage_terms": self.passage_terms,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False)
+        os.replace(tmp, path)  # atomic: a crash mid-write never leaves a half index
+
+
+class KnowledgeIndex:
+    def __init__(self, settings: Settings, state: IndexState, vectors: VectorStore, embedder: Embedder) -> None:
+        from knowledge.retrieval import title_terms
+
+        self.settings = settings
+        self.services = state.services
+        self.passages = state.passages
+        self.vectors = vectors
+        self.embedder = embedder
+        ids = list(state.passages)
+        self.lexical = LexicalIndex(ids, [state.passage_terms.get(pid, []) for pid in ids])
+        self.typos = TypoCorrector(self.lexical.vocabulary)
+        self.title_terms = {sid: title_terms(s.title) for sid, s in self.services.items()}
+        self.calibrator = Calibrator.load(self.calibration_path(settings)) or DEFAULT
+
+    @staticmethod
+    def state_path(settings: Settings) -> Path:
+        return settings.index_dir / "state.json"
+
+    @staticmethod
+    def calibration_path(settings: Settings) -> Path:
+        return settings.index_dir / "calibration.json"
+
+    @staticmethod
+    def chroma_path(settings: Settings) -> Path:
+        return settings.index_dir / "chroma"
+
+    @classmethod
+    def open(cls, settings: Settings) -> KnowledgeIndex:
+        """Load the index; raises `IndexUnavailableError` if it is missing or its parts disagree."""
+        path = cls.state_path(settings)
+        if not path.exists():
+            raise IndexUnavailableError(f"no index at {path}; run `buergerbot ingest`")
+        state = IndexState.load(path)
+        vectors = VectorStore(cls.chroma_path(settings), settings.embedding_model)
+        if vectors.count() != len(state.passages):
+            raise IndexUnavailableError(
+                f"vector store has {vectors.count()} passages, state has {len(state.passages)}: rebuild needed"
+            )
+        embedder = get_embedder(settings.embedding_model, settings.embedding_threads)
+        index = cls(settings, state, vectors, embedder)
+        index.warm_up()
+        return index
+
+    def warm_up(self) -> None:
+        """Load lazily built tables (lemmatizer dictionary, spaCy) before the first citizen waits."""
+        german_pipeline()("Personalausweis beantragen")
+        lemmas("Warmlaufen")
+        self.embedder.embed_query("Aufwärmen")

@@ -1,0 +1,164 @@
+"""Hybrid retrieval: BM25 + dense vectors, fused by reciprocal rank, aggregated per service.
+
+The two halves fail differently: BM25 misses paraphrases and English questions, dense vectors
+blur similar services ("Reisepass" vs "Kinderreisepass"). Reciprocal rank fusion needs no score
+calibration between them, and aggregating passages per service rewards a service that matches
+in several sections over one that matches a single stray sentence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from knowledge.models import Passage
+from knowledge.text import analyze, normalize
+
+if TYPE_CHECKING:
+    from knowledge.index import KnowledgeIndex
+
+System = Literal["hybrid", "bm25", "dense"]
+SERVICE_WEIGHTS = (1.0, 0.35, 0.15)  # best, second and third passage of a service
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    passage: Passage
+    score: float
+
+
+@dataclass
+class ServiceHit:
+    service_id: str
+    score: float
+    passages: list[ScoredPassage] = field(default_factory=list)
+
+
+@dataclass
+class Retrieval:
+    """Ranked services plus the evidence signals the confidence model reads."""
+
+    hits: list[ServiceHit]
+    features: dict[str, float]
+    query_terms: list[str]
+
+    @property
+    def top(self) -> ServiceHit | None:
+        return self.hits[0] if self.hits else None
+
+
+@dataclass
+class QueryAnalysis:
+    terms: list[str]  # after typo correction and synonym expansion: what BM25 searches
+    content_terms: list[str]  # the question's own words (normalised lemmas), before expansion
+    known_share: float  # share of the question's own words that the content knows
+
+
+def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
+    own = list(dict.fromkeys(analyze(question, expand=False)))
+    expanded = list(dict.fromkeys(analyze(question, expand=True)))
+    corrected = index.typos.correct_terms(expanded)
+    # words the index does not know, but whose corrected form it does, count as known
+    known = [t for t in own if t in index.typos or index.typos.correct(t)]
+    share = len(known) / len(own) if own else 0.0
+    return QueryAnalysis(terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share)
+
+
+def _rank_services(index: KnowledgeIndex, scored: list[tuple[str, float]], limit: int) -> list[ServiceHit]:
+    grouped: dict[str, list[ScoredPassage]] = defaultdict(list)
+    for pid, score in scored:
+        passage = index.passages.get(pid)
+        if passage is not None and passage.service_id in index.services:
+            grouped[passage.service_id].append(ScoredPassage(passage, score))
+    hits = []
+    for service_id, items in grouped.items():
+        items.sort(key=lambda sp: sp.score, reverse=True)
+        total = sum(w * sp.score for w, sp in zip(SERVICE_WEIGHTS, items, strict=False))
+        hits.append(ServiceHit(service_id, total, items))
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits[:limit]
+
+
+def _rrf(rankings: list[list[tuple[str, float]]], k: int) -> list[tuple[str, float]]:
+    fused: dict[str, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, (pid, _score) in enumerate(ranking):
+            fused[pid] += 1.0 / (k + rank + 1)
+    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def _title_match(index: KnowledgeIndex, service_id: str, terms: list[str]) -> float:
+    """Share of the service's name words the question uses (a strong, cheap signal)."""
+    title_terms = index.title_terms.get(service_id, set())
+    if not title_terms:
+        return 0.0
+    return len(title_terms.intersection(terms)) / len(title_terms)
+
+
+def retrieve(
+    index: KnowledgeIndex,
+    question: str,
+    system: System = "hybrid",
+    limit: int = 10,
+    query_vector: np.ndarray | None = None,
+) -> Retrieval:
+    """Rank services for a question with one of our systems (the baselines share all plumbing)."""
+    k = index.settings.retrieval_candidates
+    query = analyze_query(index, question)
+    lexical = index.lexical.query(query.terms, k) if system in ("hybrid", "bm25") else []
+    dense: list[tuple[str, float]] = []
+    if system in ("hybrid", "dense"):
+        vector = query_vector if query_vector is not None else index.embedder.embed_query(question)
+        dense = index.vectors.query(vector, k)
+    if system == "bm25":
+        ranking = lexical
+    elif system == "dense":
+        ranking = dense
+    else:
+        ranking = _rrf([lexical, dense], index.settings.rrf_k)
+    hits = _rank_services(index, ranking, limit)
+    features = _features(index, hits, lexical, dense, query)
+    return Retrieval(hits=hits, features=features, query_terms=query.terms)
+
+
+def _features(
+    index: KnowledgeIndex,
+    hits: list[ServiceHit],
+    lexical: list[tuple[str, float]],
+    dense: list[tuple[str, float]],
+    query: QueryAnalysis,
+) -> dict[str, float]:
+    def top_service(ranking: list[tuple[str, float]]) -> str | None:
+        for pid, _ in ranking:
+            passage = index.passages.get(pid)
+            if passage:
+                return passage.service_id
+        return None
+
+    top = hits[0].service_id if hits else None
+    second = hits[1].score if len(hits) > 1 else 0.0
+    first = hits[0].score if hits else 0.0
+    dense_top = dense[0][1] if dense else 0.0
+    dense_second = (
+        next((s for pid, s in dense if top and index.passages[pid].service_id != top), dense_top - 0.05)
+        if dense
+        else 0.0
+    )
+    return {
+        "dense_top": float(dense_top),
+        "dense_gap": float(dense_top - dense_second),
+        "bm25_top": float(np.log1p(lexical[0][1])) if lexical else 0.0,
+        "known_share": float(query.known_share),
+        "agree": float(top is not None and top_service(lexical) == top and top_service(dense) == top),
+        "margin": float((first - second) / first) if first > 0 else 0.0,
+        "title_match": _title_match(index, top, query.terms) if top else 0.0,
+        "n_terms": float(min(len(query.content_terms), 8)) / 8.0,
+    }
+
+
+def title_terms(title: str) -> set[str]:
+    """Content words of a service name, as the analyzer sees them."""
+    return {t for t in analyze(title, expand=False) if len(normalize(t)) > 2}

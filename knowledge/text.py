@@ -1,0 +1,211 @@
+"""German text processing for retrieval: a spaCy `blank("de")` pipeline with our own components.
+
+Why our own components: no trained German spaCy pipeline ships offline, and spaCy's lookup lemmas
+miss compound plurals ("Personalausweise"). simplemma gets those right, `wordninja` splits long
+compounds ("Anwohnerparkausweis" → anwohner + parkausweis), and a small synonym table maps what
+citizens say ("Perso", "Kfz", "Kita") to what official texts say. The same analysis runs on
+content and questions, so both meet in one vocabulary of normalised lemmas.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import simplemma
+import spacy
+import wordninja
+import yaml
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extractOne
+from spacy.lang.de.stop_words import STOP_WORDS as DE_STOP_WORDS
+from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
+from spacy.language import Language
+from spacy.tokens import Doc, Token
+
+SYNONYMS_FILE = Path(__file__).parent / "data" / "synonyms.yaml"
+MIN_COMPOUND_LENGTH = 9
+MIN_PART_LENGTH = 4
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+_WORD = re.compile(r"^[^\W\d_][\w\-]*$", re.UNICODE)
+
+# Function words of both languages carry no topic; "München" appears in every page of a city.
+STOPWORDS: frozenset[str] = frozenset(
+    {w.translate(_UMLAUTS) for w in DE_STOP_WORDS | EN_STOP_WORDS}
+    | {"muenchen", "munich", "stadt", "bitte", "mal", "eigentlich", "gerne", "hallo", "please"}
+)
+
+
+def normalize(word: str) -> str:
+    """Case-fold and spell ß/umlauts as ss/ae/oe/ue so "Fuehrerschein" and "Führerschein" meet."""
+    folded = word.lower().translate(_UMLAUTS)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=200_000)
+def lemmas(word: str) -> tuple[str, ...]:
+    """Normalised lemmas of a word as typed and as a capitalised noun.
+
+    Citizens type nouns in lower case ("unterlagen"), which simplemma would read as a verb form;
+    taking both readings on both sides (content and question) keeps matching symmetric.
+    """
+    forms = {simplemma.lemmatize(word, lang="de"), simplemma.lemmatize(word.lower(), lang="de")}
+    if word[:1].islower():
+        forms.add(simplemma.lemmatize(word.capitalize(), lang="de"))
+    return tuple(sorted({normalize(f) for f in forms}))
+
+
+@lru_cache(maxsize=1)
+def _splitter() -> wordninja.LanguageModel:
+    return wordninja.LanguageModel("de")
+
+
+@lru_cache(maxsize=200_000)
+def compound_parts(word: str) -> tuple[str, ...]:
+    """Meaningful parts of a long German compound, as normalised lemmas; empty if not a compound."""
+    if len(word) < MIN_COMPOUND_LENGTH or not word.isalpha():
+        return ()
+    pieces = _splitter().split(word.lower())
+    if len(pieces) < 2:
+        return ()
+    parts: list[str] = []
+    for piece in pieces:
+        if len(piece) < MIN_PART_LENGTH:
+            continue
+        parts.extend(lemmas(piece.capitalize()))
+    return tuple(dict.fromkeys(parts))
+
+
+@lru_cache(maxsize=1)
+def synonym_table() -> dict[str, tuple[str, ...]]:
+    """Colloquial/English word → official terms, keyed and valued by normalised form."""
+    raw = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
+    table: dict[str, tuple[str, ...]] = {}
+    for key, values in raw.items():
+        table[normalize(str(key))] = tuple(normalize(str(v)) for v in values)
+    return table
+
+
+if not Token.has_extension("bb_terms"):
+    Token.set_extension("bb_terms", default=())
+if not Doc.has_extension("bb_expansions"):
+    Doc.set_extension("bb_expansions", default=())
+
+
+@Language.component("bb_lemmas")
+def _lemma_component(doc: Doc) -> Doc:
+    """Attach normalised lemmas plus compound parts to every content word."""
+    for token in doc:
+        text = token.text
+        if not _WORD.match(text):
+            if token.like_num or token.like_url:
+                continue
+            # hyphenated or mixed tokens ("Kfz-Zulassung", "E-Mail"): analyse the pieces
+            pieces = [p for p in re.split(r"[\W_]+", text) if p and p.isalpha()]
+            terms: list[str] = []
+            for piece in pieces:
+                terms.extend(lemmas(piece))
+                terms.extend(compound_parts(piece))
+            token._.bb_terms = tuple(dict.fromkeys(t for t in terms if t not in STOPWORDS))
+            continue
+        pieces = [p for p in text.split("-") if p] if "-" in text else [text]
+        terms = []
+        for piece in pieces:
+            terms.extend(lemmas(piece))
+            terms.extend(compound_parts(piece))
+        if len(pieces) > 1:
+            terms.append(normalize(text.replace("-", "")))
+        token._.bb_terms = tuple(dict.fromkeys(t for t in terms if t not in STOPWORDS and len(t) > 1))
+    return doc
+
+
+@Language.component("bb_synonyms")
+def _synonym_component(doc: Doc) -> Doc:
+    """Add the official terms for colloquial words, so "Perso" also searches "Personalausweis"."""
+    table = synonym_table()
+    extra: list[str] = []
+    for token in doc:
+        for term in (normalize(token.text), *token._.bb_terms):
+            for synonym in table.get(term, ()):
+                extra.append(synonym)
+                extra.extend(compound_parts(synonym))
+    doc._.bb_expansions = tuple(dict.fromkeys(extra))
+    return doc
+
+
+@lru_cache(maxsize=1)
+def german_pipeline() -> Language:
+    """The shared pipeline; built once per process (about 0.2 s)."""
+    nlp = spacy.blank("de")
+    nlp.add_pipe("bb_lemmas")
+    nlp.add_pipe("bb_synonyms")
+    return nlp
+
+
+def _doc_terms(doc: Doc, *, expand: bool) -> list[str]:
+    terms = [t for token in doc for t in token._.bb_terms]
+    if expand:
+        terms.extend(doc._.bb_expansions)
+    return terms
+
+
+def analyze(text: str, *, expand: bool = True) -> list[str]:
+    """BM25 terms of a text: normalised lemmas, compound parts and (optionally) synonyms."""
+    return _doc_terms(german_pipeline()(text), expand=expand)
+
+
+def analyze_many(texts: Iterable[str], *, expand: bool = False) -> list[list[str]]:
+    """Batch form for indexing; content is not synonym-expanded (questions are)."""
+    return [_doc_terms(doc, expand=expand) for doc in german_pipeline().pipe(texts, batch_size=256)]
+
+
+class TypoCorrector:
+    """Maps unknown question words to the closest word the index knows ("hundsteuer" → "hundesteuer").
+
+    Only words absent from the vocabulary are touched, and only within a small edit distance that
+    grows with word length, so correct words never change meaning.
+    """
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self._vocabulary = sorted({w for w in vocabulary if len(w) >= MIN_PART_LENGTH})
+        self._known = set(self._vocabulary)
+        self._by_initial: dict[str, list[str]] = {}
+        for word in self._vocabulary:
+            self._by_initial.setdefault(word[0], []).append(word)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._known
+
+    @staticmethod
+    def max_distance(word: str) -> int:
+        if len(word) < 5:
+            return 0
+        return 1 if len(word) < 9 else 2
+
+    @lru_cache(maxsize=50_000)  # noqa: B019 - one corrector per index, lives as long as the index
+    def correct(self, word: str) -> str | None:
+        if word in self._known:
+            return word
+        limit = self.max_distance(word)
+        candidates = self._by_initial.get(word[:1], [])
+        if limit == 0 or not candidates:
+            return None
+        match = extractOne(word, candidates, scorer=Levenshtein.distance, score_cutoff=limit)
+        return match[0] if match else None
+
+    def correct_terms(self, terms: Iterable[str]) -> list[str]:
+        corrected: list[str] = []
+        for term in terms:
+            if term in self._known:
+                corrected.append(term)
+                continue
+            fixed = self.correct(term)
+            if fixed:
+                corrected.append(fixed)
+                corrected.extend(compound_parts(fixed))
+        return corrected

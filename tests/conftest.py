@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated data directory and a real index built from the demo content.
+
+Building the demo index takes a few seconds; it is built once per test session into a temporary
+directory, with the embedding cache shared across runs so re-running the tests stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_ROOT, Settings
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+CACHE_DIR = PROJECT_ROOT / ".data" / "cache"
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test, sharing the embedding cache so vectors are computed once per machine."""
+    (data_dir / "cache").mkdir(parents=True, exist_ok=True)
+    for cached in CACHE_DIR.glob("embeddings-*.sqlite"):
+        target = data_dir / "cache" / cached.name
+        if not target.exists():
+            shutil.copy(cached, target)
+    return Settings(data_dir=data_dir, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("demo-data"))
+
+
+@pytest.fixture(scope="session")
+def demo_index(demo_settings: Settings):
+    from knowledge.ingest import ensure_index
+
+    index = ensure_index(demo_settings)
+    # keep the vectors for the next run
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    for cached in (demo_settings.data_dir / "cache").glob("embeddings-*.sqlite"):
+        shutil.copy(cached, CACHE_DIR / cached.name)
+    return index
+
+
+@pytest.fixture(scope="session")
+def answerer(demo_index):
+    from knowledge.answering import Answerer
+
+    return Answerer(demo_index)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "data"

@@ -1,0 +1,28 @@
+from knowledge.models import Section
+from knowledge.sections import requested_sections
+
+
+def test_fee_questions():
+    assert requested_sections("Was kostet ein Reisepass?")[0] is Section.GEBUEHREN
+    assert requested_sections("How much does a German ID card cost?")[0] is Section.GEBUEHREN
+
+
+def test_document_and_deadline_questions():
+    assert Section.UNTERLAGEN in requested_sections("Welche Unterlagen brauche ich?")
+    assert Section.FRISTEN in requested_sections("Bis wann muss ich mich anmelden?")
+    assert Section.FRISTEN in requested_sections("Wie lange ist der Pass gültig?")
+
+
+def test_where_questions():
+    assert Section.ZUSTAENDIGE_STELLE in requested_sections("Wo bekomme ich eine Meldebescheinigung?")
+    assert Section.ONLINE_DIENST in requested_sections("Geht das auch online?")
+
+
+def test_permission_question_is_requirements_not_documents():
+    found = requested_sections("Brauche ich eine Genehmigung für die Garage?")
+    assert Section.VORAUSSETZUNGEN in found
+    assert Section.UNTERLAGEN not in found
+
+
+def test_general_question_has_no_section():
+    assert requested_sections("Hundesteuer") == []

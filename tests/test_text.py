@@ -1,0 +1,45 @@
+"""German analysis: the cases that made us write our own spaCy components."""
+
+from knowledge.text import TypoCorrector, analyze, compound_parts, lemmas, normalize
+
+
+def test_normalize_spellings_meet():
+    assert normalize("Führerschein") == normalize("Fuehrerschein") == "fuehrerschein"
+    assert normalize("Straße") == normalize("STRASSE") == "strasse"
+
+
+def test_compound_plurals_are_lemmatised():
+    assert "personalausweis" in lemmas("Personalausweise")
+    assert "meldebescheinigung" in lemmas("Meldebescheinigungen")
+    assert "reisepass" in lemmas("Reisepässe")
+
+
+def test_lower_case_nouns_get_the_noun_reading():
+    assert "unterlage" in lemmas("unterlagen")
+
+
+def test_compounds_are_split():
+    assert {"anwohner", "parkausweis"} <= set(compound_parts("Anwohnerparkausweis"))
+    assert {"wohnsitz", "anmeldung"} <= set(compound_parts("Wohnsitzanmeldung"))
+    assert compound_parts("Hund") == ()
+
+
+def test_colloquial_synonyms_expand_questions_only():
+    assert "personalausweis" in analyze("Mein Perso läuft ab")
+    assert "personalausweis" not in analyze("Mein Perso läuft ab", expand=False)
+    assert {"fahrzeug"} <= set(analyze("Kfz ummelden"))
+    assert "kindertagesstaette" in analyze("Kita-Platz gesucht") or "kita" in analyze("Kita-Platz gesucht")
+    assert "ummeldung" in analyze("Umzug")
+
+
+def test_stopwords_and_city_name_are_dropped():
+    terms = analyze("Was ist das in München?", expand=False)
+    assert terms == []
+
+
+def test_typo_correction_only_touches_unknown_words():
+    corrector = TypoCorrector(["hundesteuer", "anmelden", "hund", "reisepass"])
+    assert corrector.correct("hundsteuer") == "hundesteuer"
+    assert corrector.correct("anmeldn") == "anmelden"
+    assert corrector.correct("reisepass") == "reisepass"
+    assert corrector.correct("wetter") is None
