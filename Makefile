@@ -30,7 +30,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) bench/retrieval_eval.py
+	$(PY) -m bench.retrieval_eval
 
 clean:
 	rm -rf .data

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import simplemma
 
-from knowledge.guard import looks_like_injection
+from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
 from knowledge.models import Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, ServiceHit, retrieve
@@ -20,6 +20,9 @@ from knowledge.sections import requested_sections
 from knowledge.text import analyze
 
 MAX_LINES_PER_SECTION = 5
+VAGUE_RATIO = 0.6  # one- or two-word questions: offer services scoring within 60 % of the best
+TIED_RATIO = 0.95  # longer questions: only practically tied services
+MIN_CLARIFY_COVERAGE = 0.4
 TOPICS_DE = (
     "Ausweis und Reisepass, An- und Ummeldung, Kfz und Führerschein, Standesamt, Gewerbe, "
     "Steuern und Gebühren der Stadt, Abfall, Familie und Aufenthalt"
@@ -128,6 +131,24 @@ def compose(service: Service, sections: list[Section], missing: list[Section], q
     return "\n\n".join(parts)
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What retrieval thinks of a question before an answer is composed (used by the dialogue)."""
+
+    question: str
+    retrieval: Retrieval
+    confidence: float
+    language: str
+    problem: InputProblem | None = None
+    injection: bool = False
+    creative_task: bool = False
+
+    @property
+    def top_service(self) -> str | None:
+        top = self.retrieval.top
+        return top.service_id if top else None
+
+
 class Answerer:
     """Answers questions from one loaded `KnowledgeIndex`; safe to share between requests."""
 
@@ -135,54 +156,97 @@ class Answerer:
         self.index = index
         self.threshold = index.settings.abstain_threshold
 
-    def retrieve(self, question: str) -> Retrieval:
-        return retrieve(self.index, question)
-
-    def answer(self, question: str, service_hint: str | None = None) -> Answer:
-        """Answer a question; `service_hint` (from dialogue context) is used when the question names none."""
+    def assess(self, question: str) -> Assessment:
         question = question.strip()
         problem = check_input(question, self.index.settings.max_question_chars)
         if problem:
-            return Answer(text=problem.text, abstained=True, reason=problem.reason)
+            return Assessment(question, Retrieval([], {}, []), 0.0, "de", problem=problem)
         language = detect_language(question)
         if looks_like_injection(question):
-            return Answer(text=REFUSE_INJECTION_DE, abstained=True, reason="prompt_injection", language=language)
-        result = self.retrieve(question)
-        top = result.top
-        confidence = self.index.calibrator.confidence(result.features) if top else 0.0
-        if service_hint and service_hint in self.index.services and (top is None or confidence < self.threshold):
-            top = ServiceHit(service_hint, 0.0, [])
-            confidence = max(confidence, self.threshold)
-        if top is None or confidence < self.threshold:
-            return Answer(
-                text=ABSTAIN_EN if language == "en" else ABSTAIN_DE,
-                abstained=True,
-                confidence=confidence,
-                reason="low_confidence",
-                language=language,
-                alternatives=[h.service_id for h in result.hits[:3]],
-            )
-        service = self.index.services[top.service_id]
-        sections, missing = _choose_sections(service, top, requested_sections(question))
-        text = compose(service, sections, missing, question, language)
-        shown = sections or [Section.UEBERBLICK]
-        sources = [
-            Source(
-                title=service.title,
-                section=section,
-                section_label=section.label_de,
-                url=service.source_url,
-                updated=service.updated,
-            )
-            for section in shown
-        ]
+            return Assessment(question, Retrieval([], {}, []), 0.0, language, injection=True)
+        if looks_like_creative_task(question):
+            return Assessment(question, Retrieval([], {}, []), 0.0, language, creative_task=True)
+        result = retrieve(self.index, question)
+        confidence = self.index.calibrator.confidence(result.features) if result.top else 0.0
+        return Assessment(question, result, confidence, language)
+
+    def ambiguous_candidates(self, assessment: Assessment, max_options: int = 4) -> list[str]:
+        """Services a question could equally mean, when no single one stands out.
+
+        A vague one- or two-word question ("Ausweis") gets every service close to the best; a longer
+        one only when the best services are practically tied ("Unterlagen für die Anmeldung":
+        Wohnsitz or Gewerbe?). Otherwise the best service is answered and the others are offered.
+        """
+        hits = assessment.retrieval.hits
+        if len(hits) < 2 or assessment.problem or assessment.injection:
+            return []
+        if assessment.retrieval.features.get("coverage", 0.0) < MIN_CLARIFY_COVERAGE:
+            return []  # the question is mostly about something we have no content for
+        own_words = set(analyze(assessment.question, expand=False))
+        ratio = VAGUE_RATIO if len(own_words) <= 2 else TIED_RATIO
+        options = [h.service_id for h in hits[:max_options] if h.score >= ratio * hits[0].score]
+        return options if len(options) > 1 else []
+
+    def answer(self, question: str) -> Answer:
+        """Answer a question from the best service, or abstain honestly."""
+        assessment = self.assess(question)
+        if assessment.problem:
+            return Answer(text=assessment.problem.text, abstained=True, reason=assessment.problem.reason)
+        if assessment.injection:
+            return refusal(assessment.language)
+        top = assessment.retrieval.top
+        if top is None or assessment.confidence < self.threshold:
+            return self.abstention(assessment)
+        return self.answer_service(top.service_id, question, assessment)
+
+    def abstention(self, assessment: Assessment) -> Answer:
         return Answer(
-            text=text,
+            text=ABSTAIN_EN if assessment.language == "en" else ABSTAIN_DE,
+            abstained=True,
+            confidence=assessment.confidence,
+            reason="out_of_scope" if assessment.creative_task else "low_confidence",
+            language=assessment.language,
+            alternatives=[h.service_id for h in assessment.retrieval.hits[:3]],
+        )
+
+    def answer_service(
+        self,
+        service_id: str,
+        question: str,
+        assessment: Assessment | None = None,
+        sections: list[Section] | None = None,
+    ) -> Answer:
+        """Compose the answer for a known service (top hit, button choice or dialogue context)."""
+        service = self.index.services[service_id]
+        hit = None
+        if assessment is not None:
+            hit = next((h for h in assessment.retrieval.hits if h.service_id == service_id), None)
+        asked = sections if sections is not None else requested_sections(question)
+        chosen, missing = _choose_sections(service, hit or ServiceHit(service_id, 0.0, []), asked)
+        language = assessment.language if assessment else detect_language(question)
+        shown = chosen or [Section.UEBERBLICK]
+        return Answer(
+            text=compose(service, chosen, missing, question, language),
             service_id=service.id,
             service_title=service.title,
             sections=shown,
-            sources=sources,
-            confidence=confidence,
+            sources=[
+                Source(
+                    title=service.title,
+                    section=section,
+                    section_label=section.label_de,
+                    url=service.source_url,
+                    updated=service.updated,
+                )
+                for section in shown
+            ],
+            confidence=assessment.confidence if assessment else 1.0,
             language=language,
-            alternatives=[h.service_id for h in result.hits[1:4]],
+            alternatives=[h.service_id for h in assessment.retrieval.hits if h.service_id != service_id][:3]
+            if assessment
+            else [],
         )
+
+
+def refusal(language: str) -> Answer:
+    return Answer(text=REFUSE_INJECTION_DE, abstained=True, reason="prompt_injection", language=language)

@@ -27,11 +27,15 @@ def _split_long(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
     return pieces or [text]
 
 
+def overview_id(service_id: str) -> str:
+    return f"{service_id}#{Section.UEBERBLICK.value}#0"
+
+
 def service_passages(service: Service) -> list[Passage]:
     overview_text = service.summary or service.sections.get(Section.UEBERBLICK, "")
     passages = [
         Passage(
-            id=f"{service.id}#{Section.UEBERBLICK.value}#0",
+            id=overview_id(service.id),
             service_id=service.id,
             section=Section.UEBERBLICK,
             text=overview_text,

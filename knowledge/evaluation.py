@@ -43,7 +43,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 def evaluate(answerer: Answerer, questions: Sequence[EvalQuestion]) -> dict[str, object]:
-    """Evaluate every system on the same questions; abstention uses each system's own calibration."""
+    """Evaluate every system on the same questions; hybrid abstains exactly as `Answerer` does."""
     index = answerer.index
     results: dict[str, dict[str, float]] = {}
     for system in SYSTEMS:
@@ -54,14 +54,22 @@ def evaluate(answerer: Answerer, questions: Sequence[EvalQuestion]) -> dict[str,
             if item.expect == "handoff":
                 continue
             started = time.perf_counter()
-            problem = check_input(item.question, index.settings.max_question_chars)
-            injection = looks_like_injection(item.question)
-            result = retrieve(index, item.question, system=system)
-            confidence = index.calibrator.confidence(result.features) if result.top else 0.0
-            if system != "hybrid":
-                # baselines abstain on their own evidence: top score relative to this run's scale
+            if system == "hybrid":
+                assessment = answerer.assess(item.question)
+                result = assessment.retrieval
+                abstained = bool(
+                    assessment.problem
+                    or assessment.injection
+                    or result.top is None
+                    or assessment.confidence < answerer.threshold
+                )
+            else:
+                result = retrieve(index, item.question, system=system)
+                blocked = check_input(item.question, index.settings.max_question_chars) or looks_like_injection(
+                    item.question
+                )
                 confidence = _baseline_confidence(system, result.features)
-            abstained = bool(problem or injection or result.top is None or confidence < answerer.threshold)
+                abstained = bool(blocked or result.top is None or confidence < answerer.threshold)
             timings.append((time.perf_counter() - started) * 1000)
             if item.service:
                 ids = [h.service_id for h in result.hits]

@@ -8,8 +8,10 @@ cache. Loading reads these; it never embeds content, so a query process starts i
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,20 @@ class KnowledgeIndex:
         self.lexical = LexicalIndex(ids, [state.passage_terms.get(pid, []) for pid in ids])
         self.typos = TypoCorrector(self.lexical.vocabulary)
         self.title_terms = {sid: title_terms(s.title) for sid, s in self.services.items()}
+        self.service_terms: dict[str, set[str]] = {}
+        document_frequency: Counter[str] = Counter()
+        for pid, passage in state.passages.items():
+            terms = set(state.passage_terms.get(pid, []))
+            self.service_terms.setdefault(passage.service_id, set()).update(terms)
+            document_frequency.update(terms)
+        self._df = document_frequency
+        self._n = max(1, len(state.passages))
         self.calibrator = Calibrator.load(self.calibration_path(settings)) or DEFAULT
+
+    def idf(self, term: str) -> float:
+        """BM25-style inverse document frequency; unknown words weigh most (they carry the question)."""
+        df = self._df.get(term, 0)
+        return math.log((self._n - df + 0.5) / (df + 0.5) + 1.0)
 
     @staticmethod
     def state_path(settings: Settings) -> Path:

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from bot.settings import Settings
 from knowledge.chunking import dense_text, lexical_text, service_passages
-from knowledge.confidence import fit
+from knowledge.confidence import Calibrator, fit
 from knowledge.embeddings import EmbeddingCache, get_embedder
 from knowledge.importers import load_path
 from knowledge.importers.base import ImportFailure
 from knowledge.index import IndexState, IndexUnavailableError, KnowledgeIndex
 from knowledge.models import Service
 from knowledge.text import analyze_many
-from knowledge.vectorstore import VectorStore
+from knowledge.vectorstore import VectorStore, forget_clients
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -150,7 +150,7 @@ def ingest(
             state.passage_terms[passage.id] = passage_terms
         report.passages_embedded = len(fresh)
 
-    if to_index or report.removed or not KnowledgeIndex.calibration_path(settings).exists():
+    if to_index or report.removed or Calibrator.load(KnowledgeIndex.calibration_path(settings)) is None:
         index = KnowledgeIndex(settings, state, vectors, embedder)
         if progress:
             progress("calibrate", 0, 1)
@@ -166,6 +166,7 @@ def ingest(
 
 def reset_index(settings: Settings) -> None:
     """Drop the derived index (not the embedding cache), e.g. when it is found corrupted."""
+    forget_clients()
     shutil.rmtree(settings.index_dir, ignore_errors=True)
 
 

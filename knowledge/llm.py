@@ -84,8 +84,8 @@ class LlmAnswerer:
             temperature=0,
         )
 
-    def answer(self, question: str, service_hint: str | None = None) -> Answer:
-        extractive = self.answerer.answer(question, service_hint)
+    def answer(self, question: str) -> Answer:
+        extractive = self.answerer.answer(question)
         if extractive.abstained or extractive.service_id is None:
             return extractive
         service = self.answerer.index.services[extractive.service_id]

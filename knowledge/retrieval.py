@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from knowledge.models import Passage
-from knowledge.text import analyze, normalize
+from knowledge.text import analyze, normalize, synonym_table
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
 System = Literal["hybrid", "bm25", "dense"]
 SERVICE_WEIGHTS = (1.0, 0.35, 0.15)  # best, second and third passage of a service
+TITLE_BOOST = 0.25  # score × (1 + 0.25 × share of the service name the question uses)
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,44 @@ def retrieve(
         ranking = dense
     else:
         ranking = _rrf([lexical, dense], index.settings.rrf_k)
-    hits = _rank_services(index, ranking, limit)
+    hits = _rank_services(index, ranking, limit * 3)
+    if system == "hybrid" and TITLE_BOOST:
+        # a question that uses the service's own name is strong evidence (field boost on the title)
+        for hit in hits:
+            hit.score *= 1.0 + TITLE_BOOST * _title_match(index, hit.service_id, query.terms)
+        hits.sort(key=lambda h: h.score, reverse=True)
+    hits = hits[:limit]
     features = _features(index, hits, lexical, dense, query)
     return Retrieval(hits=hits, features=features, query_terms=query.terms)
+
+
+def _service_order(index: KnowledgeIndex, ranking: list[tuple[str, float]]) -> list[str]:
+    order: list[str] = []
+    for pid, _ in ranking:
+        passage = index.passages.get(pid)
+        if passage and passage.service_id not in order:
+            order.append(passage.service_id)
+    return order
+
+
+def _coverage(index: KnowledgeIndex, service_id: str, terms: list[str]) -> float:
+    """IDF-weighted share of the question's words that the service's text contains.
+
+    Out-of-scope questions ("Hauptstadt von Australien") are mostly made of words the service
+    does not use; in-scope ones share their rare, meaningful words with it.
+    """
+    if not terms:
+        return 0.0
+    vocabulary = index.service_terms.get(service_id, set())
+    synonyms = synonym_table()
+    total = covered = 0.0
+    for term in terms:
+        corrected = term if term in vocabulary else (index.typos.correct(term) or term)
+        weight = index.idf(corrected)
+        total += weight
+        if corrected in vocabulary or any(s in vocabulary for s in synonyms.get(corrected, ())):
+            covered += weight
+    return covered / total if total else 0.0
 
 
 def _features(
@@ -131,31 +167,25 @@ def _features(
     dense: list[tuple[str, float]],
     query: QueryAnalysis,
 ) -> dict[str, float]:
-    def top_service(ranking: list[tuple[str, float]]) -> str | None:
-        for pid, _ in ranking:
-            passage = index.passages.get(pid)
-            if passage:
-                return passage.service_id
-        return None
-
+    """Evidence for the confidence model; all continuous, so calibration can weigh them smoothly."""
     top = hits[0].service_id if hits else None
-    second = hits[1].score if len(hits) > 1 else 0.0
     first = hits[0].score if hits else 0.0
+    second = hits[1].score if len(hits) > 1 else 0.0
     dense_top = dense[0][1] if dense else 0.0
-    dense_second = (
-        next((s for pid, s in dense if top and index.passages[pid].service_id != top), dense_top - 0.05)
-        if dense
-        else 0.0
-    )
+    dense_other = next((score for pid, score in dense if index.passages[pid].service_id != top), 0.0)
+    lexical_order = _service_order(index, lexical)
+    dense_order = _service_order(index, dense)
+    coverage = _coverage(index, top, query.content_terms) if top else 0.0
     return {
         "dense_top": float(dense_top),
-        "dense_gap": float(dense_top - dense_second),
+        "dense_gap": float(max(0.0, dense_top - dense_other)) if top else 0.0,
         "bm25_top": float(np.log1p(lexical[0][1])) if lexical else 0.0,
         "known_share": float(query.known_share),
-        "agree": float(top is not None and top_service(lexical) == top and top_service(dense) == top),
+        "coverage": coverage,
+        "lexical_rank": 1.0 / (lexical_order.index(top) + 1) if top in lexical_order else 0.0,
+        "dense_rank": 1.0 / (dense_order.index(top) + 1) if top in dense_order else 0.0,
         "margin": float((first - second) / first) if first > 0 else 0.0,
         "title_match": _title_match(index, top, query.terms) if top else 0.0,
-        "n_terms": float(min(len(query.content_terms), 8)) / 8.0,
     }
 
 

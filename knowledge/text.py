@@ -57,7 +57,7 @@ def lemmas(word: str) -> tuple[str, ...]:
     forms = {simplemma.lemmatize(word, lang="de"), simplemma.lemmatize(word.lower(), lang="de")}
     if word[:1].islower():
         forms.add(simplemma.lemmatize(word.capitalize(), lang="de"))
-    return tuple(sorted({normalize(f) for f in forms}))
+    return tuple(sorted({normalize(f) for f in forms if "|" not in f}))  # "er|es|sie": not a lemma
 
 
 @lru_cache(maxsize=1)
@@ -124,6 +124,32 @@ def _lemma_component(doc: Doc) -> Doc:
     return doc
 
 
+SEPARABLE_PARTICLES = frozenset({"an", "ab", "um", "aus", "ein", "zu", "auf", "weg", "zurück", "nach"})
+_CLAUSE_END = frozenset({".", "?", "!", ",", ";", ":"})
+
+
+@Language.component("bb_particle_verbs")
+def _particle_verb_component(doc: Doc) -> Doc:
+    """Rejoin separated particle verbs: "Wie melde ich mein Auto an?" also means "anmelden".
+
+    German moves the particle to the end of the clause; without this, "an" is a stop word and the
+    question loses the difference between anmelden, abmelden and ummelden.
+    """
+    clause: list[Token] = []
+    for token in [*doc, None]:
+        if token is not None and token.text not in _CLAUSE_END:
+            clause.append(token)
+            continue
+        if len(clause) > 1 and clause[-1].lower_ in SEPARABLE_PARTICLES:
+            particle = normalize(clause[-1].lower_)
+            for word in clause[:-1]:
+                verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3]
+                if verbs:
+                    word._.bb_terms = (*word._.bb_terms, *(particle + v for v in verbs))
+        clause = []
+    return doc
+
+
 @Language.component("bb_synonyms")
 def _synonym_component(doc: Doc) -> Doc:
     """Add the official terms for colloquial words, so "Perso" also searches "Personalausweis"."""
@@ -143,6 +169,7 @@ def german_pipeline() -> Language:
     """The shared pipeline; built once per process (about 0.2 s)."""
     nlp = spacy.blank("de")
     nlp.add_pipe("bb_lemmas")
+    nlp.add_pipe("bb_particle_verbs")
     nlp.add_pipe("bb_synonyms")
     return nlp
 

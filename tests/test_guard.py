@@ -1,6 +1,6 @@
 import pytest
 
-from knowledge.guard import looks_like_injection
+from knowledge.guard import looks_like_creative_task, looks_like_injection
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,9 @@ def test_injections_are_recognised(text: str):
 )
 def test_ordinary_questions_pass(text: str):
     assert not looks_like_injection(text)
+
+
+def test_creative_tasks_are_recognised():
+    assert looks_like_creative_task("Erzähl mir einen Witz über Hunde")
+    assert looks_like_creative_task("Write me a poem about the Rathaus")
+    assert not looks_like_creative_task("Wie schreibe ich einen Antrag auf Wohngeld?")
