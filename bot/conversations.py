@@ -1,0 +1,154 @@
+"""Conversations, their message history and handoff state, kept in Redis (never in process memory).
+
+Because all live state is here, any gateway process can serve any conversation, and a gateway
+restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import redis
+from pydantic import BaseModel, Field
+
+from bot.events import Event, EventType
+
+PREFIX = "bb"
+EVENT_STREAM = f"{PREFIX}:events"
+QUEUE = f"{PREFIX}:queue"
+EVENT_STREAM_MAXLEN = 200_000
+
+
+class ConversationState(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    STAFF = "staff"
+    CLOSED = "closed"
+
+
+class Conversation(BaseModel):
+    id: str
+    channel: str = "web"
+    state: ConversationState = ConversationState.BOT
+    language: str = "de"
+    service: str | None = None
+    handoff_reason: str | None = None
+    created: float = Field(default_factory=time.time)
+    updated: float = Field(default_factory=time.time)
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class Message(BaseModel):
+    """One message as channels show it; `seq` orders history and lets clients replay what they missed."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    conversation_id: str
+    role: str  # citizen | bot | staff | system
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict)  # sources, service, handoff flags
+    ts: float = Field(default_factory=time.time)
+    seq: int = 0
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}"
+
+
+def history_key(conversation_id: str) -> str:
+    return f"{PREFIX}:hist:{conversation_id}"
+
+
+def channel_name(conversation_id: str) -> str:
+    return f"{PREFIX}:live:{conversation_id}"
+
+
+class ConversationStore:
+    def __init__(self, client: redis.Redis, history_limit: int = 200, ttl_s: int = 7 * 24 * 3600) -> None:
+        self.redis = client
+        self.history_limit = history_limit
+        self.ttl_s = ttl_s
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        raw = self.redis.get(conversation_key(conversation_id))
+        return Conversation.model_validate_json(raw) if raw else None
+
+    def save(self, conversation: Conversation) -> None:
+        conversation.updated = time.time()
+        self.redis.set(conversation_key(conversation.id), conversation.model_dump_json(), ex=self.ttl_s)
+
+    def get_or_create(self, conversation_id: str, channel: str = "web") -> Conversation:
+        existing = self.get(conversation_id)
+        if existing:
+            return existing
+        conversation = Conversation(id=conversation_id, channel=channel)
+        # NX: two processes creating the same conversation at once keep the first
+        self.redis.set(conversation_key(conversation_id), conversation.model_dump_json(), ex=self.ttl_s, nx=True)
+        return self.get(conversation_id) or conversation
+
+    def update(self, conversation_id: str, **changes: Any) -> Conversation:
+        conversation = self.get_or_create(conversation_id)
+        updated = conversation.model_copy(update=changes)
+        self.save(updated)
+        return updated
+
+    def append(self, message: Message) -> Message:
+        """Store a message with the next sequence number and publish it to live listeners."""
+        message.seq = int(self.redis.incr(f"{PREFIX}:seq:{message.conversation_id}"))
+        raw = message.model_dump_json()
+        pipe = self.redis.pipeline()
+        pipe.rpush(history_key(message.conversation_id), raw)
+        pipe.ltrim(history_key(message.conversation_id), -self.history_limit, -1)
+        pipe.expire(history_key(message.conversation_id), self.ttl_s)
+        pipe.expire(f"{PREFIX}:seq:{message.conversation_id}", self.ttl_s)
+        pipe.publish(channel_name(message.conversation_id), json.dumps({"kind": "message", "message": json.loads(raw)}))
+        pipe.execute()
+        return message
+
+    def history(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
+        rows = self.redis.lrange(history_key(conversation_id), 0, -1)
+        messages = [Message.model_validate_json(r) for r in rows]
+        return [m for m in messages if m.seq > after_seq]
+
+    def emit(self, event: Event) -> None:
+        self.redis.xadd(
+            EVENT_STREAM,
+            {"event": event.model_dump_json()},
+            maxlen=EVENT_STREAM_MAXLEN,
+            approximate=True,
+        )
+
+    def request_handoff(self, conversation_id: str, reason: str, service: str | None = None) -> Conversation:
+        """Put a conversation in the staff queue (idempotent: a queued one keeps its place)."""
+        conversation = self.get_or_create(conversation_id)
+        if conversation.state in (ConversationState.QUEUED, ConversationState.STAFF):
+            return conversation
+        conversation = self.update(
+            conversation_id,
+            state=ConversationState.QUEUED,
+            handoff_reason=reason,
+            service=service or conversation.service,
+        )
+        self.redis.zadd(QUEUE, {conversation_id: time.time()}, nx=True)
+        self.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.HANDOFF_REQUESTED,
+                actor="citizen",
+                payload={"reason": reason, "service": conversation.service},
+            )
+        )
+        self.redis.publish(channel_name(conversation_id), json.dumps({"kind": "state", "state": "queued"}))
+        return conversation
+
+    def queue_position(self, conversation_id: str) -> int | None:
+        rank = self.redis.zrank(QUEUE, conversation_id)
+        return int(rank) + 1 if rank is not None else None

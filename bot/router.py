@@ -1,0 +1,189 @@
+"""The conversation router: every citizen message, from any channel, goes through here.
+
+Bot conversations go to Rasa; if Rasa does not answer, we answer from the knowledge base directly
+(degraded mode) and still honour requests for a person, so nobody is left without a reply.
+Conversations held by staff bypass the bot. Replies are stored in Redis and published live.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import httpx
+
+from bot.answer_flow import Reply, reply_to
+from bot.conversations import Button, ConversationState, ConversationStore, Message
+from bot.events import Event, EventType
+from bot.settings import Settings
+from knowledge.answering import Answerer
+from knowledge.models import Section
+
+log = logging.getLogger(__name__)
+
+_WANTS_HUMAN = re.compile(
+    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
+    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
+    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
+    re.IGNORECASE,
+)
+_PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
+
+QUEUED_TEXT = (
+    "Ich habe Ihr Anliegen an die Mitarbeitenden weitergegeben. Sobald jemand frei ist, meldet sich eine "
+    "Mitarbeiterin oder ein Mitarbeiter hier im Chat. Bis dahin können Sie mir gern weitere Fragen stellen."
+)
+STAFF_HOLDS_TEXT = "Ihre Nachricht ist bei der Mitarbeiterin oder dem Mitarbeiter angekommen."
+
+
+def wants_human(text: str) -> bool:
+    return bool(_WANTS_HUMAN.search(text))
+
+
+class RasaUnreachableError(RuntimeError):
+    pass
+
+
+class ConversationRouter:
+    def __init__(self, settings: Settings, store: ConversationStore, answerer: Answerer) -> None:
+        self.settings = settings
+        self.store = store
+        self.answerer = answerer
+        self.degraded_replies = 0
+
+    async def _ask_rasa(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        try:
+            async with httpx.AsyncClient(timeout=self.settings.rasa_timeout_s) as client:
+                response = await client.post(
+                    f"{self.settings.rasa_url}/webhooks/rest/webhook",
+                    json={"sender": conversation_id, "message": text},
+                )
+        except httpx.HTTPError as exc:
+            raise RasaUnreachableError(str(exc)) from exc
+        if response.status_code != 200:
+            raise RasaUnreachableError(f"rasa answered {response.status_code}")
+        return list(response.json() or [])
+
+    async def handle(
+        self, conversation_id: str, text: str, channel: str = "web", payload: str | None = None
+    ) -> list[Message]:
+        """Route one citizen message; returns the replies (already stored and published)."""
+        conversation = self.store.get_or_create(conversation_id, channel)
+        self.store.append(Message(conversation_id=conversation_id, role="citizen", text=text))
+        self.store.emit(Event(conversation_id=conversation_id, type=EventType.MESSAGE_IN, actor="citizen"))
+        if conversation.state is ConversationState.STAFF:
+            return []  # staff see it live; the bot stays silent while a person holds the conversation
+        try:
+            raw = await self._ask_rasa(conversation_id, payload or text)
+            replies = self._from_rasa(conversation_id, raw)
+        except RasaUnreachableError as exc:
+            log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
+            self.degraded_replies += 1
+            self.store.emit(Event(conversation_id=conversation_id, type=EventType.DEGRADED, actor="system"))
+            replies = self._degraded(conversation_id, payload or text)
+        return [self.store.append(m) for m in replies]
+
+    def _from_rasa(self, conversation_id: str, raw: list[dict[str, Any]]) -> list[Message]:
+        """Rasa's REST channel sends text+buttons and custom JSON as separate items; we merge them."""
+        messages: list[Message] = []
+        for item in raw:
+            custom = item.get("custom")
+            if custom is not None:
+                self._act_on_custom(conversation_id, custom)
+                if messages and not messages[-1].data:
+                    messages[-1].data = dict(custom)
+                continue
+            buttons = [
+                Button(title=b.get("title", ""), payload=b.get("payload", "")) for b in item.get("buttons") or []
+            ]
+            messages.append(
+                Message(conversation_id=conversation_id, role="bot", text=item.get("text") or "", buttons=buttons)
+            )
+        return messages
+
+    def _act_on_custom(self, conversation_id: str, custom: dict[str, Any]) -> None:
+        kind = custom.get("kind")
+        if kind in ("answer", "abstain", "clarify", "refuse", "problem"):
+            event_type = {
+                "answer": EventType.BOT_ANSWER,
+                "clarify": EventType.BOT_CLARIFY,
+            }.get(kind, EventType.BOT_ABSTAIN)
+            self.store.emit(
+                Event(
+                    conversation_id=conversation_id,
+                    type=event_type,
+                    payload={"service": custom.get("service_id"), "confidence": custom.get("confidence")},
+                )
+            )
+            if kind == "answer" and custom.get("service_id"):
+                self.store.update(conversation_id, service=custom["service_id"], language=custom.get("language", "de"))
+        if "handoff_offer" in custom:
+            self.store.emit(
+                Event(conversation_id=conversation_id, type=EventType.HANDOFF_OFFERED, payload=custom["handoff_offer"])
+            )
+        if "handoff" in custom:
+            handoff = custom["handoff"] or {}
+            self.store.request_handoff(conversation_id, str(handoff.get("reason", "requested")), handoff.get("service"))
+        if "feedback" in custom:
+            self.store.emit(
+                Event(
+                    conversation_id=conversation_id,
+                    type=EventType.FEEDBACK,
+                    actor="citizen",
+                    payload=custom["feedback"],
+                )
+            )
+
+    def _degraded(self, conversation_id: str, text: str) -> list[Message]:
+        """Answer without Rasa: knowledge base for questions, direct queueing for explicit requests."""
+        conversation = self.store.get_or_create(conversation_id)
+        intent, entities = "", {}
+        match = _PAYLOAD.match(text.strip())
+        if match:
+            intent = match.group(1)
+            try:
+                entities = json.loads(match.group(2) or "{}")
+            except ValueError:
+                entities = {}
+        if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
+            self.store.request_handoff(conversation_id, "requested", conversation.service)
+            return [Message(conversation_id=conversation_id, role="bot", text=QUEUED_TEXT, data={"degraded": True})]
+        if intent in ("feedback_positive", "feedback_negative", "deny"):
+            return [
+                Message(
+                    conversation_id=conversation_id,
+                    role="bot",
+                    text="Danke für Ihre Rückmeldung. Stellen Sie gern Ihre nächste Frage.",
+                    data={"degraded": True},
+                )
+            ]
+        section = entities.get("section")
+        sections = [Section(section)] if section in Section._value2member_map_ else None
+        reply = reply_to(
+            self.answerer,
+            text if not intent else "",
+            context_service=conversation.service,
+            chosen_service=entities.get("service") if intent == "choose_service" else None,
+            sections=sections,
+        )
+        if reply.service_id:
+            self.store.update(conversation_id, service=reply.service_id)
+        return [self._reply_message(conversation_id, reply)]
+
+    @staticmethod
+    def _reply_message(conversation_id: str, reply: Reply) -> Message:
+        answer = reply.answer
+        return Message(
+            conversation_id=conversation_id,
+            role="bot",
+            text=reply.text,
+            buttons=[Button(title=b.title, payload=b.payload) for b in reply.buttons],
+            data={
+                "kind": reply.kind,
+                "service_id": reply.service_id,
+                "sources": [s.model_dump(mode="json") for s in answer.sources] if answer else [],
+                "degraded": True,
+            },
+        )
