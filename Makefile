@@ -1,22 +1,34 @@
 # buergerbot – the two commands a city IT team needs: `make run` and `make test`.
-# Every target is idempotent; stamps make re-runs fast.
+# Every target is idempotent; stamp files make re-runs fast.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RASA_VENV := .venv-rasa
+RASA_STAMP := $(RASA_VENV)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export ANONYMIZED_TELEMETRY := False
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: setup run test lint bench index clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(RASA_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 fehlt: $(PYTHON) nicht gefunden (PYTHON=... setzen)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 fehlt: '$(PYTHON)' nicht gefunden (PYTHON=/pfad/zu/python3.11 setzen)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+# Rasa 3.6 runs only on Python 3.10: its own virtualenv, its own process.
+$(RASA_STAMP): requirements-rasa.lock
+	@PY310=$$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n 1); \
+	if [ -z "$$PY310" ] && python3.10 --version >/dev/null 2>&1; then PY310=$$(command -v python3.10); fi; \
+	if [ -z "$$PY310" ]; then echo "Python 3.10 fehlt (für Rasa 3.6): weder \$$(pyenv root)/versions/3.10.* noch python3.10 im PATH gefunden."; exit 1; fi; \
+	test -x $(RASA_VENV)/bin/python || $$PY310 -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install --quiet -c requirements-rasa.lock rasa==3.6.21
 	@touch $@
 
 index: setup

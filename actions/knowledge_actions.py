@@ -7,6 +7,7 @@ JSON on the reply; the gateway updates the conversation state in Redis.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -77,6 +78,7 @@ class ActionAnswerFromKnowledge(Action):
         section = next(tracker.get_latest_entity_values("section"), None)
         sections = [Section(section)] if section in Section._value2member_map_ else None
 
+        started = time.perf_counter()
         if intent == "choose_service" and valid_entity:
             question = tracker.get_slot("pending_question") or text
             reply = reply_to(self.answerer, question, chosen_service=valid_entity)
@@ -87,10 +89,12 @@ class ActionAnswerFromKnowledge(Action):
             if reply.kind == "abstain" and valid_entity:
                 reply = reply_to(self.answerer, text, chosen_service=valid_entity)
 
+        custom = _custom(reply)
+        custom["timing"] = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}
         dispatcher.utter_message(
             text=reply.text,
             buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
-            json_message=_custom(reply),
+            json_message=custom,
         )
         events: list[EventType] = []
         if reply.kind == "answer":

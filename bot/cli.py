@@ -90,22 +90,42 @@ def ask(
 def evaluate_cmd(
     questions: Annotated[Path, typer.Option("--questions", help="JSON lines with question/service/expect.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    through: Annotated[str, typer.Option("--through", help="'retrieval' (in process) or 'bot' (running stack)")] = (
+        "retrieval"
+    ),
+    url: Annotated[str | None, typer.Option(help="Gateway URL for --through bot; default from settings.")] = None,
 ) -> None:
     """Compare hybrid retrieval with the bm25 and dense baselines on the same questions."""
     from knowledge.answering import Answerer
     from knowledge.evaluation import evaluate, load_questions
     from knowledge.ingest import ensure_index
 
-    result = evaluate(Answerer(ensure_index(get_settings())), load_questions(questions))
+    settings = get_settings()
+    items = load_questions(questions)
+    if through == "bot":
+        import httpx
+
+        from bot.bot_eval import evaluate_through_bot
+
+        base = url or f"http://{settings.host}:{settings.port}"
+        try:
+            bot_figures = evaluate_through_bot(base, items)
+        except httpx.HTTPError as exc:
+            err.print(f"[red]Gateway unter {base} nicht erreichbar ({exc}).[/red] Bitte zuerst `make run` starten.")
+            raise typer.Exit(2) from exc
+        result = evaluate(Answerer(ensure_index(settings)), items)
+        result["systems"]["bot"] = bot_figures  # type: ignore[index]
+    elif through == "retrieval":
+        result = evaluate(Answerer(ensure_index(settings)), items)
+    else:
+        raise typer.BadParameter("--through must be 'retrieval' or 'bot'")
     if as_json:
         print(json.dumps(result, indent=1))
         return
     systems: dict[str, dict[str, float]] = result["systems"]  # type: ignore[assignment]
-    columns = list(next(iter(systems.values())))
     print(f"n={result['n']}")
-    print("system  " + "  ".join(f"{c:>17}" for c in columns))
     for name, figures in systems.items():
-        print(f"{name:7} " + "  ".join(f"{figures[c]:>17}" for c in columns))
+        print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
 
 
 @app.command()

@@ -80,6 +80,17 @@ def knowledge_nlu(index: KnowledgeIndex) -> dict[str, object]:
     return {"version": "3.1", "nlu": nlu}
 
 
+def render_nlu(data: dict[str, object]) -> str:
+    """Rasa's usual layout (examples as a literal block), so the generated file reads like a hand-written one."""
+    lines = ['version: "3.1"', "nlu:"]
+    for block in data["nlu"]:  # type: ignore[attr-defined]
+        kind = next(k for k in ("intent", "synonym", "lookup") if k in block)
+        lines.append(f"  - {kind}: {block[kind]}")
+        lines.append("    examples: |")
+        lines.extend(f"      {example}" for example in block["examples"].splitlines())
+    return "\n".join(lines) + "\n"
+
+
 def _dialogue_files() -> list[Path]:
     return sorted(p for p in DIALOGUE_DIR.rglob("*.yml") if "tests" not in p.parts)
 
@@ -89,7 +100,7 @@ def prepare_training_data(settings: Settings, index: KnowledgeIndex) -> tuple[Pa
     out_dir = settings.data_dir / "rasa"
     out_dir.mkdir(parents=True, exist_ok=True)
     generated = out_dir / GENERATED_NLU
-    text = yaml.safe_dump(knowledge_nlu(index), allow_unicode=True, sort_keys=False, width=1000)
+    text = render_nlu(knowledge_nlu(index))
     if not generated.exists() or generated.read_text(encoding="utf-8") != text:
         generated.write_text(text, encoding="utf-8")
     digest = hashlib.sha256()

@@ -46,6 +46,8 @@ def ensure_redis(settings: Settings) -> str:
                 "bind": "127.0.0.1",
                 "appendonly": "yes",  # every write reaches disk within a second
                 "appendfsync": "everysec",
+                # a failed snapshot (disk full, directory removed) must not stop citizens' chats
+                "stop-writes-on-bgsave-error": "no",
             },
         )
         _embedded[settings.embedded_redis_port] = server

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 import httpx
@@ -76,8 +77,13 @@ class ConversationRouter:
         if conversation.state is ConversationState.STAFF:
             return []  # staff see it live; the bot stays silent while a person holds the conversation
         try:
+            started = time.perf_counter()
             raw = await self._ask_rasa(conversation_id, payload or text)
+            rasa_ms = round((time.perf_counter() - started) * 1000, 2)
             replies = self._from_rasa(conversation_id, raw)
+            for message in replies:
+                if "timing" in message.data:
+                    message.data["timing"]["rasa_ms"] = rasa_ms
         except RasaUnreachableError as exc:
             log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
             self.degraded_replies += 1

@@ -183,6 +183,8 @@ class Answerer:
         if assessment.retrieval.features.get("coverage", 0.0) < MIN_CLARIFY_COVERAGE:
             return []  # the question is mostly about something we have no content for
         own_words = set(analyze(assessment.question, expand=False))
+        if own_words & self.index.title_words.get(hits[0].service_id, set()):
+            return []  # the question uses the best service's own name ("Reisepass"): not vague
         ratio = VAGUE_RATIO if len(own_words) <= 2 else TIED_RATIO
         options = [h.service_id for h in hits[:max_options] if h.score >= ratio * hits[0].score]
         return options if len(options) > 1 else []

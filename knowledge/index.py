@@ -77,7 +77,7 @@ class IndexState:
 
 class KnowledgeIndex:
     def __init__(self, settings: Settings, state: IndexState, vectors: VectorStore, embedder: Embedder) -> None:
-        from knowledge.retrieval import title_terms
+        from knowledge.retrieval import title_terms, title_words
 
         self.settings = settings
         self.services = state.services
@@ -88,6 +88,7 @@ class KnowledgeIndex:
         self.lexical = LexicalIndex(ids, [state.passage_terms.get(pid, []) for pid in ids])
         self.typos = TypoCorrector(self.lexical.vocabulary)
         self.title_terms = {sid: title_terms(s.title) for sid, s in self.services.items()}
+        self.title_words = {sid: title_words(s.title) for sid, s in self.services.items()}
         self.service_terms: dict[str, set[str]] = {}
         document_frequency: Counter[str] = Counter()
         for pid, passage in state.passages.items():

@@ -8,6 +8,7 @@ in several sections over one that matches a single stray sentence.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from knowledge.models import Passage
-from knowledge.text import analyze, normalize, synonym_table
+from knowledge.text import analyze, lemmas, normalize, synonym_table
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
 System = Literal["hybrid", "bm25", "dense"]
+GENERIC_TITLE_WORDS = frozenset({"beantragen", "anmelden", "abmelden", "stadt", "muenchen"})
 SERVICE_WEIGHTS = (1.0, 0.35, 0.15)  # best, second and third passage of a service
 TITLE_BOOST = 0.25  # score × (1 + 0.25 × share of the service name the question uses)
 
@@ -192,3 +194,9 @@ def _features(
 def title_terms(title: str) -> set[str]:
     """Content words of a service name, as the analyzer sees them."""
     return {t for t in analyze(title, expand=False) if len(normalize(t)) > 2}
+
+
+def title_words(title: str) -> set[str]:
+    """Whole words of a service name (no compound parts), minus words most names share ("beantragen")."""
+    words = {lemma for word in re.findall(r"[^\W\d_]+", title) if len(word) > 3 for lemma in lemmas(word)}
+    return words - GENERIC_TITLE_WORDS

@@ -5,8 +5,10 @@ Importers never raise on bad input; one broken file must not stop an ingest run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from knowledge.models import Service
 
@@ -42,3 +44,19 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def failure(where: str, reason: str, line: int | None = None) -> ImportResult:
+    return ImportResult(failures=[ImportFailure(where, reason, line)])
+
+
+def read_json(path: Path, shown: str, encoding: str = "utf-8") -> tuple[Any, ImportResult | None]:
+    """Parse a JSON export; on failure, an `ImportResult` that says why and where (line)."""
+    try:
+        text = path.read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, failure(shown, f"nicht lesbar: {exc}")
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, failure(shown, f"Syntaxfehler: {exc.msg}", exc.lineno)

@@ -12,7 +12,6 @@ because answers quote the official text.
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, failure, read_json
 from knowledge.importers.html import (
     clean_line,
     describe_validation_error,
@@ -39,10 +38,6 @@ DLDB_MARKERS = frozenset({"leika", "requirements", "prerequisites"})
 def looks_like_dldb(item: object) -> bool:
     """Whether a JSON object is a DLDB service; used to tell DLDB files from other JSON."""
     return isinstance(item, dict) and bool(DLDB_MARKERS.intersection(item))
-
-
-def _failure(where: str, reason: str, line: int | None = None) -> ImportResult:
-    return ImportResult(failures=[ImportFailure(where, reason, line)])
 
 
 @dataclass
@@ -183,10 +178,10 @@ def _keywords(*values: object) -> list[str]:
 
 def _service(item: object, *, where: str, file_uri: str) -> ImportResult:
     if not isinstance(item, dict):
-        return _failure(where, "Eintrag ist kein Objekt (erwartet einen Dienst mit id und name)")
+        return failure(where, "Eintrag ist kein Objekt (erwartet einen Dienst mit id und name)")
     raw_id = item.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not slugify(str(raw_id)):
-        return _failure(where, "Feld 'id' fehlt oder ist ungültig")
+        return failure(where, "Feld 'id' fehlt oder ist ungültig")
     service_id = f"dldb-{slugify(str(raw_id), max_length=110)}"
     meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
     meta_url = meta.get("url") or item.get("url")
@@ -195,7 +190,7 @@ def _service(item: object, *, where: str, file_uri: str) -> ImportResult:
     builder = _Builder(base_url=source_url if source_url.startswith("http") else "")
     name = _one_line(builder, item.get("name"))
     if len(name) < 2:
-        return _failure(where, f"Dienst {raw_id}: Feld 'name' fehlt")
+        return failure(where, f"Dienst {raw_id}: Feld 'name' fehlt")
 
     description = builder.text(item.get("description"))
     builder.add(Section.UEBERBLICK, description)
@@ -238,7 +233,7 @@ def _service(item: object, *, where: str, file_uri: str) -> ImportResult:
             origin=where,
         )
     except ValidationError as exc:
-        return _failure(where, f"Dienst {raw_id}: {describe_validation_error(exc)}")
+        return failure(where, f"Dienst {raw_id}: {describe_validation_error(exc)}")
     return ImportResult(services=[service])
 
 
@@ -262,17 +257,12 @@ def load_dldb_file(path: Path) -> ImportResult:
     """Import every service of one DLDB export; each broken entry is reported with its index."""
     path = Path(path)
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _failure(shown, f"nicht lesbar: {exc}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _failure(shown, f"Syntaxfehler: {exc.msg}", exc.lineno)
+    data, problem = read_json(path, shown, encoding="utf-8-sig")
+    if problem:
+        return problem
     services = _service_list(data)
     if isinstance(services, str):
-        return _failure(shown, services)
+        return failure(shown, services)
     file_uri = path.resolve().as_uri()
     result = ImportResult()
     for index, item in enumerate(services):

@@ -8,13 +8,12 @@ carry the region because page ids are only unique within one Integreat instance'
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, failure, read_json
 from knowledge.importers.html import describe_validation_error, parse_date, parse_html_page, slugify
 
 SUFFIXES = {".json"}
@@ -30,23 +29,19 @@ def region_and_language(path: Path) -> tuple[str, str]:
     return slugify(path.stem) or "region", "de"
 
 
-def _failure(where: str, reason: str) -> ImportResult:
-    return ImportResult(failures=[ImportFailure(where, reason)])
-
-
 def _import_page(item: object, *, where: str, region: str, language: str) -> ImportResult:
     if not isinstance(item, dict):
-        return _failure(where, "Eintrag ist kein Objekt (erwartet eine Seite mit id, url, title, content)")
+        return failure(where, "Eintrag ist kein Objekt (erwartet eine Seite mit id, url, title, content)")
     page_id = item.get("id")
     if isinstance(page_id, bool) or not isinstance(page_id, int | str) or not slugify(str(page_id)):
-        return _failure(where, "Feld 'id' fehlt oder ist ungültig")
+        return failure(where, "Feld 'id' fehlt oder ist ungültig")
     url, title, content = item.get("url"), item.get("title"), item.get("content")
     if not isinstance(url, str) or not url.strip():
-        return _failure(where, f"Seite {page_id}: Feld 'url' fehlt")
+        return failure(where, f"Seite {page_id}: Feld 'url' fehlt")
     if not isinstance(title, str) or not title.strip():
-        return _failure(where, f"Seite {page_id}: Feld 'title' fehlt")
+        return failure(where, f"Seite {page_id}: Feld 'title' fehlt")
     if content is not None and not isinstance(content, str):
-        return _failure(where, f"Seite {page_id}: Feld 'content' ist kein Text")
+        return failure(where, f"Seite {page_id}: Feld 'content' ist kein Text")
     if not content or not content.strip():
         return ImportResult(skipped=[ImportFailure(where, EMPTY_PAGE)])
     updated = parse_date(item.get("last_updated")) or parse_date(item.get("modified_gmt"))
@@ -59,9 +54,9 @@ def _import_page(item: object, *, where: str, region: str, language: str) -> Imp
             service_id=f"integreat-{region}-{slugify(str(page_id))}",
         )
     except ValidationError as exc:
-        return _failure(where, f"Seite {page_id}: {describe_validation_error(exc)}")
+        return failure(where, f"Seite {page_id}: {describe_validation_error(exc)}")
     except Exception as exc:  # one odd page must not stop the other few hundred
-        return _failure(where, f"Seite {page_id}: HTML nicht verarbeitbar ({type(exc).__name__}: {exc})")
+        return failure(where, f"Seite {page_id}: HTML nicht verarbeitbar ({type(exc).__name__}: {exc})")
     if service is None:
         return ImportResult(skipped=[ImportFailure(where, EMPTY_PAGE)])
     return ImportResult(services=[service.model_copy(update={"origin": where, "language": language})])
@@ -71,16 +66,11 @@ def load_integreat_export(path: Path) -> ImportResult:
     """Import every page of one export; per-page problems are reported with the page's list index."""
     path = Path(path)
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _failure(shown, f"nicht lesbar: {exc}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return ImportResult(failures=[ImportFailure(shown, f"Syntaxfehler: {exc.msg}", exc.lineno)])
+    data, problem = read_json(path, shown)
+    if problem:
+        return problem
     if not isinstance(data, list):
-        return _failure(shown, "erwartet eine Liste von Seiten (Integreat-Export)")
+        return failure(shown, "erwartet eine Liste von Seiten (Integreat-Export)")
     region, language = region_and_language(path)
     result = ImportResult()
     for index, item in enumerate(data):
