@@ -1,0 +1,105 @@
+"""Start the real stack (gateway process + supervised Rasa + Redis) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from bot.settings import PROJECT_ROOT
+
+STACK_DIR = PROJECT_ROOT / ".data" / "test-stack"  # persistent: the trained Rasa model is reused
+EXTERNAL_REDIS = "redis://127.0.0.1:6379/7"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_url_for_tests() -> str:
+    """The machine's Redis if it runs (a real server, as in production), else the embedded one."""
+    try:
+        client = redis.Redis.from_url(EXTERNAL_REDIS, socket_connect_timeout=0.5)
+        client.ping()
+        client.flushdb()
+        return EXTERNAL_REDIS
+    except redis.RedisError:
+        return ""
+
+
+class Stack:
+    def __init__(self, data_dir: Path = STACK_DIR, redis_url: str | None = None, rasa: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.rasa_port = free_port()
+        self.redis_url = redis_url if redis_url is not None else redis_url_for_tests()
+        self.rasa = rasa
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / f"gateway-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "BUERGERBOT_DATA_DIR": str(self.data_dir),
+            "BUERGERBOT_PORT": str(self.port),
+            "BUERGERBOT_RASA_PORT": str(self.rasa_port),
+            "BUERGERBOT_RASA_ENABLED": "true" if self.rasa else "false",
+            "BUERGERBOT_EMBEDDED_REDIS_PORT": str(free_port()),
+        }
+        if self.redis_url:
+            env["BUERGERBOT_REDIS_URL"] = self.redis_url
+        return env
+
+    def start(self, timeout_s: float = 900.0) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve"],
+                cwd=PROJECT_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited; see {self.log}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"stack not ready after {timeout_s} s; see {self.log}")
+
+    def send(self, conversation_id: str, text: str, payload: str | None = None) -> dict:
+        body = {"text": text, **({"payload": payload} if payload else {})}
+        response = httpx.post(f"{self.url}/api/conversations/{conversation_id}/messages", json=body, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def kill_rasa(self) -> None:
+        subprocess.run(["pkill", "-9", "-f", f"rasa run.*--port {self.rasa_port}"], check=False)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.kill_rasa()
