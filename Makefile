@@ -37,7 +37,14 @@ index: setup
 run: setup index
 	$(VENV)/bin/buergerbot serve
 
-test: setup
+# Browser tests drive Debian's Chromium (never a browser download) and inject axe-core from npm.
+BROWSER_STAMP := .cache/.browser-tools
+$(BROWSER_STAMP):
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@mkdir -p .cache/npm && npm install --silent --prefix .cache/npm --no-audit --no-fund axe-core@4.14.1 >/dev/null
+	@touch $@
+
+test: setup $(BROWSER_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

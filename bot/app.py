@@ -23,6 +23,7 @@ from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model,
 from bot.redis_server import ensure_redis, redis_client
 from bot.router import ConversationRouter
 from bot.settings import Settings, get_settings
+from connectors.web.router import router as web_router
 from knowledge.answering import Answerer
 from knowledge.ingest import ensure_index
 from knowledge.models import Answer
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = ConversationStore(redis_client(redis_url), settings.history_limit, settings.conversation_ttl_s)
         app.state.answerer = answerer
         app.state.store = store
+        app.state.redis_url = redis_url  # the web widget's live pub/sub subscriptions
         app.state.router = ConversationRouter(settings, store, answerer)
         app.state.action_executor = build_executor(answerer)
         starter = asyncio.create_task(_start_rasa(app, settings, redis_url)) if settings.rasa_enabled else None
@@ -147,4 +149,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(questions)
     app.include_router(conversations)
     app.include_router(actions_router)
+    app.include_router(web_router)
     return app

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import httpx
+from fastapi.concurrency import run_in_threadpool
 
 from bot.answer_flow import Reply, reply_to
 from bot.conversations import Button, ConversationState, ConversationStore, Message
@@ -76,6 +77,9 @@ class ConversationRouter:
         self.store.emit(Event(conversation_id=conversation_id, type=EventType.MESSAGE_IN, actor="citizen"))
         if conversation.state is ConversationState.STAFF:
             return []  # staff see it live; the bot stays silent while a person holds the conversation
+        if not self.settings.rasa_enabled:  # knowledge-only mode, configured: no Rasa to ask
+            replies = await run_in_threadpool(self._degraded, conversation_id, payload or text)
+            return [self.store.append(m) for m in replies]
         try:
             started = time.perf_counter()
             raw = await self._ask_rasa(conversation_id, payload or text)
@@ -88,7 +92,7 @@ class ConversationRouter:
             log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
             self.degraded_replies += 1
             self.store.emit(Event(conversation_id=conversation_id, type=EventType.DEGRADED, actor="system"))
-            replies = self._degraded(conversation_id, payload or text)
+            replies = await run_in_threadpool(self._degraded, conversation_id, payload or text)
         return [self.store.append(m) for m in replies]
 
     def _from_rasa(self, conversation_id: str, raw: list[dict[str, Any]]) -> list[Message]:

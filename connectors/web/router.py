@@ -1,0 +1,369 @@
+"""The citizen web channel: a demo city page, the widget's static files and its live WebSocket.
+
+Why it looks like this:
+- The widget is plain JS/CSS served from `static/` (no build step, no third-party requests), so a
+  city can embed it on any page with one `<script src=".../widget/widget.js" defer>` tag.
+- No cookies: the widget keeps a random conversation id in `sessionStorage` (gone when the tab
+  closes). The id is the only secret that binds a browser tab to a conversation.
+- Replies are not sent from the request that caused them. The socket relays the conversation's
+  Redis pub/sub channel instead, so messages stored by *any* gateway process (another worker,
+  later a member of staff in the console) reach the citizen the same way. On (re)connect the
+  client says which `seq` it saw last and gets only what it missed (replay without duplicates).
+- Each open socket holds one Redis pub/sub connection: simple and correct (a broken Redis link
+  closes the socket, and the client reconnects and replays). A shared per-process subscriber
+  would be the next step for many hundreds of simultaneous chats per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+from redis.exceptions import RedisError
+
+from bot.conversations import ConversationStore, channel_name
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["web"])
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the REST API
+MAX_TEXT_CHARS = 2000
+MAX_PAYLOAD_CHARS = 500
+MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + 1000  # generous for JSON escapes; anything bigger is refused unread
+PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
+
+# Error frames carry a code (the widget translates known codes) and a friendly German text.
+ERRORS: dict[str, str] = {
+    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
+    "empty": "Bitte geben Sie eine Nachricht ein.",
+    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
+    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte entfernen Sie sie und senden Sie "
+    "sie erneut.",
+    "failed": "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es "
+    "gleich noch einmal.",
+    "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
+}
+
+
+class FrameError(ValueError):
+    """A client frame we refuse; `code` selects the friendly message from `ERRORS`."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _has_control_chars(value: str) -> bool:
+    """True for C0/C1 control characters; tab and line breaks are ordinary whitespace in pasted text."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
+
+
+def parse_frame(raw: str | None) -> tuple[str, str | None]:
+    """Validate one client frame `{"text": str, "payload": str|null}` and return (text, payload).
+
+    Raises FrameError instead of closing the socket: a citizen who pasted something odd should get
+    a polite hint and keep their conversation.
+    """
+    if raw is None:
+        raise FrameError("invalid")  # binary frames
+    if len(raw) > MAX_FRAME_CHARS:
+        raise FrameError("too_long")
+    try:
+        frame = json.loads(raw)
+    except ValueError as exc:
+        raise FrameError("invalid") from exc
+    if not isinstance(frame, dict) or not isinstance(frame.get("text"), str):
+        raise FrameError("invalid")
+    payload = frame.get("payload")
+    if payload is not None and not isinstance(payload, str):
+        raise FrameError("invalid")
+    text = frame["text"].strip()
+    if not text:
+        raise FrameError("empty")
+    if len(text) > MAX_TEXT_CHARS or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
+        raise FrameError("too_long")
+    if _has_control_chars(text) or (payload is not None and _has_control_chars(payload)):
+        raise FrameError("control_chars")
+    return text, (payload or None)
+
+
+def error_frame(code: str) -> dict[str, str]:
+    return {"kind": "error", "code": code, "message": ERRORS[code]}
+
+
+# --- demo page and static files -------------------------------------------------------------------
+
+_DEMO_STYLE = """
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: "Liberation Sans", Arial, Helvetica, sans-serif; font-size: 1rem; line-height: 1.5;
+  color: #1b1b1b; background: #f4f5f7; }
+a { color: #004b87; }
+a:focus-visible, button:focus-visible { outline: 3px solid #1b1b1b; outline-offset: 2px; }
+.skip { position: absolute; left: -999rem; }
+.skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem 1rem; z-index: 10; }
+.site-header { background: #004b87; color: #fff; }
+.site-header .inner, main, .site-footer .inner { max-width: 60rem; margin: 0 auto; padding: 1rem; }
+.brand { margin: 0; font-size: 1.5rem; font-weight: 700; }
+.brand small { display: block; font-size: .95rem; font-weight: 400; }
+.site-header nav ul { list-style: none; margin: .75rem 0 0; padding: 0; display: flex; flex-wrap: wrap;
+  gap: .25rem 1.5rem; }
+.site-header a { color: #fff; }
+main { background: #fff; }
+.cards { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr));
+  gap: 1rem; }
+.cards li { border: 1px solid #c6c9ce; border-left: .35rem solid #004b87; padding: .75rem 1rem; }
+.cards h3 { margin: 0 0 .25rem; font-size: 1.1rem; }
+.cards p { margin: 0; }
+table { border-collapse: collapse; }
+th, td { text-align: left; padding: .25rem 1rem .25rem 0; border-bottom: 1px solid #c6c9ce; }
+.site-footer { background: #1b1b1b; color: #fff; padding-bottom: 6rem; }
+.site-footer a { color: #fff; }
+"""
+_DEMO_STYLE_HASH = base64.b64encode(hashlib.sha256(_DEMO_STYLE.encode()).digest()).decode()
+
+# A strict policy proves the widget needs nothing from elsewhere and no inline script.
+DEMO_CSP = (
+    "default-src 'self'; script-src 'self'; "
+    f"style-src 'self' 'sha256-{_DEMO_STYLE_HASH}'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+DEMO_PAGE = f"""<!doctype html>
+<html lang="de">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Bürgerservice – Stadt Musterstadt</title>
+<link rel="icon" href="data:,">
+<style>{_DEMO_STYLE}</style>
+<script src="/widget/widget.js" defer></script>
+</head>
+<body>
+<a class="skip" href="#inhalt">Zum Inhalt springen</a>
+<header class="site-header">
+  <div class="inner">
+    <p class="brand">Stadt Musterstadt <small>Bürgerservice online</small></p>
+    <nav aria-label="Hauptnavigation">
+      <ul>
+        <li><a href="#dienstleistungen">Dienstleistungen</a></li>
+        <li><a href="#oeffnungszeiten">Öffnungszeiten</a></li>
+        <li><a href="#kontakt">Kontakt</a></li>
+        <li><a href="#chat-hinweise">Chat und Datenschutz</a></li>
+      </ul>
+    </nav>
+  </div>
+</header>
+<main id="inhalt">
+  <h1>Bürgerservice</h1>
+  <p>Im Bürgerbüro erledigen Sie Ihre Anliegen rund um Ausweise, Wohnsitz, Fahrzeuge und Urkunden.
+  Viele Leistungen können Sie auch online beantragen. Unser Chat-Assistent beantwortet Ihre Fragen
+  rund um die Uhr – ausschließlich auf Grundlage der offiziellen Leistungsbeschreibungen der Stadt,
+  mit Quelle und Stand. Auf Wunsch verbindet er Sie mit einer Mitarbeiterin oder einem Mitarbeiter.</p>
+
+  <h2 id="dienstleistungen">Häufig gefragte Dienstleistungen</h2>
+  <ul class="cards">
+    <li><h3>Personalausweis</h3><p>Beantragen, verlängern, verloren melden.</p></li>
+    <li><h3>Reisepass</h3><p>Für Erwachsene und Kinder, auch im Expressverfahren.</p></li>
+    <li><h3>Wohnsitz anmelden</h3><p>Innerhalb von zwei Wochen nach dem Einzug.</p></li>
+    <li><h3>Bewohnerparkausweis</h3><p>Parken im eigenen Wohnviertel.</p></li>
+    <li><h3>Hundesteuer</h3><p>Hund anmelden, abmelden, Steuerbescheid.</p></li>
+    <li><h3>Führungszeugnis</h3><p>Für Arbeitgeber, Ehrenamt oder Behörden.</p></li>
+  </ul>
+
+  <h2 id="oeffnungszeiten">Öffnungszeiten des Bürgerbüros</h2>
+  <table>
+    <caption class="skip">Öffnungszeiten</caption>
+    <tr><th scope="row">Montag bis Freitag</th><td>7:30 bis 12:00 Uhr</td></tr>
+    <tr><th scope="row">Dienstag und Donnerstag</th><td>zusätzlich 14:00 bis 18:00 Uhr</td></tr>
+  </table>
+
+  <h2 id="kontakt">Kontakt</h2>
+  <p>Bürgerbüro Musterstadt, Rathausplatz 1, 12345 Musterstadt. Telefon: 0123 456-0.</p>
+
+  <h2 id="chat-hinweise">Chat und Datenschutz</h2>
+  <p>Der Chat setzt keine Cookies und lädt nichts von fremden Servern. Ihre Unterhaltung ist nur in diesem
+  Browser-Tab mit einer zufälligen Kennung verbunden, die beim Schließen des Tabs verworfen wird.
+  Bitte geben Sie im Chat keine vertraulichen Daten wie Ausweisnummern ein.</p>
+</main>
+<footer class="site-footer">
+  <div class="inner">
+    <p><a href="#inhalt">Impressum</a> · <a href="#chat-hinweise">Datenschutz</a> ·
+    <a href="#inhalt">Erklärung zur Barrierefreiheit</a></p>
+  </div>
+</footer>
+</body>
+</html>
+"""
+
+_STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def demo_page() -> HTMLResponse:
+    """A city service page with the widget embedded the way a city would do it: one script tag."""
+    return HTMLResponse(
+        DEMO_PAGE,
+        headers={
+            "Content-Security-Policy": DEMO_CSP,
+            "Referrer-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/widget/widget.js", include_in_schema=False)
+def widget_js() -> FileResponse:
+    # no-cache + ETag: cities get fixes at once, unchanged files cost a 304
+    return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8", headers=_STATIC_HEADERS)
+
+
+@router.get("/widget/widget.css", include_in_schema=False)
+def widget_css() -> FileResponse:
+    return FileResponse(STATIC_DIR / "widget.css", media_type="text/css; charset=utf-8", headers=_STATIC_HEADERS)
+
+
+# --- live socket ----------------------------------------------------------------------------------
+
+
+def _live_redis(app: FastAPI) -> aioredis.Redis:
+    """One asyncio Redis client per app (its pool hands each subscription its own connection)."""
+    client: aioredis.Redis | None = getattr(app.state, "web_redis", None)
+    if client is None:
+        client = aioredis.Redis.from_url(app.state.redis_url, decode_responses=True, socket_connect_timeout=5)
+        app.state.web_redis = client
+    return client
+
+
+class _Socket:
+    """Serialises sends: the replay, the live relay and the receive loop all write to one socket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.lock = asyncio.Lock()
+        self.relayed = asyncio.Condition()
+        self.last_seq = 0
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
+    async def mark_relayed(self, seq: int) -> None:
+        async with self.relayed:
+            self.last_seq = max(self.last_seq, seq)
+            self.relayed.notify_all()
+
+    async def wait_relayed(self, seq: int, timeout_s: float = 5.0) -> None:
+        """Let the replies reach the client before "typing off", so the indicator never blinks out early."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self.relayed:
+                await self.relayed.wait_for(lambda: self.last_seq >= seq)
+
+
+async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -> None:
+    """Forward live frames; messages at or below `last_seq` were already replayed and are skipped."""
+    while True:
+        # Subscribe confirmations and PONGs are *not* ignored here: with ignore_subscribe_messages=True they
+        # come back as None too, and "None → PING → None" would spin the event loop without ever waiting.
+        item = await pubsub.get_message(timeout=PUBSUB_POLL_S)
+        if item is None:  # really nothing for PUBSUB_POLL_S seconds
+            await pubsub.ping()  # raises if the Redis link is gone, so the client reconnects and replays
+            continue
+        if item.get("type") != "message":
+            continue
+        try:
+            frame = json.loads(item["data"])
+        except (TypeError, ValueError):
+            continue
+        kind = frame.get("kind")
+        if kind == "message":
+            seq = int((frame.get("message") or {}).get("seq") or 0)
+            if seq and seq <= last_seq:
+                continue
+            last_seq = max(last_seq, seq)
+            await sock.send(frame)
+            await sock.mark_relayed(seq)
+        elif kind == "state":
+            await sock.send({"kind": "state", "state": frame.get("state")})
+
+
+async def _receive(sock: _Socket, conversation_id: str) -> None:
+    """Hand each valid citizen frame to the conversation router; replies arrive through the relay."""
+    websocket = sock.websocket
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            text, payload = parse_frame(message.get("text"))
+        except FrameError as exc:
+            await sock.send(error_frame(exc.code))
+            continue
+        await sock.send({"kind": "typing", "active": True})
+        try:
+            replies = await websocket.app.state.router.handle(conversation_id, text, channel="web", payload=payload)
+            if replies:
+                await sock.wait_relayed(max(m.seq for m in replies))
+        except Exception:
+            log.exception("web message failed for %s", conversation_id)
+            await sock.send(error_frame("failed"))
+        finally:
+            await sock.send({"kind": "typing", "active": False})
+
+
+@router.websocket("/ws/conversations/{conversation_id}")
+async def conversation_socket(websocket: WebSocket, conversation_id: str, after: int = 0) -> None:
+    """Replay history after `after`, then relay live frames and accept citizen messages."""
+    if not CONVERSATION_ID.fullmatch(conversation_id):
+        await websocket.close(code=1008, reason="invalid conversation id")
+        return
+    await websocket.accept()
+    sock = _Socket(websocket)
+    store: ConversationStore = websocket.app.state.store
+    pubsub = _live_redis(websocket.app).pubsub()
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        # subscribe before reading the history: nothing stored in between can fall through the gap
+        await pubsub.subscribe(channel_name(conversation_id))
+        last_seq = max(after, 0)
+        for stored in await run_in_threadpool(store.history, conversation_id, last_seq):
+            await sock.send({"kind": "message", "message": stored.model_dump(mode="json")})
+            last_seq = max(last_seq, stored.seq)
+        conversation = await run_in_threadpool(store.get, conversation_id)
+        if conversation is not None:
+            await sock.send({"kind": "state", "state": conversation.state.value})
+        await sock.mark_relayed(last_seq)
+        await sock.send({"kind": "ready", "seq": last_seq})
+        tasks = {
+            asyncio.create_task(_relay(sock, pubsub, last_seq)),
+            asyncio.create_task(_receive(sock, conversation_id)),
+        }
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # re-raise what ended the session, handled below
+    except RedisError as exc:
+        log.warning("live channel lost for %s: %s", conversation_id, exc)
+        with contextlib.suppress(Exception):
+            await sock.send(error_frame("unavailable"))
+            await websocket.close(code=1011)  # the widget reconnects and replays what it missed
+    except (WebSocketDisconnect, OSError, RuntimeError) as exc:  # the client went away mid-send
+        log.debug("socket for %s ended: %s", conversation_id, exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await pubsub.aclose()
