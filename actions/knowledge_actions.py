@@ -19,6 +19,7 @@ from knowledge.answering import Answerer
 from knowledge.models import Section
 
 ABSTENTIONS_BEFORE_OFFER = 2
+OUT_OF_SCOPE_OVERRIDE = 0.8  # knowledge confidence that outweighs an "out of scope" NLU intent
 FEEDBACK_BUTTONS = [
     {"title": "👍 Ja", "payload": "/feedback_positive"},
     {"title": "👎 Nein", "payload": "/feedback_negative"},
@@ -89,6 +90,10 @@ class ActionAnswerFromKnowledge(Action):
             if reply.kind == "abstain" and valid_entity:
                 reply = reply_to(self.answerer, text, chosen_service=valid_entity)
 
+        if intent == "out_of_scope" and (reply.answer is None or reply.answer.confidence < OUT_OF_SCOPE_OVERRIDE):
+            # NLU thinks it is off-topic and the knowledge base is not sure otherwise: polite refusal
+            dispatcher.utter_message(response="utter_out_of_scope", json_message={"kind": "refuse"})
+            return []
         custom = _custom(reply)
         custom["timing"] = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}
         dispatcher.utter_message(

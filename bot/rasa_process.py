@@ -133,6 +133,7 @@ def ensure_model(settings: Settings, index: KnowledgeIndex) -> Path:
         "--data", str(DIALOGUE_DIR / "data"), str(generated),
         "--out", str(model.parent),
         "--fixed-model-name", model.name.removesuffix(".tar.gz"),
+        "--force",  # our fingerprint decided to train; Rasa's own check may otherwise skip writing the model
     ]  # fmt: skip
     result = subprocess.run(command, cwd=settings.data_dir / "rasa", env=rasa_env(settings), capture_output=True)
     if result.returncode != 0 or not model.exists():

@@ -20,8 +20,9 @@ from knowledge.sections import requested_sections
 from knowledge.text import analyze
 
 MAX_LINES_PER_SECTION = 5
-VAGUE_RATIO = 0.6  # one- or two-word questions: offer services scoring within 60 % of the best
-TIED_RATIO = 0.95  # longer questions: only practically tied services
+VAGUE_RATIO = 0.6  # one-word questions: offer services scoring within 60 % of the best
+TIED_RATIO = 0.95  # longer questions: only practically tied services, and only when not confident
+CLARIFY_BELOW_CONFIDENCE = 0.8
 MIN_CLARIFY_COVERAGE = 0.4
 TOPICS_DE = (
     "Ausweis und Reisepass, An- und Ummeldung, Kfz und Führerschein, Standesamt, Gewerbe, "
@@ -173,9 +174,9 @@ class Answerer:
     def ambiguous_candidates(self, assessment: Assessment, max_options: int = 4) -> list[str]:
         """Services a question could equally mean, when no single one stands out.
 
-        A vague one- or two-word question ("Ausweis") gets every service close to the best; a longer
-        one only when the best services are practically tied ("Unterlagen für die Anmeldung":
-        Wohnsitz or Gewerbe?). Otherwise the best service is answered and the others are offered.
+        A vague one-word question ("Ausweis") gets every service close to the best; a longer one only
+        when the best services are practically tied and retrieval is not confident ("Unterlagen für
+        die Anmeldung": Wohnsitz or Gewerbe?). Otherwise the best service is answered.
         """
         hits = assessment.retrieval.hits
         if len(hits) < 2 or assessment.problem or assessment.injection:
@@ -185,7 +186,12 @@ class Answerer:
         own_words = set(analyze(assessment.question, expand=False))
         if own_words & self.index.title_words.get(hits[0].service_id, set()):
             return []  # the question uses the best service's own name ("Reisepass"): not vague
-        ratio = VAGUE_RATIO if len(own_words) <= 2 else TIED_RATIO
+        if len(own_words) <= 1:
+            ratio = VAGUE_RATIO
+        elif assessment.confidence < CLARIFY_BELOW_CONFIDENCE:
+            ratio = TIED_RATIO
+        else:
+            return []
         options = [h.service_id for h in hits[:max_options] if h.score >= ratio * hits[0].score]
         return options if len(options) > 1 else []
 

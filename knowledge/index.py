@@ -130,6 +130,12 @@ class KnowledgeIndex:
             )
         embedder = get_embedder(settings.embedding_model, settings.embedding_threads)
         index = cls(settings, state, vectors, embedder)
+        if Calibrator.load(cls.calibration_path(settings)) is None:
+            # fitted for an older retrieval (after an upgrade): refit now rather than run on the prior
+            from knowledge.confidence import fit
+
+            index.calibrator = fit(index)
+            index.calibrator.save(cls.calibration_path(settings))
         index.warm_up()
         return index
 
