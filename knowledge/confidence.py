@@ -136,16 +136,17 @@ def fit(index: KnowledgeIndex) -> Calibrator:
 
     from knowledge.retrieval import retrieve
 
+    pairs = synthetic_questions(index)
+    negatives = out_of_scope_questions()
+    questions = [q for q, _ in pairs] + negatives
+    expected = [sid for _, sid in pairs] + [None] * len(negatives)
+    vectors = index.embedder.embed_queries(questions)  # one batch: much faster than one call per question
     rows: list[list[float]] = []
     labels: list[int] = []
-    for question, service_id in synthetic_questions(index):
-        result = retrieve(index, question)
+    for question, service_id, vector in zip(questions, expected, vectors, strict=True):
+        result = retrieve(index, question, query_vector=vector)
         rows.append([result.features[name] for name in FEATURES])
-        labels.append(int(result.top is not None and result.top.service_id == service_id))
-    for question in out_of_scope_questions():
-        result = retrieve(index, question)
-        rows.append([result.features[name] for name in FEATURES])
-        labels.append(0)
+        labels.append(int(service_id is not None and result.top is not None and result.top.service_id == service_id))
     if len(set(labels)) < 2 or sum(labels) < 10:
         return DEFAULT
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
