@@ -50,6 +50,14 @@ def failure(where: str, reason: str, line: int | None = None) -> ImportResult:
     return ImportResult(failures=[ImportFailure(where, reason, line)])
 
 
+def read_bytes(path: Path, shown: str) -> tuple[bytes, ImportResult | None]:
+    """A file's bytes; on failure, an `ImportResult` that says why."""
+    try:
+        return path.read_bytes(), None
+    except OSError as exc:
+        return b"", failure(shown, f"nicht lesbar: {exc}")
+
+
 def read_json(path: Path, shown: str, encoding: str = "utf-8") -> tuple[Any, ImportResult | None]:
     """Parse a JSON export; on failure, an `ImportResult` that says why and where (line)."""
     try:

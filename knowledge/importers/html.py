@@ -33,7 +33,7 @@ from bs4 import (
 from bs4.dammit import UnicodeDammit
 from pydantic import ValidationError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, read_bytes
 from knowledge.models import SECTION_LABELS_DE, Link, Section, Service
 
 SUFFIXES = {".html", ".htm"}
@@ -737,10 +737,9 @@ def load_html_file(path: Path) -> ImportResult:
     """Import a saved web page; its canonical URL (if any) becomes the source citizens are shown."""
     path = Path(path)
     shown = display_path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return ImportResult(failures=[ImportFailure(shown, f"nicht lesbar: {exc}")])
+    raw, problem = read_bytes(path, shown)
+    if problem:
+        return problem
     try:
         soup = _soup(_decode(raw))
         url = _canonical_url(soup) or path.resolve().as_uri()

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, read_bytes
 from knowledge.importers.html import (
     clean_line,
     describe_validation_error,
@@ -285,10 +285,9 @@ def load_pdf_file(path: Path, *, sidecar: Path | None = None) -> ImportResult:
     """Import one PDF as a service whose text is the form/Merkblatt itself (section FORMULARE)."""
     path = Path(path)
     shown = display_path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return ImportResult(failures=[ImportFailure(shown, f"nicht lesbar: {exc}")])
+    data, problem = read_bytes(path, shown)
+    if problem:
+        return problem
     try:
         _check_container(data)
         side_path = sidecar or sidecar_for(path)
