@@ -46,7 +46,9 @@ def service_passages(service: Service) -> list[Passage]:
     for section, text in service.sections.items():
         if section is Section.UEBERBLICK and not service.summary:
             continue  # already the overview passage
-        for n, piece in enumerate(_split_long(text)):
+        # the overview passage took number 0 of "ueberblick"; its section text continues from 1
+        first = 1 if section is Section.UEBERBLICK else 0
+        for n, piece in enumerate(_split_long(text), start=first):
             passages.append(
                 Passage(
                     id=f"{service.id}#{section.value}#{n}",
