@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="", description="Base URL Rasa uses to call our action webhook; default http://host:port."
     )
+
+    @field_validator("data_dir", "content_dir", "rasa_venv")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Child processes (Rasa) run in other directories: relative paths would point elsewhere."""
+        return value.expanduser().resolve()
 
     @property
     def index_dir(self) -> Path:
