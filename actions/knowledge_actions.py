@@ -93,7 +93,7 @@ class ActionAnswerFromKnowledge(Action):
         if intent == "out_of_scope" and (reply.answer is None or reply.answer.confidence < OUT_OF_SCOPE_OVERRIDE):
             # NLU thinks it is off-topic and the knowledge base is not sure otherwise: polite refusal
             dispatcher.utter_message(response="utter_out_of_scope", json_message={"kind": "refuse"})
-            return []
+            return self._count_failure(dispatcher, tracker)
         custom = _custom(reply)
         custom["timing"] = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}
         dispatcher.utter_message(
@@ -108,12 +108,16 @@ class ActionAnswerFromKnowledge(Action):
         elif reply.kind == "clarify":
             events.append(SlotSet("pending_question", text))
         elif reply.kind == "abstain":
-            count = float(tracker.get_slot("abstain_count") or 0.0) + 1
-            events.append(SlotSet("abstain_count", count))
-            if count >= ABSTENTIONS_BEFORE_OFFER:
-                events += offer_handoff(dispatcher, "repeated_abstention")
-                events.append(SlotSet("abstain_count", 0.0))
+            events += self._count_failure(dispatcher, tracker)
         return events
+
+    @staticmethod
+    def _count_failure(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """Two unanswered messages in a row (abstention or refusal): offer a person."""
+        count = float(tracker.get_slot("abstain_count") or 0.0) + 1
+        if count < ABSTENTIONS_BEFORE_OFFER:
+            return [SlotSet("abstain_count", count)]
+        return [*offer_handoff(dispatcher, "repeated_abstention"), SlotSet("abstain_count", 0.0)]
 
 
 class ActionOfferHandoff(Action):
