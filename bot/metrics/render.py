@@ -1,0 +1,137 @@
+"""HTML for the dashboard and the council report (Jinja2 templates, German number formats)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from bot.metrics import charts
+from bot.metrics.service import CHANNEL_NAMES, REASON_NAMES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+          "November", "Dezember")  # fmt: skip
+
+
+def num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{num(value * 100, 1)} %"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def date_de(value: str | dt.date) -> str:
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
+
+
+def period_de(label: str) -> str:
+    if len(label) == 10:
+        return dt.date.fromisoformat(label).strftime("%d.%m.%Y")
+    if "-W" in label:
+        year, week = label.split("-W")
+        return f"KW {int(week)}/{year}"
+    return f"{MONTHS[int(label[5:7]) - 1]} {label[:4]}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters.update(num=num, pct=pct, duration=duration, date_de=date_de, period_de=period_de)
+    env.globals.update(channel_name=lambda c: CHANNEL_NAMES.get(c, c), reason_name=lambda r: REASON_NAMES.get(r, r))
+    return env
+
+
+def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Markup]:
+    """The SVG charts of a view (trusted markup: built by bot.metrics.charts with escaped labels)."""
+    trend = view["trend"]
+    labels = [row["period"] for row in trend]
+    services = [row for row in view["services"] if row["service"] != "-"][:top_services]
+    return {
+        "trend": Markup(
+            charts.line_chart(
+                labels,
+                [
+                    ("Unterhaltungen", [row["conversations"] for row in trend]),
+                    ("ohne Mitarbeitende gelöst", [row["contained"] for row in trend]),
+                    ("an Mitarbeitende übergeben", [row["handoffs"] for row in trend]),
+                ],
+                "Unterhaltungen im Zeitverlauf",
+            )
+        ),
+        "saved": Markup(
+            charts.line_chart(
+                labels,
+                [("eingesparte Stunden (geschätzt)", [round(row["minutes_saved"] / 60, 1) for row in trend])],
+                "Geschätzt eingesparte Arbeitsstunden im Zeitverlauf",
+                unit=" h",
+            )
+        ),
+        "services": Markup(
+            charts.bar_chart(
+                [(row["title"], round(row["minutes_saved"] / 60, 1)) for row in services],
+                "Geschätzt eingesparte Arbeitsstunden nach Leistung",
+                unit=" h",
+            )
+        ),
+        "demand": Markup(
+            charts.bar_chart([(row["title"], row["conversations"]) for row in services], "Unterhaltungen nach Leistung")
+        ),
+        "reasons": Markup(
+            charts.bar_chart(
+                [
+                    (REASON_NAMES.get(r, r), n)
+                    for r, n in sorted(view["summary"]["handoff_reasons"].items(), key=lambda kv: -kv[1])
+                ],
+                "Gründe für Übergaben an Mitarbeitende",
+            )
+        ),
+        "channels": Markup(
+            charts.bar_chart(
+                [(CHANNEL_NAMES.get(row["channel"], row["channel"]), row["conversations"]) for row in view["channels"]],
+                "Unterhaltungen nach Kanal",
+            )
+        ),
+    }
+
+
+def render_dashboard(view: dict[str, Any], options: dict[str, list[str]], base: str) -> str:
+    return (
+        environment()
+        .get_template("dashboard.html")
+        .render(view=view, charts=view_charts(view), options=options, base=base)
+    )
+
+
+def render_report(view: dict[str, Any], generated: dt.datetime) -> str:
+    css = (STATIC / "metrics.css").read_text(encoding="utf-8")
+    return (
+        environment()
+        .get_template("report.html")
+        .render(view=view, charts=view_charts(view), css=Markup(css), generated=generated)
+    )

@@ -1,0 +1,82 @@
+"""Builds the figures every view shows (dashboard, JSON API, council report) in one place.
+
+One function means the dashboard and the report can never disagree about a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+import yaml
+
+from bot.db import engine_for
+from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
+from bot.metrics.gaps import content_gaps
+from bot.settings import Settings
+
+CHANNEL_NAMES = {"web": "Website", "rest": "REST/API", "telegram": "Telegram", "matrix": "Matrix",
+                 "whatsapp": "WhatsApp", "console": "Konsole", "-": "unbekannt"}  # fmt: skip
+REASON_NAMES = {
+    "requested": "auf Wunsch",
+    "repeated_failure": "Bot wusste mehrfach keine Antwort",
+    "negative_feedback": "negative Rückmeldung",
+    "staff_takeover": "Übernahme durch Mitarbeitende",
+}
+
+
+def metrics_from_settings(settings: Settings) -> Metrics:
+    return Metrics(
+        engine_for(settings.eventlog_url),
+        settings.metrics_timezone,
+        settings.minutes_per_contact,
+        settings.minutes_per_service,
+    )
+
+
+def service_titles(settings: Settings) -> dict[str, str]:
+    """Service id -> German title from the content files (ids stay readable if a file is missing)."""
+    titles: dict[str, str] = {"-": "ohne erkannte Leistung"}
+    for path in sorted(settings.content_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("id"):
+            titles[str(data["id"])] = str(data.get("title") or data["id"])
+    return titles
+
+
+def bucket_for(first: dt.date, last: dt.date) -> str:
+    days = (last - first).days + 1
+    return "day" if days <= 45 else "week" if days <= 200 else "month"
+
+
+def build_view(metrics: Metrics, query: MetricsQuery, settings: Settings, gaps: bool = True) -> dict[str, Any]:
+    """Everything a page shows for a period and filters, as plain JSON-able data."""
+    table = metrics.table(query)
+    bucket = bucket_for(query.first, query.last)
+    titles = service_titles(settings)
+    services = metrics.breakdown(table, "service")
+    for row in services:
+        row["title"] = titles.get(row["service"], row["service"])
+    services.sort(key=lambda row: row["service"] == UNKNOWN)  # "no service recognised" last (stable sort)
+    return {
+        "period": {"from": query.first.isoformat(), "to": query.last.isoformat(), "bucket": bucket},
+        "filters": {"channel": query.channel, "service": query.service, "team": query.team},
+        "summary": metrics.summary(table),
+        "trend": metrics.trend(table, bucket),
+        "channels": metrics.breakdown(table, "channel"),
+        "services": services,
+        "teams": metrics.breakdown(table, "team"),
+        "gaps": [asdict(g) for g in content_gaps(metrics.engine, query.first, query.last, metrics.timezone)]
+        if gaps
+        else [],
+        "settings": {
+            "minutes_per_contact": metrics.minutes_per_contact,
+            "minutes_per_service": metrics.minutes_per_service,
+            "timezone": metrics.timezone,
+            "retention_days": settings.retention_days,
+        },
+    }

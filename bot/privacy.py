@@ -1,0 +1,565 @@
+"""Redaction of personal data in German citizen texts before anything is stored durably.
+
+Why rules and not a model: transcripts must be redacted synchronously on every message, offline,
+with predictable behaviour that a data-protection officer can read and test. The rules favour
+recall on clear personal data (e-mail, IBAN, phone, tax id, ID-card numbers, addresses, dates of
+birth, names after cues) and stay conservative where ordinary service language looks similar:
+fees ("30 Euro"), appointment dates without a birth cue, service ids and office hours are kept,
+because the content-gap report and the editors need them.
+
+Each rule replaces only the personal value and keeps the cue ("geboren am [GEBURTSDATUM]"), so a
+redacted question still reads naturally and still groups with similar questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+NAME = "[NAME]"
+EMAIL = "[E-MAIL]"
+PHONE = "[TELEFON]"
+IBAN = "[IBAN]"
+TAX_ID = "[STEUER-ID]"
+ID_CARD = "[AUSWEISNUMMER]"
+ADDRESS = "[ADRESSE]"
+BIRTH_DATE = "[GEBURTSDATUM]"
+
+PLACEHOLDERS = (NAME, EMAIL, PHONE, IBAN, TAX_ID, ID_CARD, ADDRESS, BIRTH_DATE)
+
+_UPPER = "A-ZÄÖÜ"
+_LOWER = "a-zäöüß"
+_LETTER = f"{_UPPER}{_LOWER}"
+
+# --- e-mail -------------------------------------------------------------------------------------
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+
+# --- IBAN: country, check digits, 11-30 alphanumerics, optionally in groups of four ---------------
+_IBAN = re.compile(r"\b(?P<pii>[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)\b")
+
+
+def _iban_valid(candidate: str) -> bool:
+    """Mod-97 checksum, or the German length (22) so a mistyped German IBAN is still redacted."""
+    compact = candidate.replace(" ", "").upper()
+    if not (15 <= len(compact) <= 34) or not compact[2:4].isdigit():
+        return False
+    if compact.startswith("DE") and len(compact) == 22 and compact[2:].isdigit():
+        return True
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(c, 36)) for c in rearranged)
+    return int(digits) % 97 == 1
+
+
+# --- ID card / passport numbers ----------------------------------------------------------------
+# German documents use digits and the letters C F G H J K L M N P R T V W X Y Z (no vowels, no
+# B D Q S that could be misread); 9 characters, optionally followed by the check digit.
+_DOC_CHARS = "0-9CFGHJKLMNPRTVWXYZ"
+_ID_CUE = (
+    r"(?:Personal)?ausweis(?:-?nummer|-?nr\.?)?|(?:Reise)?pass(?:-?nummer|-?nr\.?)|Dokumenten-?nummer"
+    r"|Ausweis-?Nr\.?|Seriennummer|Kartennummer"
+)
+_ID_WITH_CUE = re.compile(
+    rf"(?i:\b(?:{_ID_CUE}))(?:\s*(?::|ist|lautet|lautete|war|hat die nummer|nummer|nr\.?)\s*){{0,3}}\s*"
+    rf"(?P<pii>(?=\w{{0,9}}\d)[{_DOC_CHARS}{_DOC_CHARS.lower()}]{{9}}\d?)\b"
+)
+# Without a cue only an uppercase mix of letters and digits in the document alphabet counts.
+_ID_BARE = re.compile(rf"\b(?=[{_DOC_CHARS}]*\d[{_DOC_CHARS}]*\d)(?=[{_DOC_CHARS}]*[C-Z])[{_DOC_CHARS}]{{9}}\d?\b")
+
+# --- tax identification number (Steuer-ID, 11 digits, never starting with 0) ------------------
+_TAX_CUE = r"Steuer-?\s?(?:ID|Identifikationsnummer|-?Nr\.?|nummer)|Steueridentifikationsnummer|IdNr\.?|TIN"
+_TAX_WITH_CUE = re.compile(
+    rf"(?i:\b(?:{_TAX_CUE}))(?:\s*(?::|ist|lautet|war)\s*){{0,2}}\s*"
+    r"(?P<pii>\d{2}[ ]?\d{3}[ ]?\d{3}[ ]?\d{3}|\d{2,3}/\d{3,4}/\d{4,5})\b"
+)
+_TAX_BARE = re.compile(r"(?<![\d.,/+-])[1-9]\d{10}(?![\d.,/])")
+
+# --- dates of birth ----------------------------------------------------------------------------
+_MONTHS = (
+    "Januar|Jan\\.?|Februar|Feb\\.?|März|Maerz|Mär\\.?|April|Apr\\.?|Mai|Juni|Jun\\.?|Juli|Jul\\.?"
+    "|August|Aug\\.?|September|Sept?\\.?|Oktober|Okt\\.?|November|Nov\\.?|Dezember|Dez\\.?"
+)
+_DATE = (
+    rf"(?:\d{{1,2}}\.\s?\d{{1,2}}\.\s?(?:\d{{4}}|\d{{2}})(?!\d)"
+    rf"|\d{{1,2}}\.?\s(?:{_MONTHS})\s\d{{4}}"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}}"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
+)
+_BIRTH_CUE = r"geboren|geb\.|Geburtsdatum|Geburtstag|Geb\.-?Datum|Geburtstdatum|\*"
+_BIRTH_BEFORE = re.compile(
+    rf"(?i:(?:{_BIRTH_CUE}))(?:\s*(?::|ist|war|lautet|am|den|der|im Jahr)\s*){{0,3}}\s*(?P<pii>{_DATE})"
+)
+_BIRTH_AFTER = re.compile(rf"(?i:\bam\s+)(?P<pii>{_DATE})(?=\s+(?:in\s+\S+\s+)?geboren\b)")
+
+# --- addresses ---------------------------------------------------------------------------------
+_STREET_SUFFIX = (
+    r"straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|steig|pfad|chaussee|markt|"
+    r"anger|graben|leite|wall|kai|zeile|bogen|promenade"
+)
+_STREET_WORD = r"Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm|Ufer|Chaussee|Markt|Promenade"
+_HOUSE_NO = r"\d{1,4}(?:\s?[a-hA-H](?![\w]))?(?:\s?[-/]\s?\d{1,4}[a-hA-H]?)?"
+_POSTCODE_CITY = (
+    rf"(?:0[1-9]|[1-9]\d)\d{{3}}\s+[{_UPPER}][{_LETTER}-]+"
+    rf"(?:\s(?:am|an der|im|in der|ob der)\s[{_UPPER}][{_LETTER}-]+)?"  # Frankfurt am Main
+)
+_STREET = (
+    rf"(?:[{_UPPER}][{_LETTER}-]*(?i:{_STREET_SUFFIX})"  # Marienplatz, Hauptstr., Sankt-Martin-Straße
+    rf"|[{_UPPER}][{_LETTER}-]+\s(?:{_STREET_WORD}))"  # Lange Straße, Alter Markt
+)
+_ADDRESS = re.compile(rf"\b(?P<street>{_STREET})\s?(?P<no>{_HOUSE_NO})\b(?:,?\s+{_POSTCODE_CITY})?")
+_POSTCODE = re.compile(rf"\b{_POSTCODE_CITY}")
+_LIVES_IN = re.compile(
+    rf"(?i:\b(?:wohne|wohnen|wohnhaft|Anschrift|Adresse|Wohnort)\b)(?:\s*(?::|ist|lautet|jetzt|seit kurzem))?"
+    rf"\s+(?i:in der |in |im |am |an der |auf der )?(?P<pii>[{_UPPER}][{_LETTER}-]*(?:{_STREET_SUFFIX}))\b"
+)
+# Words that follow numbers like postcodes do, but are amounts, counts or units.
+_NOT_A_CITY = {
+    "euro",
+    "eur",
+    "einwohner",
+    "einwohnerinnen",
+    "menschen",
+    "personen",
+    "bürger",
+    "bürgerinnen",
+    "anträge",
+    "antraege",
+    "fälle",
+    "faelle",
+    "stück",
+    "mal",
+    "meter",
+    "kilometer",
+    "minuten",
+    "stunden",
+    "tage",
+    "jahre",
+    "exemplare",
+    "seiten",
+    "besucher",
+    "besucherinnen",
+    "anfragen",
+    "termine",
+    "haushalte",
+    "hunde",
+    "fahrzeuge",
+    "kinder",
+    "plätze",
+    "euro.",
+    "dollar",
+}
+# Street-shaped words that are ordinary service vocabulary.
+_NOT_A_STREET = {
+    "platz",
+    "parkplatz",
+    "stellplatz",
+    "arbeitsplatz",
+    "kitaplatz",
+    "kita-platz",
+    "krippenplatz",
+    "wartebereich",
+    "weg",
+    "rückweg",
+    "hinweg",
+    "umweg",
+    "markt",
+    "wochenmarkt",
+    "flohmarkt",
+    "ring",
+    "hof",
+    "friedhof",
+    "bahnhof",
+    "innenhof",
+    "wertstoffhof",
+    "feld",
+    "park",
+    "tor",
+    "wertstoffhof.",
+    "bogen",
+    "antragsbogen",
+    "fragebogen",
+    "graben",
+    "berg",
+    "wall",
+    "zeile",
+}
+_NOT_A_STREET_OWNER = {
+    "ihr",
+    "ihre",
+    "mein",
+    "meine",
+    "auf",
+    "dieser",
+    "diese",
+    "nächste",
+    "nächster",
+    "erste",
+    "letzte",
+}
+_ORDINAL_CONTEXT = re.compile(r"(?i)\b(?:seite|nummer|nr\.?|schritt|punkt|abschnitt|stock|etage|zimmer|raum)\s*$")
+
+# --- phone numbers -----------------------------------------------------------------------------
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)\d{2}[\s/-]?(?:\(0\)\s?)?\d[\d\s/()-]{4,18}\d(?!\d|[.,]\d)"  # +49 89 ..., 0049 ...
+    r"|(?<![\w.,])\(?0\d{1,5}\)?[\s/-]{0,3}\d[\d\s/-]{3,14}\d(?!\d|[.,]\d)"  # 089 123456, 0171-1234567
+)
+_PHONE_CUE = re.compile(
+    r"(?i:\b(?:Tel\.?|Telefon(?:nummer)?|Handy(?:nummer)?|Mobil(?:nummer)?|Rückrufnummer|Festnetz|erreichbar unter)"
+    r")\s*:?\s*(?P<pii>\d[\d\s/-]{4,16}\d)(?!\d|[.,]\d)"
+)
+
+# --- names -------------------------------------------------------------------------------------
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?"
+_ANY_WORD = rf"[{_LETTER}]+(?:-[{_LETTER}]+)?"
+_PARTICLE = r"(?:von|van|de|zu|von der|van der|vom|zum)"
+_NAME_CUE = re.compile(
+    r"(?i:\b(?:ich\s+hei(?:ß|ss)e|mein\s+name\s+ist|mein\s+name\s+lautet|mein\s+name:|"
+    r"ich\s+bin\s+(?:der|die)|hier\s+(?:spricht|schreibt)|(?:vor|nach|familien|ruf|geburts)?name\s*:|"
+    r"im\s+auftrag\s+von|i\.\s?a\.|vertreten\s+durch|antragsteller(?:in)?\s*:))"
+    rf"\s*(?P<pii>{_ANY_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_ANY_WORD}){{0,2}})"
+)
+_GREETING = re.compile(
+    r"(?i:\b(?:mit\s+freundlichen\s+grü(?:ß|ss)en|freundliche\s+grü(?:ß|ss)e|viele\s+grü(?:ß|ss)e|"
+    r"beste\s+grü(?:ß|ss)e|liebe\s+grü(?:ß|ss)e|herzliche\s+grü(?:ß|ss)e|schöne\s+grü(?:ß|ss)e|"
+    r"gruß|grüße|mfg|lg|vg|vielen\s+dank\s+und\s+grü(?:ß|ss)e)\b)"
+    rf"[\s,!.:-]*(?P<pii>{_ANY_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_ANY_WORD}){{0,2}})"
+)
+_TITLE = r"(?:(?:Dr|Prof|Dipl\.-Ing|Ing|Mag)\.\s?)*"
+_SALUTATION = re.compile(
+    rf"\b(?P<cue>Herrn?|Frau)\s+(?P<pii>{_TITLE}(?:{_PARTICLE}\s+)?{_NAME_WORD}(?:\s+{_NAME_WORD})?)"
+)
+# Words that end a name: function words, verbs and fillers citizens write right after their name.
+_NAME_STOP = {
+    "und",
+    "oder",
+    "aber",
+    "ich",
+    "bin",
+    "habe",
+    "hab",
+    "möchte",
+    "moechte",
+    "will",
+    "wollte",
+    "brauche",
+    "wohne",
+    "komme",
+    "aus",
+    "in",
+    "im",
+    "am",
+    "an",
+    "bei",
+    "mit",
+    "für",
+    "fuer",
+    "von",
+    "zu",
+    "zum",
+    "der",
+    "die",
+    "das",
+    "den",
+    "dem",
+    "des",
+    "ein",
+    "eine",
+    "einen",
+    "einem",
+    "wie",
+    "wo",
+    "was",
+    "wann",
+    "warum",
+    "weil",
+    "dass",
+    "da",
+    "hier",
+    "hallo",
+    "guten",
+    "tag",
+    "bitte",
+    "danke",
+    "vielen",
+    "dank",
+    "frage",
+    "kurze",
+    "wegen",
+    "zur",
+    "ist",
+    "sind",
+    "war",
+    "hat",
+    "kann",
+    "können",
+    "koennen",
+    "soll",
+    "muss",
+    "mein",
+    "meine",
+    "meinen",
+    "sie",
+    "er",
+    "es",
+    "wir",
+    "ihr",
+    "uns",
+    "mir",
+    "mich",
+    "auch",
+    "noch",
+    "schon",
+    "jetzt",
+    "gerade",
+    "nicht",
+    "kein",
+    "keine",
+    "so",
+    "sehr",
+    "gern",
+    "gerne",
+    "euch",
+    "ihnen",
+    "termin",
+    "frau",
+    "herr",
+    "herrn",
+    "also",
+    "nur",
+    "leider",
+    "heute",
+    "morgen",
+    "damen",
+    "herren",
+    "team",
+    "ihre",
+    "alle",
+    "allen",
+    "zusammen",
+    "erstmal",
+    "tschüss",
+    "bis",
+    "bald",
+    "dann",
+    "nochmal",
+    "sofort",
+    "willkommen",
+    "eigentlich",
+    "benötige",
+    "benoetige",
+}
+# Nouns that follow "Herr"/"Frau" without being names (office titles, roles).
+_NOT_A_NAME = {
+    "bürgermeister",
+    "bürgermeisterin",
+    "oberbürgermeister",
+    "oberbürgermeisterin",
+    "doktor",
+    "professor",
+    "professorin",
+    "kollege",
+    "kollegin",
+    "nachbar",
+    "nachbarin",
+    "pfarrer",
+    "pfarrerin",
+    "standesbeamtin",
+    "standesbeamter",
+    "sachbearbeiter",
+    "sachbearbeiterin",
+    "vorsitzende",
+    "vorsitzender",
+    "präsident",
+    "präsidentin",
+    "minister",
+    "ministerin",
+    "richter",
+    "richterin",
+    "rechtsanwalt",
+    "rechtsanwältin",
+    "anwalt",
+    "anwältin",
+    "mitglied",
+    "angehörige",
+    "gemahlin",
+}
+_POSSESSIVE_BEFORE = re.compile(
+    r"(?i)\b(?:meine|meiner|seine|seiner|ihre|ihrer|unsere|unserer|eine|einer|die|der|jede)\s+$"
+)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    placeholder: str
+    accept: Callable[[re.Match[str], str], bool] | None = None
+
+
+def _replace(text: str, rule: _Rule, public: frozenset[str] = frozenset()) -> str:
+    """Replace the `pii` group (or the whole match) of every accepted match with the placeholder."""
+    out: list[str] = []
+    last = 0
+    for match in rule.pattern.finditer(text):
+        if rule.accept is not None and not rule.accept(match, text):
+            continue
+        group = "pii" if "pii" in rule.pattern.groupindex and match.group("pii") is not None else 0
+        start, end = match.span(group)
+        if start < last or text[start:end] in public:
+            continue
+        out.append(text[last:start])
+        out.append(rule.placeholder)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _trim_name(value: str) -> str:
+    """Cut a captured name at the first stop word, so "Anna und ich" keeps only "Anna"."""
+    kept: list[str] = []
+    for word in value.split():
+        if word.lower().strip(".,") in _NAME_STOP:
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
+def _accept_iban(match: re.Match[str], _text: str) -> bool:
+    return _iban_valid(match.group("pii"))
+
+
+def _accept_bare_id(match: re.Match[str], _text: str) -> bool:
+    # a bare 9-10 character code needs letters and digits mixed, as document numbers have
+    token = match.group(0)
+    return sum(c.isalpha() for c in token) >= 1 and sum(c.isdigit() for c in token) >= 3
+
+
+def _accept_address(match: re.Match[str], text: str) -> bool:
+    street = match.group("street")
+    words = street.split()
+    if street.lower() in _NOT_A_STREET:
+        return False
+    if len(words) == 2 and (words[0].lower() in _NAME_STOP or words[0].lower() in _NOT_A_STREET_OWNER):
+        return False  # "Ihr Platz 3", "Auf Platz 3": a rank, not a street
+    return not _ORDINAL_CONTEXT.search(text[: match.start()])
+
+
+def _accept_postcode(match: re.Match[str], text: str) -> bool:
+    city = match.group(0).split()[1].lower()
+    if city in _NOT_A_CITY or city.rstrip(".,") in _NOT_A_CITY:
+        return False
+    before = text[: match.start()].rstrip()
+    # amounts like "10.000" or "1 200" are not postcodes
+    return not (before.endswith((".", ",")) and before[-2:-1].isdigit())
+
+
+def _accept_phone(match: re.Match[str], _text: str) -> bool:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return 6 <= digits <= 16
+
+
+def _redact_names(text: str, pattern: re.Pattern[str]) -> str:
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        name = _trim_name(match.group("pii"))
+        if not name or name.lower() in _NOT_A_NAME or name.startswith("["):
+            continue
+        start = match.start("pii")
+        end = start + len(name)
+        if start < last:
+            continue
+        out.append(text[last:start])
+        out.append(NAME)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _redact_salutations(text: str) -> str:
+    out: list[str] = []
+    last = 0
+    for match in _SALUTATION.finditer(text):
+        name = match.group("pii")
+        first = re.sub(_TITLE, "", name).split()[0] if re.sub(_TITLE, "", name).split() else ""
+        if first.lower() in _NOT_A_NAME or first.lower() in _NAME_STOP:
+            continue
+        if match.group("cue") == "Frau" and _POSSESSIVE_BEFORE.search(text[: match.start()]):
+            continue  # "meine Frau Mitglied ..." speaks of a wife, not a Ms.
+        # keep a second capitalised word only if it is not a noun starting the next clause
+        words = name.split()
+        if len(words) > 1 and words[-1].lower() in _NAME_STOP | _NOT_A_NAME:
+            name = " ".join(words[:-1])
+        start = match.start("pii")
+        end = start + len(name)
+        if start < last:
+            continue
+        out.append(text[last:start])
+        out.append(NAME)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+_RULES_BEFORE_NAMES: tuple[_Rule, ...] = (
+    _Rule(_EMAIL, EMAIL),
+    _Rule(_IBAN, IBAN, _accept_iban),
+    _Rule(_ID_WITH_CUE, ID_CARD),
+    _Rule(_TAX_WITH_CUE, TAX_ID),
+    _Rule(_BIRTH_BEFORE, BIRTH_DATE),
+    _Rule(_BIRTH_AFTER, BIRTH_DATE),
+    _Rule(_ADDRESS, ADDRESS, _accept_address),
+    _Rule(_LIVES_IN, ADDRESS),
+    _Rule(_POSTCODE, ADDRESS, _accept_postcode),
+    _Rule(_PHONE_CUE, PHONE),
+    _Rule(_PHONE, PHONE, _accept_phone),
+    _Rule(_TAX_BARE, TAX_ID),
+    _Rule(_ID_BARE, ID_CARD, _accept_bare_id),
+)
+
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "content"
+
+
+def public_values(texts: Iterable[str]) -> frozenset[str]:
+    """Values in official texts that look like personal data but are the administration's own
+    (office addresses, hotlines, functional mailboxes); bot answers quote them and they must stay."""
+    found: set[str] = set()
+    for text in texts:
+        for rule in _RULES_BEFORE_NAMES:
+            for match in rule.pattern.finditer(text):
+                if rule.accept is None or rule.accept(match, text):
+                    group = "pii" if "pii" in rule.pattern.groupindex and match.group("pii") is not None else 0
+                    found.add(match.group(group))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4)
+def _content_public_values(content_dir: Path = CONTENT_DIR) -> frozenset[str]:
+    if not content_dir.is_dir():
+        return frozenset()
+    return public_values(p.read_text(encoding="utf-8") for p in sorted(content_dir.glob("*.yaml")))
+
+
+def redact(text: str, public: frozenset[str] | None = None) -> str:
+    """Return `text` with personal data replaced by German placeholders such as [NAME] or [IBAN].
+
+    `public`: values to keep because they are the administration's own contact data; by default
+    those found in the demo content (knowledge/content), so quoted office addresses survive.
+    Idempotent: redacting a redacted text changes nothing, so every layer may call it safely.
+    """
+    if not text:
+        return text
+    keep = _content_public_values() if public is None else public
+    for rule in _RULES_BEFORE_NAMES:
+        text = _replace(text, rule, keep)
+    text = _redact_names(text, _NAME_CUE)
+    text = _redact_names(text, _GREETING)
+    text = _redact_salutations(text)
+    return text
+
+
+def contains_personal_data(text: str) -> bool:
+    """True if `redact` would change the text; used by tests and for audit checks on stored rows."""
+    return redact(text) != text
