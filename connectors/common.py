@@ -1,0 +1,265 @@
+"""What every partner and messenger connector shares: careful input handling and small Redis records.
+
+Why these live in one place:
+- Every webhook is untrusted input from the internet. Bodies are read with a hard size limit (a
+  declared Content-Length over the limit is refused before anything is read), then decoded strictly:
+  invalid UTF-8, invalid or absurdly nested JSON and text with control characters are clean 4xx
+  answers, never a 5xx and never a half-processed message.
+- Messenger addresses (Telegram chat ids, WhatsApp phone numbers, Matrix rooms) never become
+  conversation ids. The id is a keyed hash (HMAC with a per-installation key kept in Redis), so it
+  reveals nothing and cannot be computed by someone who knows a phone number; the public
+  conversation API treats ids as secrets, exactly like the widget's random ids. The address itself
+  sits in a separate Redis key with the conversation's lifetime, for sending replies later.
+- "Exactly once" across several gateway processes is a Redis `SET NX` claim with a TTL: used for
+  webhook replays (update/message/event ids) and for outbound delivery (`bb:delivered:{message_id}`).
+- Buttons travel through messengers as short references (`o:<token>:<index>`, or typed numbers on
+  channels without buttons) that point at the options we stored, because Telegram allows only 64
+  bytes of callback data and Rasa payloads are longer. A citizen can thus only choose options we
+  actually offered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import unicodedata
+from typing import Any, Protocol
+
+import redis
+from fastapi import HTTPException, Request
+
+from bot.conversations import PREFIX, Button, Message
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 2000  # same as the web widget: longer messages get a friendly "please shorten"
+DELIVERED_TTL_S = 24 * 3600
+ID_KEY = f"{PREFIX}:channel-id-key"
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+_OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
+
+# Friendly German replies for messenger citizens (they never see HTTP status codes).
+TEXTS: dict[str, str] = {
+    "not_text": "Ich kann leider nur Textnachrichten lesen. Bitte schreiben Sie mir Ihre Frage als Text.",
+    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
+    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte senden Sie sie ohne diese Zeichen "
+    "noch einmal.",
+    "empty": "Bitte schreiben Sie mir Ihre Frage.",
+    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten geschickt. Bitte warten Sie einen Moment, "
+    "dann antworte ich Ihnen gern wieder.",
+    "option_expired": "Diese Auswahl ist nicht mehr gültig. Bitte schreiben Sie mir Ihre Frage noch einmal.",
+    "choose_number": "Antworten Sie einfach mit der Nummer Ihrer Wahl.",
+}
+TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
+ROLE_LABELS = {"staff": "Mitarbeiterin oder Mitarbeiter", "system": "Hinweis"}
+
+# HTTP error details (German, like the rest of the public API)
+BODY_TOO_LARGE = "Die Anfrage ist zu groß."
+BAD_ENCODING = "Die Anfrage ist kein gültiges UTF-8."
+BAD_JSON = "Die Anfrage ist kein gültiges JSON."
+BAD_SHAPE = "Die Anfrage hat nicht das erwartete Format."
+BAD_TEXT = "Der Text enthält unzulässige Steuerzeichen."
+
+
+class DeliveryError(RuntimeError):
+    """A messenger API refused or did not answer; the message must not be marked as a success."""
+
+
+class ChannelSender(Protocol):
+    """Sends one stored message to the citizen on a messenger (address looked up by conversation id)."""
+
+    channel: str
+
+    async def send(self, message: Message) -> None: ...
+
+
+# --- request bodies ---------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read at most `limit` bytes; a bigger body is refused with 413 without buffering the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, BAD_SHAPE)
+        if int(declared) > limit:
+            raise HTTPException(413, BODY_TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, BODY_TOO_LARGE)
+    return bytes(body)
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict UTF-8 + JSON; deep nesting (RecursionError) is a client error too, not a crash."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, BAD_ENCODING) from exc
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise HTTPException(400, BAD_JSON) from exc
+
+
+def has_bad_chars(value: str) -> bool:
+    """Control characters (tab and line breaks are fine) and lone surrogates, which Redis cannot store."""
+    return any(
+        (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs" for ch in value
+    )
+
+
+def text_problem(text: str) -> str | None:
+    """Why a citizen's text cannot be processed (a key of TEXTS), or None when it is fine."""
+    if not text.strip():
+        return "empty"
+    if has_bad_chars(text):
+        return "control_chars"
+    if len(text) > MAX_TEXT_CHARS:
+        return "too_long"
+    return None
+
+
+def constant_time_equal(given: str | None, expected: str) -> bool:
+    """Compare secrets without leaking their length of common prefix through timing."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+
+
+# --- ids, addresses and claims ----------------------------------------------------------------------
+
+
+def _id_key(client: redis.Redis) -> bytes:
+    key = client.get(ID_KEY)
+    if key is None:
+        client.set(ID_KEY, secrets.token_hex(32), nx=True)  # first process wins; all share it
+        key = client.get(ID_KEY)
+    return str(key).encode()
+
+
+def pseudonymous_id(client: redis.Redis, prefix: str, address: str) -> str:
+    """A stable conversation id for a messenger address that reveals nothing about it."""
+    digest = hmac.new(_id_key(client), f"{prefix}:{address}".encode(), hashlib.sha256).hexdigest()
+    return f"{prefix}-{digest[:32]}"
+
+
+def address_key(conversation_id: str) -> str:
+    return f"{PREFIX}:addr:{conversation_id}"
+
+
+def save_address(client: redis.Redis, conversation_id: str, address: dict[str, Any], ttl_s: int) -> None:
+    client.set(address_key(conversation_id), json.dumps(address), ex=ttl_s)
+
+
+def load_address(client: redis.Redis, conversation_id: str) -> dict[str, Any] | None:
+    raw = client.get(address_key(conversation_id))
+    return json.loads(raw) if raw else None
+
+
+def claim(client: redis.Redis, key: str, ttl_s: int) -> bool:
+    """True for exactly one caller across all processes until the key expires."""
+    return bool(client.set(key, "1", nx=True, ex=ttl_s))
+
+
+def delivered_key(message_id: str) -> str:
+    return f"{PREFIX}:delivered:{message_id}"
+
+
+# --- options (buttons) --------------------------------------------------------------------------------
+
+
+def _options_key(conversation_id: str, token: str) -> str:
+    return f"{PREFIX}:opts:{conversation_id}:{token}"
+
+
+def remember_options(
+    client: redis.Redis, conversation_id: str, buttons: list[Button], ttl_s: int, numbered: bool = False
+) -> str:
+    """Store offered buttons; returns the token that button references carry.
+
+    `numbered`: the options were shown as a numbered list, so a typed "2" picks the second one.
+    """
+    token = secrets.token_hex(4)
+    raw = json.dumps([b.model_dump() for b in buttons])
+    pipe = client.pipeline()
+    pipe.set(_options_key(conversation_id, token), raw, ex=ttl_s)
+    if numbered:
+        pipe.set(_options_key(conversation_id, "last"), raw, ex=ttl_s)
+    pipe.execute()
+    return token
+
+
+def forget_numbered_options(client: redis.Redis, message: Message) -> None:
+    """A newer message without a numbered list: "1" must no longer pick an older option.
+
+    Transient notices ("only text, please") do not count: the citizen may still answer the list.
+    """
+    if not message.data.get(TRANSIENT):
+        client.delete(_options_key(message.conversation_id, "last"))
+
+
+def _pick(raw: str | None, index: int) -> Button | None:
+    if not raw:
+        return None
+    buttons = json.loads(raw)
+    if 0 <= index < len(buttons):
+        return Button.model_validate(buttons[index])
+    return None
+
+
+def option_ref(token: str, index: int) -> str:
+    return f"o:{token}:{index}"
+
+
+def resolve_option_ref(client: redis.Redis, conversation_id: str, ref: str) -> Button | None:
+    """The button behind a reference we created; None for expired or foreign references."""
+    match = _OPTION_REF.fullmatch(ref)
+    if not match:
+        return None
+    return _pick(client.get(_options_key(conversation_id, match.group(1))), int(match.group(2)))
+
+
+def resolve_number(client: redis.Redis, conversation_id: str, text: str) -> Button | None:
+    """A typed "2" after a numbered list of options means the second option."""
+    match = _NUMBER.fullmatch(text)
+    if not match:
+        return None
+    return _pick(client.get(_options_key(conversation_id, "last")), int(match.group(1)) - 1)
+
+
+def numbered_text(text: str, buttons: list[Button]) -> str:
+    """Options as a numbered list under the text, for channels without (enough) buttons."""
+    lines = [f"{i}. {b.title}" for i, b in enumerate(buttons, start=1)]
+    return f"{text}\n\n" + "\n".join(lines) + f"\n\n{TEXTS['choose_number']}"
+
+
+def display_text(message: Message) -> str:
+    """What the citizen reads: staff and system messages say who speaks, like the widget's labels."""
+    label = ROLE_LABELS.get(message.role)
+    return f"{label}:\n{message.text}" if label else message.text
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split long texts at paragraph or line breaks where possible (messenger length limits)."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [p for p in parts if p] or [""]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn rewrites it from X-Forwarded-For for trusted proxies only)."""
+    return request.client.host if request.client else "unknown"

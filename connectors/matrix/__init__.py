@@ -1,0 +1,1 @@
+"""Matrix channel (a bot user syncing with its homeserver via matrix-nio)."""

@@ -1,0 +1,1 @@
+"""Partner REST channel (API keys)."""

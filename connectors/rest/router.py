@@ -1,0 +1,189 @@
+"""Partner REST channel: partner portals (e.g. a city's service portal app) talk to the assistant by API key.
+
+Why it looks like this:
+- Keys are stored only as SHA-256 hashes in settings (`BUERGERBOT_PARTNER_API_KEYS`, created with
+  `buergerbot apikey NAME`), so a leaked configuration does not leak usable keys. The presented key
+  is hashed and compared with every configured hash in constant time.
+- Conversation ids are namespaced per partner: the internal id is a keyed hash of partner name and
+  the partner's own id, so one partner can never address, read or even guess another partner's
+  conversations (nor can anyone reach them through the public widget API).
+- Partners poll (`GET ...?after=SEQ`) for replies written later by staff; nothing is pushed to them.
+- The body is read by us (not by FastAPI) so the size limit applies before anything is buffered and
+  authentication runs before the body is even looked at; its schema is still in the OpenAPI docs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.conversations import ConversationState, ConversationStore, Message
+from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from connectors.common import (
+    BAD_SHAPE,
+    BAD_TEXT,
+    MAX_TEXT_CHARS,
+    client_ip,
+    decode_json,
+    has_bad_chars,
+    pseudonymous_id,
+    read_body,
+)
+
+log = logging.getLogger(__name__)
+
+PartnerConversationId = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="The partner's own id for the conversation (1-64 of A-Z a-z 0-9 _ . : -). "
+        "Ids are private to each API key.",
+    ),
+]
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Partner API key (issued with `buergerbot apikey NAME`)."
+)
+NOT_CONFIGURED = "Die Partner-Schnittstelle ist auf diesem Server nicht eingerichtet."
+BAD_KEY = "Der API-Schlüssel fehlt oder ist ungültig."
+NOT_FOUND = "Unterhaltung nicht gefunden."
+
+
+class PartnerMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What the citizen wrote (or the title).")
+    payload: str | None = Field(default=None, max_length=500, description="Payload of a button the citizen chose.")
+
+
+class PartnerButton(BaseModel):
+    title: str = Field(description="Show this to the citizen.")
+    payload: str = Field(description="Send this back as `payload` (with the title as `text`) when chosen.")
+
+
+class PartnerMessage(BaseModel):
+    id: str
+    role: str = Field(description="citizen, bot, staff or system")
+    text: str
+    buttons: list[PartnerButton] = Field(default_factory=list)
+    sources: list[dict[str, Any]] = Field(default_factory=list, description="Official sources of an answer.")
+    ts: float = Field(description="Unix time")
+    seq: int = Field(description="Order in the conversation; poll with `?after=` the last one you saw.")
+
+
+class PartnerConversation(BaseModel):
+    conversation_id: str = Field(description="The partner's own id.")
+    state: ConversationState = Field(description="bot, queued (waiting for staff), staff or closed")
+    messages: list[PartnerMessage]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid UTF-8, JSON, or control characters in the text"},
+    401: {"description": "Missing or invalid API key"},
+    413: {"description": "Body larger than BUERGERBOT_MAX_WEBHOOK_BODY_BYTES"},
+    429: {"description": "Too many requests for this API key; see Retry-After"},
+    503: {"description": "No partner keys configured"},
+}
+
+router = APIRouter(prefix="/api/v1/partner", tags=["partner"], responses=ERROR_RESPONSES)
+
+
+def partner_name(request: Request, api_key: Annotated[str | None, Security(api_key_header)]) -> str:
+    """Authenticate the key (constant time, all hashes compared) and apply the partner's rate limit."""
+    settings: Settings = request.app.state.settings
+    if not settings.partner_api_keys:
+        raise HTTPException(503, NOT_CONFIGURED)
+    digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else ""
+    matched: str | None = None
+    for name, stored in settings.partner_api_keys.items():
+        if hmac.compare_digest(digest, stored):
+            matched = name
+    if matched is None:
+        log.warning("partner API: %s key from %s", "invalid" if api_key else "missing", client_ip(request))
+        raise HTTPException(401, BAD_KEY, headers={"WWW-Authenticate": "X-API-Key"})
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        limiter.enforce(limiter.partner(matched))
+    return matched
+
+
+Partner = Annotated[str, Depends(partner_name)]
+
+
+def internal_id(store: ConversationStore, partner: str, conversation_id: str) -> str:
+    """The partner's id in its own namespace (see module docstring)."""
+    return pseudonymous_id(store.redis, f"partner-{partner}", conversation_id)
+
+
+def _public(message: Message) -> PartnerMessage:
+    return PartnerMessage(
+        id=message.id,
+        role=message.role,
+        text=message.text,
+        buttons=[PartnerButton(title=b.title, payload=b.payload) for b in message.buttons],
+        sources=list(message.data.get("sources") or []),
+        ts=message.ts,
+        seq=message.seq,
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=PartnerConversation,
+    summary="Send a citizen's message and get the assistant's replies",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PartnerMessageIn.model_json_schema()}},
+        }
+    },
+)
+async def partner_post_message(
+    conversation_id: PartnerConversationId, request: Request, partner: Partner
+) -> PartnerConversation:
+    """Replies come back at once; replies from staff arrive later and are fetched with GET."""
+    settings: Settings = request.app.state.settings
+    data = decode_json(await read_body(request, settings.max_webhook_body_bytes))
+    try:
+        body = PartnerMessageIn.model_validate(data)
+    except ValidationError as exc:
+        raise HTTPException(400, BAD_SHAPE) from exc
+    if has_bad_chars(body.text) or (body.payload is not None and has_bad_chars(body.payload)):
+        raise HTTPException(400, BAD_TEXT)
+    text = body.text.strip()
+    if not text:
+        raise HTTPException(400, BAD_SHAPE)
+    store: ConversationStore = request.app.state.store
+    internal = internal_id(store, partner, conversation_id)
+    replies = await request.app.state.router.handle(internal, text, channel="partner", payload=body.payload or None)
+    conversation = store.get_or_create(internal, "partner")
+    return PartnerConversation(
+        conversation_id=conversation_id, state=conversation.state, messages=[_public(m) for m in replies]
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=PartnerConversation,
+    summary="History of a conversation (poll with after=SEQ for new messages, e.g. from staff)",
+    responses={404: {"description": "No such conversation for this API key"}},
+)
+def partner_get_conversation(
+    conversation_id: PartnerConversationId,
+    request: Request,
+    partner: Partner,
+    after: Annotated[int, Query(ge=0, description="Only messages with a higher seq.")] = 0,
+) -> PartnerConversation:
+    store: ConversationStore = request.app.state.store
+    internal = internal_id(store, partner, conversation_id)
+    conversation = store.get(internal)
+    if conversation is None:
+        raise HTTPException(404, NOT_FOUND)
+    messages = [_public(m) for m in store.history(internal, after_seq=after)]
+    return PartnerConversation(conversation_id=conversation_id, state=conversation.state, messages=messages)

@@ -1,0 +1,1 @@
+"""WhatsApp channel (WhatsApp Business Cloud API webhook)."""
