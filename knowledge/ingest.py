@@ -18,6 +18,7 @@ from bot.settings import Settings
 from knowledge.chunking import dense_text, lexical_text, service_passages
 from knowledge.confidence import Calibrator, fit
 from knowledge.embeddings import EmbeddingCache, get_embedder
+from knowledge.guard import remove_planted_instructions
 from knowledge.importers import load_path
 from knowledge.importers.base import ImportFailure
 from knowledge.index import IndexState, IndexUnavailableError, KnowledgeIndex
@@ -86,6 +87,10 @@ def ingest(
 
     incoming: dict[str, Service] = {}
     for service in imported.services:
+        service, planted = remove_planted_instructions(service)
+        for sentence in planted:  # reported, so an editor can see and fix the source
+            reason = f"Satz nicht übernommen, er richtet sich als Anweisung an den Assistenten: „{sentence[:120]}“"
+            report.skipped.append(ImportFailure(service.origin or str(path), reason))
         if service.id in incoming:
             report.failed.append(ImportFailure(service.origin or str(path), f"doppelte ID '{service.id}'"))
             continue

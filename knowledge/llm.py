@@ -2,7 +2,9 @@
 
 The model only rephrases retrieved official passages. Its reply is checked before a citizen sees
 it: every amount of money, date, duration and document name it states must appear in the
-passages; otherwise we fall back to the extractive answer. The LLM is never the only path.
+passages, most of its words must come from them, and it must not repeat configuration (keys,
+endpoints, paths, the system prompt), contain markup or link anywhere the sources do not;
+otherwise we fall back to the extractive answer. The LLM is never the only path.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import logging
 import re
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import SecretStr
 
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from knowledge.answering import Answerer
+from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
-from knowledge.text import lemmas, normalize
+from knowledge.text import analyze, lemmas, normalize
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,81 @@ def unsupported_claims(reply: str, sources: str) -> list[str]:
     return problems
 
 
+# "It is free" is a fee claim without a number: it must be in the sources like any amount.
+_FREE_OF_CHARGE = re.compile(
+    r"kostenlos|kostenfrei|gebührenfrei|gebuehrenfrei|unentgeltlich|gratis|nichts (?:zu )?(?:be)?zahlen|"
+    r"keine gebühr\w*|free of charge|no fee|for free",
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|javascript:|data:text|\]\(|!\[", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+MIN_GROUNDED_SHARE = 0.5  # share of the reply's content words that must occur in the excerpts
+_PROMPT_SHINGLE = 5  # this many consecutive words of the system prompt in a reply count as leaking it
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Configuration a reply must never contain: keys, tokens, endpoints and server paths."""
+    values: list[object] = [
+        settings.llm_api_key,
+        settings.llm_url,
+        settings.redis_url,
+        settings.public_base_url,
+        settings.data_dir,
+        settings.content_dir,
+        settings.rasa_venv,
+        PROJECT_ROOT,
+    ]
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            values.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            values.extend(v for v in value.values() if isinstance(v, str))  # e.g. partner key digests
+    found = {str(v) for v in values if v is not None and len(str(v)) >= 6 and str(v) != "not-needed"}
+    return sorted(found, key=len, reverse=True)
+
+
+def leaked_configuration(reply: str, secrets: list[str]) -> list[str]:
+    """Secrets, environment names or parts of the system prompt that a reply repeats."""
+    lowered = reply.lower()
+    problems = [f"secret #{i}" for i, secret in enumerate(secrets) if secret.lower() in lowered]
+    if "buergerbot_" in lowered or "amtliche auszüge" in lowered:
+        problems.append("configuration or prompt label")
+    prompt = _words(SYSTEM_PROMPT)
+    shingles = {" ".join(prompt[i : i + _PROMPT_SHINGLE]) for i in range(len(prompt) - _PROMPT_SHINGLE + 1)}
+    reply_words = _words(reply)
+    for i in range(len(reply_words) - _PROMPT_SHINGLE + 1):
+        if " ".join(reply_words[i : i + _PROMPT_SHINGLE]) in shingles:
+            problems.append("system prompt")
+            break
+    return problems
+
+
+def unsafe_output(reply: str, sources: str, allowed_urls: set[str]) -> list[str]:
+    """Markup, script URLs and links not taken from the sources (a way to smuggle data out via a URL)."""
+    problems = ["markup"] if _MARKUP.search(reply) else []
+    known = {u.rstrip(".,;:") for u in allowed_urls} | {u.rstrip(".,;:") for u in _URL.findall(sources)}
+    problems.extend(url for url in _URL.findall(reply) if url.rstrip(".,;:") not in known)
+    return problems
+
+
+def ungrounded_share(reply: str, sources: str) -> float:
+    """Share of the reply's content words (lemmas) absent from the excerpts.
+
+    A reply may pass the fact checks and still be off task (a poem, role play, an instruction it
+    followed): such replies share few words with the official text.
+    """
+    reply_terms = set(analyze(reply, expand=False))
+    if not reply_terms:
+        return 1.0
+    source_terms = set(analyze(sources, expand=False))
+    return len(reply_terms - source_terms) / len(reply_terms)
+
+
 class LlmAnswerer:
     """Wraps the extractive `Answerer`; only a reply that passes the grounding check replaces its text."""
 
@@ -75,6 +154,7 @@ class LlmAnswerer:
         if not settings.llm_url:
             raise ValueError("BUERGERBOT_LLM_URL is not set")
         self.answerer = answerer
+        self.secrets = secret_values(settings)
         self.model = ChatOpenAI(
             base_url=settings.llm_url,
             api_key=settings.llm_api_key,  # type: ignore[arg-type]
@@ -101,6 +181,13 @@ class LlmAnswerer:
             log.warning("llm endpoint failed, using extractive answer: %s", exc)
             return extractive
         problems = unsupported_claims(reply, sources)
+        problems += [m.group(0) for m in _FREE_OF_CHARGE.finditer(reply) if m.group(0).lower() not in sources.lower()]
+        if looks_like_injection(reply) or strip_planted_instructions(reply)[1]:
+            problems.append("instruction-like text")  # the model repeats or follows an injected instruction
+        problems += leaked_configuration(reply, self.secrets)
+        problems += unsafe_output(reply, sources, {service.source_url, *(link.url for link in service.links)})
+        if ungrounded_share(reply, sources) > 1 - MIN_GROUNDED_SHARE:
+            problems.append("not grounded in the excerpts")
         if not reply or problems:
             log.warning("llm reply rejected by grounding check: %s", problems)
             return extractive

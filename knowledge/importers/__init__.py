@@ -65,7 +65,7 @@ def detect_json_format(data: object) -> str | None:
 def _load_json(path: Path) -> ImportResult:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError covers JSON syntax, bad UTF-8 and huge numbers
         # The native importer reports unreadable files and syntax errors with their line.
         return load_service_file(path)
     if data == [] or data == {}:

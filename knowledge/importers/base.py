@@ -46,6 +46,21 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def limit_reason(exc: BaseException) -> str:
+    """A German reason for parser errors outside the format's syntax errors, for the ingest report.
+
+    Hostile or broken files hit the parsers' limits rather than their grammar: nesting deeper than
+    Python's recursion limit, integers longer than 4300 digits, impossible dates in YAML timestamps.
+    These raise RecursionError or ValueError, which must become a report like any syntax error.
+    """
+    if isinstance(exc, RecursionError):
+        return "zu tief verschachtelt (Datei beschädigt oder absichtlich so gebaut)"
+    message = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if "digits" in message and "integer" in message:
+        return "enthält eine Zahl mit zu vielen Ziffern"
+    return f"ungültiger Wert ({message[:200]})"
+
+
 def failure(where: str, reason: str, line: int | None = None) -> ImportResult:
     return ImportResult(failures=[ImportFailure(where, reason, line)])
 
@@ -68,3 +83,5 @@ def read_json(path: Path, shown: str, encoding: str = "utf-8") -> tuple[Any, Imp
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, failure(shown, f"Syntaxfehler: {exc.msg}", exc.lineno)
+    except (ValueError, RecursionError) as exc:
+        return None, failure(shown, f"nicht lesbar: {limit_reason(exc)}")

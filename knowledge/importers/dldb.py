@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from knowledge.importers.base import ImportFailure, ImportResult, display_path, failure, read_json
 from knowledge.importers.html import (
+    HtmlTooDeepError,
     clean_line,
     describe_validation_error,
     has_words,
@@ -266,5 +267,11 @@ def load_dldb_file(path: Path) -> ImportResult:
     file_uri = path.resolve().as_uri()
     result = ImportResult()
     for index, item in enumerate(services):
-        result.extend(_service(item, where=f"{shown}[{index}]", file_uri=file_uri))
+        where = f"{shown}[{index}]"
+        try:
+            result.extend(_service(item, where=where, file_uri=file_uri))
+        except HtmlTooDeepError as exc:
+            result.extend(failure(where, str(exc)))
+        except Exception as exc:  # one odd entry must not stop the others; the report names it
+            result.extend(failure(where, f"Eintrag nicht verarbeitbar ({type(exc).__name__}: {str(exc)[:200]})"))
     return result

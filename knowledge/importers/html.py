@@ -161,6 +161,7 @@ def convert_html(markup: str, *, base_url: str = "") -> ConvertedHtml:
     Headings become ordinary lines here: inside a single field they are emphasis, not structure.
     """
     soup = _soup(markup)
+    _check_nesting(soup)
     collector = _Collector(base_url=base_url, page_url=base_url)
     collector.visit(soup)
     return ConvertedHtml([block.text for block in collector.blocks], list(collector.links.values()))
@@ -453,17 +454,47 @@ def _is_noise(tag: Tag) -> bool:
     return any(marker in marker_text for marker in _DROP_MARKERS)
 
 
+def _decomposed(tag: Tag) -> bool:
+    """Whether `tag` was destroyed together with an ancestor dropped earlier.
+
+    bs4's own `Tag.decomposed` reads an unset flag through `Tag.__getattr__`, which searches the whole
+    subtree for a child tag of that name: quadratic on deeply nested pages (a 20,000-level page took
+    minutes). The flag lives in the instance dict once set, so reading that is O(1).
+    """
+    return bool(vars(tag).get("_decomposed", False))
+
+
 def _drop_noise(root: Tag) -> None:
     for tag in root.find_all(_DROP_TAGS):
-        if not tag.decomposed:
+        if not _decomposed(tag):
             tag.decompose()
     for tag in root.find_all("header"):
         # A header inside the article carries its h1; the site header (logo, search) does not.
-        if not tag.decomposed and tag.find_parent(["article", "main", "section"]) is None:
+        if not _decomposed(tag) and tag.find_parent(["article", "main", "section"]) is None:
             tag.decompose()
     for tag in root.find_all(True):
-        if not tag.decomposed and _is_noise(tag):
+        if not _decomposed(tag) and _is_noise(tag):
             tag.decompose()
+
+
+MAX_NESTING = 250  # real pages nest 20-60 levels; the text walk below is recursive
+
+
+class HtmlTooDeepError(ValueError):
+    """Markup nested deeper than `MAX_NESTING`: broken or built to exhaust the parser."""
+
+    def __init__(self) -> None:
+        super().__init__(f"HTML ist zu tief verschachtelt (mehr als {MAX_NESTING} Ebenen)")
+
+
+def _check_nesting(root: Tag) -> None:
+    """Refuse absurdly deep markup before walking it, iteratively (no recursion to exhaust)."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise HtmlTooDeepError
+        stack.extend((child, depth + 1) for child in node.contents if isinstance(child, Tag))
 
 
 # --- Headings → sections -----------------------------------------------------------------------
@@ -678,6 +709,7 @@ def _service_from_soup(
     base = soup.find("base", href=True)
     base_url = urljoin(url, str(base.get("href"))) if isinstance(base, Tag) else url
     document_title = _document_title(soup)
+    _check_nesting(soup)
     root = _content_root(soup)
     _drop_noise(root)
     h1 = _first_heading(root)
@@ -733,6 +765,23 @@ def _decode(raw: bytes) -> str:
         return UnicodeDammit(raw, is_html=True).unicode_markup or raw.decode("latin-1")
 
 
+_BINARY_SAMPLE = 8192
+_MAX_BINARY_RATIO = 0.05
+
+
+def looks_binary(text: str) -> bool:
+    """Control characters or undecodable bytes in more than 5 % of the start: an image, archive or noise.
+
+    bs4 turns any bytes into some text, so without this check a stray binary file named .html would
+    become a "service" full of garbage that retrieval could quote to citizens.
+    """
+    sample = text[:_BINARY_SAMPLE]
+    if not sample:
+        return False
+    odd = sum(1 for ch in sample if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f"))
+    return odd / len(sample) > _MAX_BINARY_RATIO
+
+
 def load_html_file(path: Path) -> ImportResult:
     """Import a saved web page; its canonical URL (if any) becomes the source citizens are shown."""
     path = Path(path)
@@ -741,11 +790,16 @@ def load_html_file(path: Path) -> ImportResult:
     if problem:
         return problem
     try:
-        soup = _soup(_decode(raw))
+        markup = _decode(raw)
+        if looks_binary(markup):
+            return ImportResult(failures=[ImportFailure(shown, "keine HTML-Datei: enthält Binärdaten")])
+        soup = _soup(markup)
         url = _canonical_url(soup) or path.resolve().as_uri()
         service = _service_from_soup(soup, url=url, title=None, updated=None, service_id=None)
     except ValidationError as exc:
         return ImportResult(failures=[ImportFailure(shown, describe_validation_error(exc))])
+    except HtmlTooDeepError as exc:
+        return ImportResult(failures=[ImportFailure(shown, str(exc))])
     except Exception as exc:  # one odd page must not stop an ingest run; the report names it
         reason = f"HTML nicht verarbeitbar: {type(exc).__name__}: {exc}"
         return ImportResult(failures=[ImportFailure(shown, reason)])

@@ -14,7 +14,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from knowledge.importers.base import ImportFailure, ImportResult, display_path, failure, read_json
-from knowledge.importers.html import describe_validation_error, parse_date, parse_html_page, slugify
+from knowledge.importers.html import (
+    HtmlTooDeepError,
+    describe_validation_error,
+    parse_date,
+    parse_html_page,
+    slugify,
+)
 
 SUFFIXES = {".json"}
 EMPTY_PAGE = "leere Seite"
@@ -55,6 +61,8 @@ def _import_page(item: object, *, where: str, region: str, language: str) -> Imp
         )
     except ValidationError as exc:
         return failure(where, f"Seite {page_id}: {describe_validation_error(exc)}")
+    except HtmlTooDeepError as exc:
+        return failure(where, f"Seite {page_id}: {exc}")
     except Exception as exc:  # one odd page must not stop the other few hundred
         return failure(where, f"Seite {page_id}: HTML nicht verarbeitbar ({type(exc).__name__}: {exc})")
     if service is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, limit_reason
 from knowledge.models import Service
 
 SUFFIXES = {".yaml", ".yml", ".json"}
@@ -41,6 +41,8 @@ def load_service_file(path: Path) -> ImportResult:
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return ImportResult(failures=[ImportFailure(shown, f"Syntaxfehler: {reason}", _error_line(exc))])
+    except (ValueError, RecursionError) as exc:  # parser limits and impossible dates ("2026-13-45")
+        return ImportResult(failures=[ImportFailure(shown, f"nicht lesbar: {limit_reason(exc)}")])
     if not isinstance(data, dict):
         return ImportResult(failures=[ImportFailure(shown, "erwartet ein Objekt mit den Feldern eines Dienstes", 1)])
     try:

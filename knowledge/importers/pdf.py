@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path, read_bytes
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, limit_reason, read_bytes
 from knowledge.importers.html import (
     clean_line,
     describe_validation_error,
@@ -51,6 +51,13 @@ _PLACEHOLDER_TITLES = {
     "microsoft word",
 }
 _MAX_LINKS = 50
+# Bounds on the work one file may cause. A few KB of Flate data can inflate to megabytes of text operators,
+# and pypdf needs about half a minute per megabyte to extract them on a busy core: without these limits one
+# hostile or broken PDF stalls an ingest run for many minutes. Real forms and Merkblätter stay far below
+# (a dense text page is 10-100 KB of operators).
+MAX_PAGES = 500
+MAX_PAGE_CONTENT_BYTES = 1_000_000
+MAX_DOCUMENT_CONTENT_BYTES = 5_000_000
 # Words a German sentence cannot end with: a line ending in one was broken by the layout.
 _CONTINUING_WORDS = frozenset(
     [
@@ -143,6 +150,8 @@ def _read_sidecar(path: Path) -> dict[str, object]:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _UnreadableError(f"Begleitdatei {path.name}: Syntaxfehler: {first}") from exc
+    except (ValueError, RecursionError) as exc:  # impossible dates, parser limits
+        raise _UnreadableError(f"Begleitdatei {path.name}: {limit_reason(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -207,6 +216,29 @@ def _uri_links(reader: PdfReader) -> list[Link]:
     return list(found.values())
 
 
+def _check_content_size(page: PageObject, number: int, total_so_far: int) -> int:
+    """Inflated size of a page's content stream, refusing pages and documents beyond the limits above.
+
+    Inflating is cheap compared with text extraction, so the check runs before `extract_text`.
+    """
+    try:
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+    except Exception:  # a damaged stream is reported by the text extraction that follows
+        return 0
+    if size > MAX_PAGE_CONTENT_BYTES:
+        raise _UnreadableError(
+            f"Seite {number} enthält ungewöhnlich viele Seitendaten ({size / 1_000_000:.1f} MB entpackt, höchstens "
+            f"{MAX_PAGE_CONTENT_BYTES / 1_000_000:.0f} MB): Datei beschädigt oder absichtlich aufgebläht"
+        )
+    if total_so_far + size > MAX_DOCUMENT_CONTENT_BYTES:
+        raise _UnreadableError(
+            f"PDF enthält mehr als {MAX_DOCUMENT_CONTENT_BYTES / 1_000_000:.0f} MB entpackte Seitendaten; "
+            "bitte in kleinere Dokumente aufteilen"
+        )
+    return size
+
+
 def _read_pdf(data: bytes) -> _PdfContent:
     try:
         reader = PdfReader(BytesIO(data))
@@ -221,7 +253,11 @@ def _read_pdf(data: bytes) -> _PdfContent:
                 raise _UnreadableError(_ENCRYPTED)
         pages: list[str] = []
         unreadable: list[int] = []
+        total_content = 0
         for number, page in enumerate(reader.pages, start=1):
+            if number > MAX_PAGES:
+                raise _UnreadableError(f"PDF hat mehr als {MAX_PAGES} Seiten; bitte in kleinere Dokumente aufteilen")
+            total_content += _check_content_size(page, number, total_content)
             try:
                 pages.append(page.extract_text() or "")
             except (FileNotDecryptedError, WrongPasswordError):
