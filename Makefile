@@ -35,7 +35,7 @@ index: setup
 	$(VENV)/bin/buergerbot ingest knowledge/content
 
 run: setup index
-	$(VENV)/bin/buergerbot serve
+	BUERGERBOT_DEMO_ACCOUNTS=$${BUERGERBOT_DEMO_ACCOUNTS:-true} $(VENV)/bin/buergerbot serve
 
 # Browser tests drive Debian's Chromium (never a browser download) and inject axe-core from npm.
 BROWSER_STAMP := .cache/.browser-tools

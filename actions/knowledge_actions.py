@@ -137,9 +137,8 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(
             text=(
-                "Danke. Ich habe Ihr Anliegen an die Mitarbeitenden weitergegeben. Sobald jemand frei ist, "
-                "meldet sich eine Mitarbeiterin oder ein Mitarbeiter hier im Chat. Das kann einige Minuten "
-                "dauern. Bis dahin können Sie mir gern weitere Fragen stellen."
+                # the gateway adds the honest status right after: queue position or office hours
+                "Danke. Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
             ),
             json_message={
                 "handoff": {

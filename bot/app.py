@@ -7,25 +7,45 @@ once), then Rasa in the background; until Rasa is ready, the router answers in d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
 from bot.conversations import Conversation, ConversationStore, Message
+from bot.eventlog import start_event_writer
+from bot.handoff import HandoffService
+from bot.metrics.api import build_metrics_router, build_prometheus_router
+from bot.openapi import RATE_LIMITED, document_shared_errors
 from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
+from bot.ratelimit import RateLimiter, limit_per_conversation_and_ip, limit_per_ip
 from bot.redis_server import ensure_redis, redis_client
 from bot.router import ConversationRouter
+from bot.security import SecurityMiddleware
 from bot.settings import Settings, get_settings
+from bot.startup import BusyWhileRebuilding, open_index, rebuild_index
+from bot.teams import load_teams
+from connectors.channels import start_channels
+from connectors.console.auth import Accounts, demo_accounts, require
+from connectors.console.router import abandonment_sweeper
+from connectors.console.router import api as console_api
+from connectors.console.router import pages as console_pages
+from connectors.rest.router import router as partner_router
+from connectors.telegram.router import router as telegram_router
+from connectors.web.handoff import router as handoff_router
 from connectors.web.router import router as web_router
+from connectors.whatsapp.router import router as whatsapp_router
 from knowledge.answering import Answerer
-from knowledge.ingest import ensure_index
+from knowledge.index import KnowledgeIndex
 from knowledge.models import Answer
 
 log = logging.getLogger(__name__)
@@ -68,9 +88,11 @@ def liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/ready")
+@health.get("/ready", responses={503: {"description": "Starting or Redis unreachable; `detail` lists the checks."}})
 async def readiness(request: Request) -> dict[str, object]:
     state = request.app.state
+    if getattr(state, "rebuilding", False):
+        raise HTTPException(503, detail={"status": "rebuilding", "index": "rebuilding from content"})
     checks: dict[str, object] = {}
     try:
         checks["redis"] = bool(await run_in_threadpool(state.store.redis.ping))
@@ -85,12 +107,19 @@ async def readiness(request: Request) -> dict[str, object]:
     return {"status": "ok", **checks}
 
 
-@questions.post("/ask", response_model=Answer)
+@questions.post(
+    "/ask", response_model=Answer, dependencies=[Depends(limit_per_ip)], responses={429: RATE_LIMITED}
+)
 async def ask(body: QuestionIn, answerer: Annotated[Answerer, Depends(get_answerer)]) -> Answer:
     return await run_in_threadpool(answerer.answer, body.question)
 
 
-@conversations.post("/{conversation_id}/messages", response_model=MessagesOut)
+@conversations.post(
+    "/{conversation_id}/messages",
+    response_model=MessagesOut,
+    dependencies=[Depends(limit_per_conversation_and_ip)],
+    responses={429: RATE_LIMITED},
+)
 async def post_message(
     conversation_id: ConversationId,
     body: MessageIn,
@@ -101,7 +130,9 @@ async def post_message(
     return MessagesOut(conversation=conversation, messages=replies)
 
 
-@conversations.get("/{conversation_id}", response_model=MessagesOut)
+@conversations.get(
+    "/{conversation_id}", response_model=MessagesOut, responses={404: {"description": "No such conversation."}}
+)
 def get_conversation(
     conversation_id: ConversationId, store: Annotated[ConversationStore, Depends(get_store)], after: int = 0
 ) -> MessagesOut:
@@ -109,6 +140,54 @@ def get_conversation(
     if conversation is None:
         raise HTTPException(404, "Unterhaltung nicht gefunden")
     return MessagesOut(conversation=conversation, messages=store.history(conversation_id, after_seq=after))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _start_components(
+    app: FastAPI, settings: Settings, index: KnowledgeIndex, stoppers: list[Callable[[], Awaitable[None]]]
+) -> None:
+    """Redis, conversation core, console, channels, event log and Rasa, on an opened index.
+
+    Order matters for citizens: the index and Redis first (degraded answers work at once), Rasa last,
+    in the background. Each started part registers how to stop it; shutdown runs them in reverse.
+    """
+    answerer = Answerer(index)
+    redis_url = await run_in_threadpool(ensure_redis, settings)
+    store = ConversationStore(redis_client(redis_url), settings.history_limit, settings.conversation_ttl_s)
+    app.state.answerer = answerer
+    app.state.store = store
+    app.state.redis_url = redis_url  # the web widget's live pub/sub subscriptions
+    app.state.handoff = HandoffService(store, load_teams(settings.teams_file), answerer.index.services)
+    app.state.router = ConversationRouter(settings, store, answerer, app.state.handoff)
+    app.state.accounts = Accounts(store.redis, settings)
+    if settings.demo_accounts:
+        for username, role, _password in demo_accounts(app.state.accounts, settings):
+            log.warning("demo console account %s (%s): password in %s", username, role,
+                        settings.data_dir / "console-demo-accounts.txt")  # fmt: skip
+    sweeper = asyncio.create_task(abandonment_sweeper(app.state.handoff, settings.queue_abandon_after_s))
+    stoppers.append(lambda: _cancel(sweeper))
+    app.state.action_executor = build_executor(answerer)
+    app.state.limiter = RateLimiter(store.redis, settings)  # shared by all processes (Redis)
+    app.state.channels = await start_channels(app)  # configured messengers, their outbox, Matrix sync
+    stoppers.append(app.state.channels.stop)
+    if settings.rasa_enabled:
+        starter = asyncio.create_task(_start_rasa(app, settings, redis_url))
+
+        async def stop_rasa() -> None:
+            if not starter.done():
+                await _cancel(starter)
+            if app.state.rasa:
+                await app.state.rasa.stop()
+
+        stoppers.append(stop_rasa)
+    app.state.event_writer = await start_event_writer(settings, store.redis)  # Redis streams -> SQL
+    if app.state.event_writer:
+        stoppers.append(app.state.event_writer.stop)
 
 
 async def _start_rasa(app: FastAPI, settings: Settings, redis_url: str) -> None:
@@ -122,6 +201,16 @@ async def _start_rasa(app: FastAPI, settings: Settings, redis_url: str) -> None:
     await supervisor.start()
 
 
+async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Redis down (restart, network): a clear, retryable answer instead of a 500; nothing half-stored."""
+    log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "Der Dienst ist gerade kurz nicht erreichbar. Bitte versuchen Sie es gleich noch einmal."},
+        headers={"Retry-After": "2"},
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -129,25 +218,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.rasa = None
-        answerer = Answerer(await run_in_threadpool(ensure_index, settings))
-        redis_url = await run_in_threadpool(ensure_redis, settings)
-        store = ConversationStore(redis_client(redis_url), settings.history_limit, settings.conversation_ttl_s)
-        app.state.answerer = answerer
-        app.state.store = store
-        app.state.redis_url = redis_url  # the web widget's live pub/sub subscriptions
-        app.state.router = ConversationRouter(settings, store, answerer)
-        app.state.action_executor = build_executor(answerer)
-        starter = asyncio.create_task(_start_rasa(app, settings, redis_url)) if settings.rasa_enabled else None
+        app.state.rebuilding = False
+        stoppers: list[Callable[[], Awaitable[None]]] = []
+        index = await run_in_threadpool(open_index, settings)
+        if index is None:  # serve "busy" at once and start the components once the rebuild is done
+            app.state.rebuilding = True
+
+            async def rebuild_then_start() -> None:
+                rebuilt = await run_in_threadpool(rebuild_index, settings)
+                await _start_components(app, settings, rebuilt, stoppers)
+                app.state.rebuilding = False
+                log.info("knowledge index rebuilt; serving again")
+
+            rebuild = asyncio.create_task(rebuild_then_start())
+            stoppers.append(lambda: _cancel(rebuild))
+        else:
+            await _start_components(app, settings, index, stoppers)
         yield
-        if starter and not starter.done():
-            starter.cancel()
-        if app.state.rasa:
-            await app.state.rasa.stop()
+        for stop in reversed(stoppers):
+            await stop()
 
     app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RedisError, redis_unavailable)
     app.include_router(health)
     app.include_router(questions)
     app.include_router(conversations)
     app.include_router(actions_router)
     app.include_router(web_router)
+    app.include_router(partner_router)
+    app.include_router(telegram_router)
+    app.include_router(whatsapp_router)
+    app.include_router(handoff_router)
+    app.include_router(console_pages)
+    app.include_router(console_api)
+    app.include_router(build_prometheus_router())  # GET /metrics (Prometheus)
+    # dashboard and metrics API for supervisors, below /console where the session cookie lives
+    app.include_router(build_metrics_router(require("supervisor"), "/console/metrics", "/console/api/metrics"))
+    document_shared_errors(app)  # 400 (unreadable body) and 503 (Redis down) from shared layers, for clients
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(BusyWhileRebuilding)  # inside the security headers, so "busy" answers carry them too
+    app.add_middleware(SecurityMiddleware, settings=settings, docs_paths=docs_paths)  # type: ignore[arg-type]
     return app

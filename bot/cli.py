@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from bot.metrics.cli import register_metrics_commands
 from bot.settings import get_settings
 
 app = typer.Typer(add_completion=False, help="buergerbot – Bürgerservice-Assistent (CLI).", no_args_is_help=True)
@@ -142,6 +143,26 @@ def eval_omosqa(
 
 
 @app.command()
+def apikey(
+    name: Annotated[str, typer.Argument(help="Partner name: 1-32 of a-z, 0-9, '_' and '-'.")],
+) -> None:
+    """Create an API key for the partner REST channel; only its SHA-256 hash goes into the configuration."""
+    import hashlib
+    import re
+    import secrets
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
+        err.print("[red]Ungültiger Name:[/red] 1 bis 32 Zeichen aus a-z, 0-9, '_' und '-'.")
+        raise typer.Exit(2)
+    key = "bbp_" + secrets.token_urlsafe(32)
+    keys = {**get_settings().partner_api_keys, name: hashlib.sha256(key.encode()).hexdigest()}
+    err.print(f"Neuer API-Schlüssel für {name} (wird nur jetzt angezeigt; sicher an den Partner übergeben):")
+    print(key)
+    err.print("Diese Zeile in die Umgebung des Gateways übernehmen (enthält auch die bisherigen Schlüssel):")
+    print(f"BUERGERBOT_PARTNER_API_KEYS='{json.dumps(keys, separators=(',', ':'))}'")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
@@ -153,6 +174,59 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+user_app = typer.Typer(help="Konten für die Mitarbeiter-Konsole verwalten.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _accounts():
+    from bot.redis_server import ensure_redis, redis_client
+    from connectors.console.auth import Accounts
+
+    settings = get_settings()
+    return Accounts(redis_client(ensure_redis(settings)), settings)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name: lowercase letters, digits, . _ -")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin")] = "agent",
+    display_name: Annotated[str, typer.Option("--display-name", help="Shown to citizens, e.g. 'Frau Berger'.")] = "",
+    teams: Annotated[str, typer.Option(help="Comma-separated team ids (see the teams file).")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a console account; the password is asked for (never a default) and stored as an argon2 hash."""
+    from connectors.console.auth import AuthError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Passwort", hide_input=True, confirmation_prompt=True)
+    team_ids = [t.strip() for t in teams.split(",") if t.strip()]
+    try:
+        account = _accounts().create(username, password, role, display_name or username, team_ids)
+    except (AuthError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"Konto {account.username} ({account.role}) angelegt.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List console accounts (never their password hashes)."""
+    for account in _accounts().all():
+        typer.echo(f"{account.username}\t{account.role}\t{account.display_name}\t{','.join(account.teams)}")
+
+
+@user_app.command("remove")
+def user_remove(username: Annotated[str, typer.Argument()]) -> None:
+    """Delete a console account (its open sessions end with their next request)."""
+    _accounts().delete(username)
+    err.print(f"Konto {username} gelöscht.")
+
+
+register_metrics_commands(app)  # db upgrade, retention, report, simulate
 
 
 def main() -> None:

@@ -15,11 +15,15 @@ from typing import Any
 import redis
 from pydantic import BaseModel, Field
 
-from bot.events import Event, EventType
+from bot.events import Event
+from bot.privacy import redact
 
 PREFIX = "bb"
 EVENT_STREAM = f"{PREFIX}:events"
+TRANSCRIPT_STREAM = f"{PREFIX}:messages"  # redacted copies for the durable SQL transcript
 QUEUE = f"{PREFIX}:queue"
+ACTIVE = f"{PREFIX}:active"  # conversation id -> last activity, for the console's live list
+CONSOLE_CHANNEL = f"{PREFIX}:console"  # queue and presence changes, relayed to every console
 EVENT_STREAM_MAXLEN = 200_000
 
 
@@ -37,6 +41,14 @@ class Conversation(BaseModel):
     language: str = "de"
     service: str | None = None
     handoff_reason: str | None = None
+    team: str | None = None  # responsible team while queued or staffed (from the service's zuständige Stelle)
+    priority: int = 0  # 1 = urgent (e.g. a death in the family): served first
+    queued_at: float | None = None
+    assignee: str | None = None  # staff username holding the conversation
+    assignee_name: str | None = None  # what the citizen sees
+    taken_at: float | None = None
+    first_staff_reply_at: float | None = None
+    callback: dict[str, Any] | None = None  # contact request left outside office hours (kept only in Redis)
     created: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)
 
@@ -95,10 +107,21 @@ class ConversationStore:
         return self.get(conversation_id) or conversation
 
     def update(self, conversation_id: str, **changes: Any) -> Conversation:
-        conversation = self.get_or_create(conversation_id)
-        updated = conversation.model_copy(update=changes)
-        self.save(updated)
-        return updated
+        """Change fields atomically (WATCH/MULTI): a staff takeover and a bot reply may race."""
+        self.get_or_create(conversation_id)
+        key = conversation_key(conversation_id)
+        result: list[Conversation] = []
+
+        def apply(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(key)
+            current = Conversation.model_validate_json(raw) if raw else Conversation(id=conversation_id)
+            updated = current.model_copy(update={**changes, "updated": time.time()})
+            pipe.multi()
+            pipe.set(key, updated.model_dump_json(), ex=self.ttl_s)
+            result[:] = [updated]
+
+        self.redis.transaction(apply, key)
+        return result[0]
 
     def append(self, message: Message) -> Message:
         """Store a message with the next sequence number and publish it to live listeners."""
@@ -109,6 +132,13 @@ class ConversationStore:
         pipe.ltrim(history_key(message.conversation_id), -self.history_limit, -1)
         pipe.expire(history_key(message.conversation_id), self.ttl_s)
         pipe.expire(f"{PREFIX}:seq:{message.conversation_id}", self.ttl_s)
+        pipe.zadd(ACTIVE, {message.conversation_id: message.ts})
+        pipe.xadd(
+            TRANSCRIPT_STREAM,
+            {"message": message.model_copy(update={"text": redact(message.text)}).model_dump_json()},
+            maxlen=EVENT_STREAM_MAXLEN,
+            approximate=True,
+        )
         pipe.publish(channel_name(message.conversation_id), json.dumps({"kind": "message", "message": json.loads(raw)}))
         pipe.execute()
         return message
@@ -126,29 +156,6 @@ class ConversationStore:
             approximate=True,
         )
 
-    def request_handoff(self, conversation_id: str, reason: str, service: str | None = None) -> Conversation:
-        """Put a conversation in the staff queue (idempotent: a queued one keeps its place)."""
-        conversation = self.get_or_create(conversation_id)
-        if conversation.state in (ConversationState.QUEUED, ConversationState.STAFF):
-            return conversation
-        conversation = self.update(
-            conversation_id,
-            state=ConversationState.QUEUED,
-            handoff_reason=reason,
-            service=service or conversation.service,
-        )
-        self.redis.zadd(QUEUE, {conversation_id: time.time()}, nx=True)
-        self.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.HANDOFF_REQUESTED,
-                actor="citizen",
-                payload={"reason": reason, "service": conversation.service},
-            )
-        )
-        self.redis.publish(channel_name(conversation_id), json.dumps({"kind": "state", "state": "queued"}))
-        return conversation
-
-    def queue_position(self, conversation_id: str) -> int | None:
-        rank = self.redis.zrank(QUEUE, conversation_id)
-        return int(rank) + 1 if rank is not None else None
+    def publish_state(self, conversation_id: str, **frame: Any) -> None:
+        """Tell live clients (widget, console) about a state change; they refetch what they need."""
+        self.redis.publish(channel_name(conversation_id), json.dumps({"kind": "state", **frame}))

@@ -19,6 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from bot.answer_flow import Reply, reply_to
 from bot.conversations import Button, ConversationState, ConversationStore, Message
 from bot.events import Event, EventType
+from bot.handoff import CALLBACK_PAYLOAD, HandoffService
+from bot.privacy import redact
 from bot.settings import Settings
 from knowledge.answering import Answerer
 from knowledge.models import Section
@@ -33,11 +35,11 @@ _WANTS_HUMAN = re.compile(
 )
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
 
-QUEUED_TEXT = (
-    "Ich habe Ihr Anliegen an die Mitarbeitenden weitergegeben. Sobald jemand frei ist, meldet sich eine "
-    "Mitarbeiterin oder ein Mitarbeiter hier im Chat. Bis dahin können Sie mir gern weitere Fragen stellen."
+QUEUED_TEXT = "Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
+CALLBACK_ELSEWHERE_TEXT = (
+    "Eine Rückruf- oder E-Mail-Bitte können Sie im Chat-Fenster auf der Website der Stadt hinterlassen. "
+    "Ihr Anliegen bleibt hier in der Warteschlange, und wir antworten Ihnen in diesem Chat."
 )
-STAFF_HOLDS_TEXT = "Ihre Nachricht ist bei der Mitarbeiterin oder dem Mitarbeiter angekommen."
 
 
 def wants_human(text: str) -> bool:
@@ -49,10 +51,13 @@ class RasaUnreachableError(RuntimeError):
 
 
 class ConversationRouter:
-    def __init__(self, settings: Settings, store: ConversationStore, answerer: Answerer) -> None:
+    def __init__(
+        self, settings: Settings, store: ConversationStore, answerer: Answerer, handoff: HandoffService
+    ) -> None:
         self.settings = settings
         self.store = store
         self.answerer = answerer
+        self.handoff = handoff
         self.degraded_replies = 0
 
     async def _ask_rasa(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
@@ -74,34 +79,59 @@ class ConversationRouter:
         """Route one citizen message; returns the replies (already stored and published)."""
         conversation = self.store.get_or_create(conversation_id, channel)
         self.store.append(Message(conversation_id=conversation_id, role="citizen", text=text))
-        self.store.emit(Event(conversation_id=conversation_id, type=EventType.MESSAGE_IN, actor="citizen"))
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.MESSAGE_IN,
+                actor="citizen",
+                payload={"channel": conversation.channel, "language": conversation.language},
+            )
+        )
+        if conversation.state is ConversationState.CLOSED:  # a new question after a close starts afresh
+            conversation = self.store.update(conversation_id, state=ConversationState.BOT, team=None)
         if conversation.state is ConversationState.STAFF:
             return []  # staff see it live; the bot stays silent while a person holds the conversation
+        if payload == CALLBACK_PAYLOAD:  # the web widget opens its form itself; other channels land here
+            reply = Message(conversation_id=conversation_id, role="bot", text=CALLBACK_ELSEWHERE_TEXT)
+            return [self.store.append(reply)]
+        handoffs: list[tuple[str, str | None]] = []
         if not self.settings.rasa_enabled:  # knowledge-only mode, configured: no Rasa to ask
-            replies = await run_in_threadpool(self._degraded, conversation_id, payload or text)
-            return [self.store.append(m) for m in replies]
-        try:
-            started = time.perf_counter()
-            raw = await self._ask_rasa(conversation_id, payload or text)
-            rasa_ms = round((time.perf_counter() - started) * 1000, 2)
-            replies = self._from_rasa(conversation_id, raw)
-            for message in replies:
-                if "timing" in message.data:
-                    message.data["timing"]["rasa_ms"] = rasa_ms
-        except RasaUnreachableError as exc:
-            log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
-            self.degraded_replies += 1
-            self.store.emit(Event(conversation_id=conversation_id, type=EventType.DEGRADED, actor="system"))
-            replies = await run_in_threadpool(self._degraded, conversation_id, payload or text)
-        return [self.store.append(m) for m in replies]
+            replies = await run_in_threadpool(self._degraded, conversation_id, payload or text, handoffs)
+        else:
+            try:
+                started = time.perf_counter()
+                raw = await self._ask_rasa(conversation_id, payload or text)
+                rasa_ms = round((time.perf_counter() - started) * 1000, 2)
+                replies = self._from_rasa(conversation_id, raw, handoffs, "" if payload else text)
+                for message in replies:
+                    if "timing" in message.data:
+                        message.data["timing"]["rasa_ms"] = rasa_ms
+            except RasaUnreachableError as exc:
+                log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
+                self.degraded_replies += 1
+                self.store.emit(Event(conversation_id=conversation_id, type=EventType.DEGRADED, actor="system"))
+                replies = await run_in_threadpool(self._degraded, conversation_id, payload or text, handoffs)
+        stored = [self.store.append(m) for m in replies]
+        for reason, service in handoffs:  # after the bot's own words, so the citizen reads them in order
+            queued = await run_in_threadpool(self.handoff.request, conversation_id, reason, service, "citizen", False)
+            if queued.state is ConversationState.QUEUED:
+                stored.append(self.store.append(self.handoff.status_message(queued)))
+                self.store.publish_state(conversation_id, state="queued", position=self.handoff.position(queued.id))
+        return stored
 
-    def _from_rasa(self, conversation_id: str, raw: list[dict[str, Any]]) -> list[Message]:
+    def _from_rasa(
+        self,
+        conversation_id: str,
+        raw: list[dict[str, Any]],
+        handoffs: list[tuple[str, str | None]],
+        question: str = "",
+    ) -> list[Message]:
         """Rasa's REST channel sends text+buttons and custom JSON as separate items; we merge them."""
         messages: list[Message] = []
         for item in raw:
             custom = item.get("custom")
             if custom is not None:
-                self._act_on_custom(conversation_id, custom)
+                self._act_on_custom(conversation_id, custom, handoffs, question)
                 if messages and not messages[-1].data:
                     messages[-1].data = dict(custom)
                 continue
@@ -113,20 +143,24 @@ class ConversationRouter:
             )
         return messages
 
-    def _act_on_custom(self, conversation_id: str, custom: dict[str, Any]) -> None:
+    def _act_on_custom(
+        self,
+        conversation_id: str,
+        custom: dict[str, Any],
+        handoffs: list[tuple[str, str | None]],
+        question: str = "",
+    ) -> None:
         kind = custom.get("kind")
         if kind in ("answer", "abstain", "clarify", "refuse", "problem"):
             event_type = {
                 "answer": EventType.BOT_ANSWER,
                 "clarify": EventType.BOT_CLARIFY,
             }.get(kind, EventType.BOT_ABSTAIN)
-            self.store.emit(
-                Event(
-                    conversation_id=conversation_id,
-                    type=event_type,
-                    payload={"service": custom.get("service_id"), "confidence": custom.get("confidence")},
-                )
-            )
+            payload: dict[str, Any] = {"service": custom.get("service_id"), "confidence": custom.get("confidence")}
+            if event_type is EventType.BOT_ABSTAIN:  # the content-gap report needs what was asked (redacted)
+                reason = {"refuse": "refused", "problem": "out_of_scope"}.get(kind, "abstain")
+                payload.update(reason=reason, question=redact(question)[:500] if question else None)
+            self.store.emit(Event(conversation_id=conversation_id, type=event_type, payload=payload))
             if kind == "answer" and custom.get("service_id"):
                 self.store.update(conversation_id, service=custom["service_id"], language=custom.get("language", "de"))
         if "handoff_offer" in custom:
@@ -135,7 +169,7 @@ class ConversationRouter:
             )
         if "handoff" in custom:
             handoff = custom["handoff"] or {}
-            self.store.request_handoff(conversation_id, str(handoff.get("reason", "requested")), handoff.get("service"))
+            handoffs.append((str(handoff.get("reason", "requested")), handoff.get("service")))
         if "feedback" in custom:
             self.store.emit(
                 Event(
@@ -146,7 +180,7 @@ class ConversationRouter:
                 )
             )
 
-    def _degraded(self, conversation_id: str, text: str) -> list[Message]:
+    def _degraded(self, conversation_id: str, text: str, handoffs: list[tuple[str, str | None]]) -> list[Message]:
         """Answer without Rasa: knowledge base for questions, direct queueing for explicit requests."""
         conversation = self.store.get_or_create(conversation_id)
         intent, entities = "", {}
@@ -158,9 +192,18 @@ class ConversationRouter:
             except ValueError:
                 entities = {}
         if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
-            self.store.request_handoff(conversation_id, "requested", conversation.service)
+            handoffs.append(("requested", conversation.service))
             return [Message(conversation_id=conversation_id, role="bot", text=QUEUED_TEXT, data={"degraded": True})]
         if intent in ("feedback_positive", "feedback_negative", "deny"):
+            if intent != "deny":  # metrics: the same event Rasa's feedback action produces
+                self.store.emit(
+                    Event(
+                        conversation_id=conversation_id,
+                        type=EventType.FEEDBACK,
+                        actor="citizen",
+                        payload={"helpful": intent == "feedback_positive"},
+                    )
+                )
             return [
                 Message(
                     conversation_id=conversation_id,
@@ -180,7 +223,20 @@ class ConversationRouter:
         )
         if reply.service_id:
             self.store.update(conversation_id, service=reply.service_id)
+        self._emit_reply_event(conversation_id, reply, text if not intent else "")
         return [self._reply_message(conversation_id, reply)]
+
+    def _emit_reply_event(self, conversation_id: str, reply: Reply, question: str) -> None:
+        """bot_answer / bot_clarify / bot_abstain for the event log (metrics, content gaps), as in Rasa mode."""
+        kind = {"answer": EventType.BOT_ANSWER, "clarify": EventType.BOT_CLARIFY}.get(reply.kind, EventType.BOT_ABSTAIN)
+        payload: dict[str, Any] = {
+            "service": reply.service_id,
+            "confidence": round(reply.answer.confidence, 4) if reply.answer else None,
+        }
+        if kind is EventType.BOT_ABSTAIN:
+            reason = {"refuse": "refused", "problem": "out_of_scope"}.get(reply.kind, "abstain")
+            payload.update(reason=reason, question=redact(question)[:500] if question else None)
+        self.store.emit(Event(conversation_id=conversation_id, type=kind, payload=payload))
 
     @staticmethod
     def _reply_message(conversation_id: str, reply: Reply) -> Message:

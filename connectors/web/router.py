@@ -17,9 +17,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import logging
 import re
@@ -34,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from redis.exceptions import RedisError
 
 from bot.conversations import ConversationStore, channel_name
+from bot.security import origin_allowed
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,8 @@ ERRORS: dict[str, str] = {
     "failed": "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es "
     "gleich noch einmal.",
     "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
+    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und "
+    "versuchen Sie es dann noch einmal.",
 }
 
 
@@ -106,50 +107,14 @@ def error_frame(code: str) -> dict[str, str]:
 
 # --- demo page and static files -------------------------------------------------------------------
 
-_DEMO_STYLE = """
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; font-family: "Liberation Sans", Arial, Helvetica, sans-serif; font-size: 1rem; line-height: 1.5;
-  color: #1b1b1b; background: #f4f5f7; }
-a { color: #004b87; }
-a:focus-visible, button:focus-visible { outline: 3px solid #1b1b1b; outline-offset: 2px; }
-.skip { position: absolute; left: -999rem; }
-.skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem 1rem; z-index: 10; }
-.site-header { background: #004b87; color: #fff; }
-.site-header .inner, main, .site-footer .inner { max-width: 60rem; margin: 0 auto; padding: 1rem; }
-.brand { margin: 0; font-size: 1.5rem; font-weight: 700; }
-.brand small { display: block; font-size: .95rem; font-weight: 400; }
-.site-header nav ul { list-style: none; margin: .75rem 0 0; padding: 0; display: flex; flex-wrap: wrap;
-  gap: .25rem 1.5rem; }
-.site-header a { color: #fff; }
-main { background: #fff; }
-.cards { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr));
-  gap: 1rem; }
-.cards li { border: 1px solid #c6c9ce; border-left: .35rem solid #004b87; padding: .75rem 1rem; }
-.cards h3 { margin: 0 0 .25rem; font-size: 1.1rem; }
-.cards p { margin: 0; }
-table { border-collapse: collapse; }
-th, td { text-align: left; padding: .25rem 1rem .25rem 0; border-bottom: 1px solid #c6c9ce; }
-.site-footer { background: #1b1b1b; color: #fff; padding-bottom: 6rem; }
-.site-footer a { color: #fff; }
-"""
-_DEMO_STYLE_HASH = base64.b64encode(hashlib.sha256(_DEMO_STYLE.encode()).digest()).decode()
-
-# A strict policy proves the widget needs nothing from elsewhere and no inline script.
-DEMO_CSP = (
-    "default-src 'self'; script-src 'self'; "
-    f"style-src 'self' 'sha256-{_DEMO_STYLE_HASH}'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-)
-
-DEMO_PAGE = f"""<!doctype html>
+DEMO_PAGE = """<!doctype html>
 <html lang="de">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Bürgerservice – Stadt Musterstadt</title>
 <link rel="icon" href="data:,">
-<style>{_DEMO_STYLE}</style>
+<link rel="stylesheet" href="/demo.css">
 <script src="/widget/widget.js" defer></script>
 </head>
 <body>
@@ -215,14 +180,13 @@ _STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosni
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def demo_page() -> HTMLResponse:
     """A city service page with the widget embedded the way a city would do it: one script tag."""
-    return HTMLResponse(
-        DEMO_PAGE,
-        headers={
-            "Content-Security-Policy": DEMO_CSP,
-            "Referrer-Policy": "same-origin",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    # The strict Content-Security-Policy (no inline script or style) comes from bot.security for every response.
+    return HTMLResponse(DEMO_PAGE)
+
+
+@router.get("/demo.css", include_in_schema=False)
+def demo_css() -> FileResponse:
+    return FileResponse(STATIC_DIR / "demo.css", media_type="text/css; charset=utf-8", headers=_STATIC_HEADERS)
 
 
 @router.get("/widget/widget.js", include_in_schema=False)
@@ -273,6 +237,18 @@ class _Socket:
                 await self.relayed.wait_for(lambda: self.last_seq >= seq)
 
 
+def state_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """What the widget may show of a state change: the state, the queue position, the staff member's name."""
+    out: dict[str, Any] = {"kind": "state", "state": frame.get("state")}
+    position = frame.get("position")
+    if isinstance(position, int) and not isinstance(position, bool) and position > 0:
+        out["position"] = position
+    staff = frame.get("staff")
+    if isinstance(staff, str) and staff and frame.get("state") == "staff":
+        out["staff"] = staff[:80]
+    return out
+
+
 async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -> None:
     """Forward live frames; messages at or below `last_seq` were already replayed and are skipped."""
     while True:
@@ -297,7 +273,7 @@ async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -
             await sock.send(frame)
             await sock.mark_relayed(seq)
         elif kind == "state":
-            await sock.send({"kind": "state", "state": frame.get("state")})
+            await sock.send(state_frame(frame))
 
 
 async def _receive(sock: _Socket, conversation_id: str) -> None:
@@ -307,6 +283,13 @@ async def _receive(sock: _Socket, conversation_id: str) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        limiter = getattr(websocket.app.state, "limiter", None)  # bot.ratelimit, shared by all processes via Redis
+        if limiter is not None:
+            peer = websocket.client.host if websocket.client else "unknown"
+            limits = (limiter.conversation(conversation_id), limiter.ip(peer))
+            if await run_in_threadpool(limiter.wait_s, *limits) > 0:
+                await sock.send(error_frame("rate_limited"))
+                continue
         try:
             text, payload = parse_frame(message.get("text"))
         except FrameError as exc:
@@ -330,6 +313,11 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
     if not CONVERSATION_ID.fullmatch(conversation_id):
         await websocket.close(code=1008, reason="invalid conversation id")
         return
+    if not origin_allowed(websocket.scope, websocket.app.state.settings):
+        # browsers apply no CORS to WebSockets: a page of another site must not open a citizen's chat
+        log.info("websocket refused for origin %s", websocket.headers.get("origin"))
+        await websocket.close(code=1008, reason="origin not allowed")
+        return
     await websocket.accept()
     sock = _Socket(websocket)
     store: ConversationStore = websocket.app.state.store
@@ -344,7 +332,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
             last_seq = max(last_seq, stored.seq)
         conversation = await run_in_threadpool(store.get, conversation_id)
         if conversation is not None:
-            await sock.send({"kind": "state", "state": conversation.state.value})
+            position = await run_in_threadpool(websocket.app.state.handoff.position, conversation_id)
+            current = {"state": conversation.state.value, "position": position, "staff": conversation.assignee_name}
+            await sock.send(state_frame(current))
         await sock.mark_relayed(last_seq)
         await sock.send({"kind": "ready", "seq": last_seq})
         tasks = {
@@ -364,6 +354,8 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
     finally:
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.gather(*tasks, return_exceptions=True)
-            await pubsub.aclose()
+        finally:  # even when the server cancels us mid-teardown, the pub/sub connection is released
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()

@@ -23,7 +23,9 @@ from tests.browser.widget_helpers import (
     wait_idle,
 )
 
-QUEUED = "Sie sind in der Warteschlange. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier."
+QUEUED = re.compile(  # the widget shows the position from the state frame (also after a reload)
+    r"^Sie sind an Position \d+ der Warteschlange\. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier\.$"
+)
 DATE = re.compile(r"Stand: \d{2}\.\d{2}\.\d{4}")
 XSS = "<img src=x onerror=alert(1)>"
 OVERFLOW_X = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -15,7 +15,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from bot.conversations import ConversationStore, Message
+from bot.handoff import HandoffService
 from bot.redis_server import redis_client
+from bot.teams import load_teams
 
 TIMEOUT_S = 90
 
@@ -79,13 +81,15 @@ def test_replay_after_seq_and_live_messages_from_other_processes(stack, redis_ur
         store.append(Message(conversation_id=cid, role="staff", text="Guten Tag, hier ist das Bürgerbüro."))
         live = _frames_until(ws, "message", role="staff")
         assert live[-1]["message"]["seq"] == 3
-        store.request_handoff(cid, "requested")
-        assert _frames_until(ws, "state")[-1] == {"kind": "state", "state": "queued"}
+        HandoffService(store, load_teams(), {}).request(cid, "requested")  # stores the queue status, seq 4
+        queued = _frames_until(ws, "state")[-1]
+        assert queued["state"] == "queued" and queued["position"] >= 1, queued
 
     with connect(_ws_url(stack, cid, after=2)) as ws:
         replay = _frames_until(ws, "ready")
-        assert [f["message"]["seq"] for f in replay if f["kind"] == "message"] == [3]
-        assert {"kind": "state", "state": "queued"} in replay
+        assert [f["message"]["seq"] for f in replay if f["kind"] == "message"] == [3, 4]
+        states = [f for f in replay if f["kind"] == "state"]
+        assert states and states[-1]["state"] == "queued" and states[-1]["position"] >= 1, states
 
 
 def test_invalid_conversation_id_is_refused(stack):

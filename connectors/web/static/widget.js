@@ -31,6 +31,7 @@
   var POLL_MS = 5000;
   var RECONNECT_MIN_MS = 1000;
   var RECONNECT_MAX_MS = 15000;
+  var CALLBACK_PAYLOAD = "/request_callback";
 
   var TEXTS = {
     de: {
@@ -55,6 +56,26 @@
       updated: "Stand: ",
       newWindow: " (öffnet neues Fenster)",
       options: "Antwortmöglichkeiten",
+      queuedAt: "Sie sind an Position {n} der Warteschlange. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier.",
+      staffNamed: "{name} ist jetzt für Sie da.",
+      cbTitle: "Rückruf oder E-Mail anfordern",
+      cbIntro: "Hinterlassen Sie uns Ihre Kontaktdaten. Das Team meldet sich zu den Servicezeiten bei Ihnen.",
+      cbWay: "Wie sollen wir Sie erreichen?",
+      cbEmail: "E-Mail",
+      cbPhone: "Telefon",
+      cbEmailLabel: "Ihre E-Mail-Adresse",
+      cbBadEmail: "Bitte geben Sie eine gültige E-Mail-Adresse an.",
+      cbNoConsent: "Ohne Ihre Einwilligung können wir Sie leider nicht kontaktieren.",
+      cbBadPhone: "Bitte geben Sie eine gültige Telefonnummer an.",
+      cbPhoneLabel: "Ihre Telefonnummer",
+      cbNote: "Ihr Anliegen in Stichworten (freiwillig)",
+      cbConsent: "Ich bin einverstanden, dass die Stadt mich zu meinem Anliegen kontaktiert und meine Kontaktdaten " +
+        "dafür speichert.",
+      cbSubmit: "Absenden",
+      cbCancel: "Abbrechen",
+      cbSending: "Wird gesendet …",
+      cbMissing: "Bitte geben Sie Ihre E-Mail-Adresse oder Telefonnummer an.",
+      cbFailed: "Ihre Bitte konnte gerade nicht gesendet werden. Bitte versuchen Sie es gleich noch einmal.",
       queued: "Sie sind in der Warteschlange. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier.",
       staffState: "Eine Mitarbeiterin oder ein Mitarbeiter ist jetzt für Sie da.",
       closedState: "Diese Unterhaltung wurde beendet.",
@@ -69,7 +90,9 @@
           "sie erneut.",
         failed: "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es " +
           "gleich noch einmal.",
-        unavailable: "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu."
+        unavailable: "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
+        rate_limited: "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment " +
+          "und versuchen Sie es dann noch einmal."
       }
     },
     en: {
@@ -94,6 +117,25 @@
       updated: "As of: ",
       newWindow: " (opens in a new window)",
       options: "Reply options",
+      queuedAt: "You are number {n} in the queue. A member of staff will reply here.",
+      staffNamed: "{name} is now with you.",
+      cbTitle: "Request a call back or an e-mail",
+      cbIntro: "Leave your contact details. The team will get back to you during office hours.",
+      cbWay: "How should we contact you?",
+      cbEmail: "E-mail",
+      cbPhone: "Phone",
+      cbEmailLabel: "Your e-mail address",
+      cbBadEmail: "Please enter a valid e-mail address.",
+      cbNoConsent: "Without your consent we cannot contact you.",
+      cbBadPhone: "Please enter a valid phone number.",
+      cbPhoneLabel: "Your phone number",
+      cbNote: "Your request in a few words (optional)",
+      cbConsent: "I agree that the city may contact me about my request and store my contact details for this purpose.",
+      cbSubmit: "Send",
+      cbCancel: "Cancel",
+      cbSending: "Sending …",
+      cbMissing: "Please enter your e-mail address or phone number.",
+      cbFailed: "Your request could not be sent. Please try again in a moment.",
       queued: "You are in the queue. A member of staff will reply here.",
       staffState: "A member of staff is now with you.",
       closedState: "This conversation has ended.",
@@ -106,7 +148,8 @@
         too_long: "Your message is too long (2000 characters at most). Please shorten it.",
         control_chars: "Your message contains control characters that are not allowed. Please remove them.",
         failed: "Sorry, your message could not be processed right now. Please try again in a moment.",
-        unavailable: "The chat is not reachable right now. We will reconnect automatically."
+        unavailable: "The chat is not reachable right now. We will reconnect automatically.",
+        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again."
       }
     }
   };
@@ -356,12 +399,47 @@
   }
 
   var conversationState = "bot";
-  function setState(state) {
+  var queuePosition = 0; // from state frames and GET .../queue while waiting
+  var staffName = ""; // the staff member holding the conversation, as the citizen may see it
+  var queueTimer = null;
+  var QUEUE_POLL_MS = 20000;
+
+  function setState(state, details) {
+    details = details || {};
     conversationState = state || "bot";
+    if (conversationState !== "queued") queuePosition = 0;
+    else if (typeof details.position === "number" && details.position > 0) queuePosition = details.position;
+    if (conversationState !== "staff") staffName = "";
+    else if (typeof details.staff === "string" && details.staff) staffName = details.staff.slice(0, 80);
     var text = { queued: T.queued, staff: T.staffState, closed: T.closedState }[conversationState] || "";
-    ui.stateLine.textContent = text;
+    if (conversationState === "queued" && queuePosition) text = T.queuedAt.replace("{n}", String(queuePosition));
+    if (conversationState === "staff" && staffName) text = T.staffNamed.replace("{name}", staffName);
+    if (ui.stateLine.textContent !== text) ui.stateLine.textContent = text; // unchanged text is not re-announced
     ui.stateLine.hidden = !text;
     ui.human.hidden = conversationState === "queued" || conversationState === "staff";
+    if (conversationState === "queued") startQueuePolling(!queuePosition);
+    else stopQueuePolling();
+  }
+
+  /** The position moves while others are served: ask now and then while waiting. */
+  function refreshPosition() {
+    window.fetch(apiUrl("/queue"), { credentials: "omit" }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (status) {
+      if (status && conversationState === "queued" && typeof status.position === "number") {
+        setState("queued", { position: status.position });
+      }
+    }).catch(function () { /* offline: the next tick tries again */ });
+  }
+
+  function startQueuePolling(now) {
+    if (now) refreshPosition();
+    if (!queueTimer) queueTimer = window.setInterval(refreshPosition, QUEUE_POLL_MS);
+  }
+
+  function stopQueuePolling() {
+    if (queueTimer) window.clearInterval(queueTimer);
+    queueTimer = null;
   }
 
   // ---- messages ---------------------------------------------------------------------------------------
@@ -400,7 +478,10 @@
       if (!button || !button.title) return;
       var b = el("button", "bb-option", button.title);
       b.type = "button";
-      b.addEventListener("click", function () { sendMessage(String(button.title), button.payload || null); });
+      b.addEventListener("click", function () {
+        if (button.payload === CALLBACK_PAYLOAD) openCallbackForm(b); // a form, not a chat message
+        else sendMessage(String(button.title), button.payload || null);
+      });
       group.appendChild(b);
     });
     return group;
@@ -414,6 +495,7 @@
       ? data.language : (role === "citizen" ? UI_LANG : "de");
     item.lang = language;
     var who = el("p", "bb-who", roleLabel(role));
+    if (role === "staff" && typeof data.staff === "string" && data.staff) who.textContent += ": " + data.staff.slice(0, 80);
     who.lang = UI_LANG;
     item.appendChild(who);
     var body = el("div", "bb-text");
@@ -485,6 +567,201 @@
     if (entry.node.parentNode) entry.node.parentNode.removeChild(entry.node);
   }
 
+  // ---- callback / e-mail request form (outside office hours or when nobody is free) ----------------------
+  var callback = null; // the form's elements, built on first use
+
+  function callbackErrorText(body, fallback) {
+    var detail = body && body.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail) && detail.length) {
+      var parts = detail.map(function (d) { return String((d && d.msg) || "").replace(/^Value error, /, ""); });
+      return parts.filter(Boolean).join(" ") || fallback;
+    }
+    return fallback;
+  }
+
+  function buildCallbackForm() {
+    var form = el("form", "bb-callback");
+    form.noValidate = true;
+    form.setAttribute("aria-labelledby", "bb-cb-title");
+    var title = el("h3", "bb-cb-title", T.cbTitle);
+    title.id = "bb-cb-title";
+    form.appendChild(title);
+    form.appendChild(el("p", "bb-cb-intro", T.cbIntro));
+
+    var way = el("fieldset", "bb-cb-way");
+    way.appendChild(el("legend", "bb-label", T.cbWay));
+    var radios = [["email", T.cbEmail], ["phone", T.cbPhone]].map(function (choice, index) {
+      var label = el("label", "bb-cb-choice");
+      var radio = el("input");
+      radio.type = "radio";
+      radio.name = "bb-cb-kind";
+      radio.value = choice[0];
+      radio.checked = index === 0;
+      label.appendChild(radio);
+      label.appendChild(document.createTextNode(" " + choice[1]));
+      way.appendChild(label);
+      return radio;
+    });
+    form.appendChild(way);
+
+    var contactLabel = el("label", "bb-label", T.cbEmailLabel);
+    contactLabel.htmlFor = "bb-cb-contact";
+    var contact = el("input", "bb-input bb-cb-contact");
+    contact.id = "bb-cb-contact";
+    contact.maxLength = 200;
+    contact.setAttribute("aria-describedby", "bb-cb-error");
+    form.appendChild(contactLabel);
+    form.appendChild(contact);
+
+    var noteLabel = el("label", "bb-label", T.cbNote);
+    noteLabel.htmlFor = "bb-cb-note";
+    var note = el("textarea", "bb-input bb-cb-note");
+    note.id = "bb-cb-note";
+    note.rows = 3;
+    note.maxLength = 1000;
+    form.appendChild(noteLabel);
+    form.appendChild(note);
+
+    var consentRow = el("div", "bb-cb-consent");
+    var consent = el("input");
+    consent.type = "checkbox";
+    consent.id = "bb-cb-consent";
+    consent.required = true;
+    consent.setAttribute("aria-describedby", "bb-cb-error");
+    var consentLabel = el("label", null, T.cbConsent);
+    consentLabel.htmlFor = "bb-cb-consent";
+    consentRow.appendChild(consent);
+    consentRow.appendChild(consentLabel);
+    form.appendChild(consentRow);
+
+    var error = el("p", "bb-alert bb-cb-error");
+    error.id = "bb-cb-error";
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    form.appendChild(error);
+
+    var buttons = el("div", "bb-cb-buttons");
+    var submit = el("button", "bb-send bb-cb-submit", T.cbSubmit);
+    submit.type = "submit";
+    var cancel = el("button", "bb-option bb-cb-cancel", T.cbCancel);
+    cancel.type = "button";
+    buttons.appendChild(submit);
+    buttons.appendChild(cancel);
+    form.appendChild(buttons);
+
+    callback = {
+      form: form, radios: radios, contactLabel: contactLabel, contact: contact, note: note, consent: consent,
+      error: error, submit: submit, opener: null
+    };
+    radios.forEach(function (radio) { radio.addEventListener("change", updateContactField); });
+    updateContactField();
+    cancel.addEventListener("click", function () { closeCallbackForm(); });
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" || event.key === "Esc") {
+        event.preventDefault();
+        event.stopPropagation(); // closes the form, not the whole chat
+        closeCallbackForm();
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submitCallback();
+    });
+    ui.dialog.insertBefore(form, ui.form);
+  }
+
+  function callbackKind() {
+    return callback.radios[1].checked ? "phone" : "email";
+  }
+
+  function updateContactField() {
+    var phone = callbackKind() === "phone";
+    callback.contactLabel.textContent = phone ? T.cbPhoneLabel : T.cbEmailLabel;
+    callback.contact.type = phone ? "tel" : "email";
+    callback.contact.autocomplete = phone ? "tel" : "email";
+    callback.contact.inputMode = phone ? "tel" : "email";
+  }
+
+  function showCallbackError(text, field) {
+    callback.error.textContent = text || "";
+    callback.error.hidden = !text;
+    callback.contact.removeAttribute("aria-invalid");
+    callback.consent.removeAttribute("aria-invalid");
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+    }
+  }
+
+  function openCallbackForm(opener) {
+    if (!callback) buildCallbackForm();
+    callback.opener = opener || null;
+    callback.form.hidden = false;
+    ui.dialog.classList.add("bb-dialog--form");
+    showCallbackError("");
+    (callback.radios[1].checked ? callback.radios[1] : callback.radios[0]).focus();
+    callback.form.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeCallbackForm(focusInput) {
+    if (!callback || callback.form.hidden) return;
+    callback.form.hidden = true;
+    ui.dialog.classList.remove("bb-dialog--form");
+    var opener = callback.opener;
+    if (!focusInput && opener && opener.isConnected && opener.offsetParent !== null) opener.focus();
+    else ui.input.focus();
+  }
+
+  function submitCallback() {
+    var contact = callback.contact.value.trim();
+    if (!contact) {
+      showCallbackError(T.cbMissing, callback.contact);
+      return;
+    }
+    if (!callback.consent.checked) {
+      showCallbackError(T.cbNoConsent, callback.consent);
+      return;
+    }
+    showCallbackError("");
+    callback.submit.disabled = true;
+    callback.submit.textContent = T.cbSending;
+    var body = {
+      contact_kind: callbackKind(),
+      contact: contact,
+      note: callback.note.value.trim(),
+      consent: callback.consent.checked
+    };
+    window.fetch(apiUrl("/callback"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit"
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        if (response.ok) {
+          callback.contact.value = "";
+          callback.note.value = "";
+          callback.consent.checked = false;
+          closeCallbackForm(true);
+          if (data && data.state) setState(data.state);
+          if (!socketOpen) poll(); // the confirmation arrives live; without a socket fetch it now
+          return;
+        }
+        var field = response.status === 400 && !body.consent ? callback.consent : callback.contact;
+        // 422: the server's format check of the contact; our own words, in the page's language
+        var text = response.status === 422 ? (body.contact_kind === "phone" ? T.cbBadPhone : T.cbBadEmail)
+          : callbackErrorText(data, T.cbFailed);
+        showCallbackError(text, field);
+      });
+    }).catch(function () {
+      showCallbackError(T.cbFailed);
+    }).then(function () {
+      callback.submit.disabled = false;
+      callback.submit.textContent = T.cbSubmit;
+    });
+  }
+
   // ---- transport: WebSocket first, REST as fallback ---------------------------------------------------
   var socket = null;
   var socketOpen = false;
@@ -546,7 +823,7 @@
   function handleFrame(frame) {
     if (!frame || typeof frame !== "object") return;
     if (frame.kind === "message") showMessage(frame.message);
-    else if (frame.kind === "state") setState(frame.state);
+    else if (frame.kind === "state") setState(frame.state, frame);
     else if (frame.kind === "typing") setTyping(Boolean(frame.active));
     else if (frame.kind === "error") {
       setTyping(false);
@@ -595,17 +872,21 @@
       body: JSON.stringify(frame),
       credentials: "omit"
     }).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
+      if (!response.ok) {
+        var failure = new Error("HTTP " + response.status);
+        failure.status = response.status;
+        throw failure;
+      }
       return response.json();
     }).then(function (body) {
       confirmRest(entry, body);
       applyRest(body);
       setTyping(false);
-    }).catch(function () {
+    }).catch(function (error) {
       setTyping(false);
       dropPending(entry);
       if (!ui.input.value) ui.input.value = frame.text;
-      showAlert(T.sendFailed);
+      showAlert(error && error.status === 429 ? T.errors.rate_limited : T.sendFailed);
     });
   }
 
@@ -631,7 +912,7 @@
   function applyRest(body) {
     if (!body) return;
     (body.messages || []).forEach(showMessage);
-    if (body.conversation) setState(body.conversation.state);
+    if (body.conversation) setState(body.conversation.state, { staff: body.conversation.assignee_name });
   }
 
   function poll() {

@@ -1,0 +1,507 @@
+"""The handoff state machine: bot → queued → staff → bot (or closed), kept entirely in Redis.
+
+Why here and not in the console: citizens' channels, Rasa's handoff events and the staff console
+all change the same conversation, possibly from different gateway processes. Every transition is
+one method that validates the current state, updates the conversation atomically, tells the
+citizen what is happening in plain German, emits an event for the metrics and notifies every
+console via pub/sub. The race "two agents click take at once" is decided by a Redis SET NX claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from bot.conversations import (
+    ACTIVE,
+    CONSOLE_CHANNEL,
+    PREFIX,
+    QUEUE,
+    Button,
+    Conversation,
+    ConversationState,
+    ConversationStore,
+    Message,
+    channel_name,
+)
+from bot.events import Event, EventType
+from bot.office_hours import describe_next
+from bot.teams import TeamsConfig
+from knowledge.models import Service
+
+ONLINE = f"{PREFIX}:staff:online"  # staff username -> last heartbeat (console open)
+ONLINE_WINDOW_S = 90.0
+URGENT_HEAD_START_S = 3600.0  # an urgent request is served as if it had waited an hour longer
+CALLBACK_PAYLOAD = "/request_callback"
+
+
+def claim_key(conversation_id: str) -> str:
+    return f"{PREFIX}:claim:{conversation_id}"
+
+
+def notes_key(conversation_id: str) -> str:
+    return f"{PREFIX}:notes:{conversation_id}"
+
+
+class HandoffError(Exception):
+    """A transition that is not allowed now; `status` is the HTTP status the console shows."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StaffMember(BaseModel):
+    username: str
+    display_name: str
+    role: str = "agent"  # agent | supervisor | admin
+    teams: list[str] = []
+
+
+class QueueEntry(BaseModel):
+    conversation: Conversation
+    position: int
+    waiting_s: float
+    last_text: str = ""
+
+
+class Note(BaseModel):
+    staff: str
+    text: str
+    ts: float
+
+
+class HandoffStatus(BaseModel):
+    position: int | None
+    office_open: bool
+    staff_online: bool
+    next_opening: str
+
+
+class HandoffService:
+    def __init__(self, store: ConversationStore, teams: TeamsConfig, services: dict[str, Service]) -> None:
+        self.store = store
+        self.redis = store.redis
+        self.teams = teams
+        self.services = services
+
+    # --- citizen side -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        conversation_id: str,
+        reason: str,
+        service: str | None = None,
+        actor: str = "citizen",
+        announce: bool = True,
+    ) -> Conversation:
+        """Queue a conversation (idempotent) and tell the citizen honestly what happens next."""
+        conversation = self.store.get_or_create(conversation_id)
+        if conversation.state in (ConversationState.QUEUED, ConversationState.STAFF):
+            return conversation
+        service_id = service or conversation.service
+        team = self.teams.team_for(self.services.get(service_id or ""))
+        recent = " ".join(m.text for m in self.store.history(conversation_id)[-6:] if m.role == "citizen")
+        priority = 1 if self.teams.is_urgent(service_id, recent) else 0
+        now = time.time()
+        conversation = self.store.update(
+            conversation_id,
+            state=ConversationState.QUEUED,
+            handoff_reason=reason,
+            service=service_id,
+            team=team,
+            priority=priority,
+            queued_at=now,
+            assignee=None,
+            assignee_name=None,
+        )
+        self.redis.zadd(QUEUE, {conversation_id: now - URGENT_HEAD_START_S * priority}, nx=True)
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.HANDOFF_REQUESTED,
+                actor=actor,
+                payload={
+                    "reason": reason,
+                    "service": service_id,
+                    "team": team,
+                    "priority": priority,
+                    "channel": conversation.channel,
+                    "language": conversation.language,
+                },
+            )
+        )
+        self._notify_consoles("queued", conversation_id)
+        if announce:
+            self.store.append(self.status_message(conversation))
+            self.store.publish_state(conversation_id, state="queued", position=self.position(conversation_id))
+        return conversation
+
+    def status(self, conversation: Conversation, now: dt.datetime | None = None) -> HandoffStatus:
+        hours = self.teams.hours(conversation.team)
+        return HandoffStatus(
+            position=self.position(conversation.id),
+            office_open=hours.is_open(now),
+            staff_online=bool(self.online_staff(conversation.team)),
+            next_opening=describe_next(hours.next_opening(now), now),
+        )
+
+    def status_message(self, conversation: Conversation, now: dt.datetime | None = None) -> Message:
+        """The honest line after a handoff request: queue position, or why nobody can answer now."""
+        status = self.status(conversation, now)
+        team_name = self.teams.team(conversation.team).name
+        if status.office_open and status.staff_online:
+            text = (
+                f"Sie sind an Position {status.position or 1} der Warteschlange für das Team „{team_name}“. "
+                "Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier im Chat. Bis dahin können Sie mir "
+                "gern weitere Fragen stellen."
+            )
+            buttons: list[Button] = []
+        else:
+            hours = self.teams.hours(conversation.team).describe()
+            why = (
+                "Gerade sind alle Mitarbeitenden im Gespräch oder nicht angemeldet."
+                if status.office_open
+                else f"Unser Chat-Team ist {hours} für Sie da, also wieder {status.next_opening}."
+            )
+            text = (
+                f"{why} Ihr Anliegen bleibt in der Warteschlange. Sie können uns auch eine Rückruf- oder "
+                "E-Mail-Bitte hinterlassen, dann meldet sich das Team bei Ihnen."
+            )
+            buttons = [Button(title="Rückruf oder E-Mail anfordern", payload=CALLBACK_PAYLOAD)]
+        return Message(
+            conversation_id=conversation.id,
+            role="system",
+            text=text,
+            buttons=buttons,
+            data={"kind": "queue_status", **status.model_dump()},
+        )
+
+    def request_callback(
+        self, conversation_id: str, contact_kind: str, contact: str, note: str, consent: bool
+    ) -> Conversation:
+        """Store a callback/e-mail ticket in the queue. Contact data stays in Redis (TTL), never in events."""
+        if not consent:
+            raise HandoffError("Ohne Ihre Einwilligung können wir Sie leider nicht kontaktieren.", 400)
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        if conversation.state is ConversationState.BOT:
+            conversation = self.request(conversation_id, "callback", announce=False)
+            self.store.publish_state(conversation_id, state="queued", position=self.position(conversation_id))
+        ticket = {"kind": contact_kind, "contact": contact, "note": note, "consent_ts": time.time()}
+        conversation = self.store.update(conversation_id, callback=ticket)
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.CALLBACK_REQUESTED,
+                actor="citizen",
+                payload={"team": conversation.team, "contact_kind": contact_kind},
+            )
+        )
+        way = "per E-Mail" if contact_kind == "email" else "telefonisch"
+        self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="system",
+                text=f"Danke! Ihre Bitte ist bei uns eingegangen. Das Team meldet sich {way} bei Ihnen.",
+                data={"kind": "callback_confirmed"},
+            )
+        )
+        self._notify_consoles("callback", conversation_id)
+        return conversation
+
+    def position(self, conversation_id: str) -> int | None:
+        rank = self.redis.zrank(QUEUE, conversation_id)
+        return int(rank) + 1 if rank is not None else None
+
+    # --- staff side -------------------------------------------------------------------------------
+
+    def take(self, conversation_id: str, staff: StaffMember) -> Conversation:
+        """Take over a queued or live bot conversation; exactly one staff member wins a race."""
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        if conversation.state is ConversationState.CLOSED:
+            raise HandoffError("Diese Unterhaltung ist bereits beendet.")
+        claim = f"{staff.username}\t{staff.display_name}"
+        if not self.redis.set(claim_key(conversation_id), claim, nx=True, ex=self.store.ttl_s):
+            holder, _, holder_name = (self.redis.get(claim_key(conversation_id)) or "").partition("\t")
+            if holder == staff.username:
+                return conversation
+            raise HandoffError(f"Diese Unterhaltung hat bereits {holder_name or holder} übernommen.")
+        was_queued = conversation.state is ConversationState.QUEUED
+        if not was_queued:  # a staff member steps into a live bot conversation
+            team = self.teams.team_for(self.services.get(conversation.service or ""))
+            self.store.emit(
+                Event(
+                    conversation_id=conversation_id,
+                    type=EventType.HANDOFF_REQUESTED,
+                    actor=f"staff:{staff.username}",
+                    payload={"reason": "staff_takeover", "service": conversation.service, "team": team,
+                             "channel": conversation.channel, "language": conversation.language},
+                )
+            )  # fmt: skip
+            conversation = self.store.update(conversation_id, team=team, queued_at=time.time())
+        now = time.time()
+        waited = now - (conversation.queued_at or now)
+        conversation = self.store.update(
+            conversation_id,
+            state=ConversationState.STAFF,
+            assignee=staff.username,
+            assignee_name=staff.display_name,
+            taken_at=now,
+            first_staff_reply_at=None,
+        )
+        self.redis.zrem(QUEUE, conversation_id)
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.HANDOFF_ACCEPTED,
+                actor=f"staff:{staff.username}",
+                payload={"staff": staff.username, "team": conversation.team, "waited_s": round(waited, 1)},
+            )
+        )
+        team_name = self.teams.team(conversation.team).name
+        self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="system",
+                text=f"{staff.display_name} ({team_name}) ist jetzt für Sie da und hat Ihren bisherigen Chat gelesen.",
+                data={"kind": "staff_joined", "staff": staff.display_name},
+            )
+        )
+        self.store.publish_state(conversation_id, state="staff", staff=staff.display_name)
+        self._notify_consoles("taken", conversation_id)
+        return conversation
+
+    def _held(self, conversation_id: str, staff: StaffMember) -> Conversation:
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        if conversation.state is not ConversationState.STAFF or conversation.assignee != staff.username:
+            raise HandoffError("Sie betreuen diese Unterhaltung nicht (mehr).")
+        return conversation
+
+    def reply(self, conversation_id: str, staff: StaffMember, text: str) -> Message:
+        conversation = self._held(conversation_id, staff)
+        if conversation.first_staff_reply_at is None:
+            self.store.update(conversation_id, first_staff_reply_at=time.time())
+        message = self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="staff",
+                text=text,
+                data={"staff": staff.display_name},
+            )
+        )
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.STAFF_MESSAGE,
+                actor=f"staff:{staff.username}",
+                payload={"staff": staff.username, "team": conversation.team},
+            )
+        )
+        return message
+
+    def add_note(self, conversation_id: str, staff: StaffMember, text: str) -> Note:
+        """Internal notes: for colleagues only, never shown to the citizen."""
+        if self.store.get(conversation_id) is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        note = Note(staff=staff.display_name, text=text, ts=time.time())
+        pipe = self.redis.pipeline()
+        pipe.rpush(notes_key(conversation_id), note.model_dump_json())
+        pipe.expire(notes_key(conversation_id), self.store.ttl_s)
+        pipe.execute()
+        self.store.emit(
+            Event(conversation_id=conversation_id, type=EventType.NOTE_ADDED, actor=f"staff:{staff.username}",
+                  payload={"staff": staff.username})
+        )  # fmt: skip
+        self._notify_consoles("note", conversation_id)
+        return note
+
+    def notes(self, conversation_id: str) -> list[Note]:
+        return [Note.model_validate_json(raw) for raw in self.redis.lrange(notes_key(conversation_id), 0, -1)]
+
+    def transfer(self, conversation_id: str, staff: StaffMember, team: str) -> Conversation:
+        """Back into the queue for another team, keeping the original waiting time."""
+        if team not in {t.id for t in self.teams.teams}:
+            raise HandoffError(f"Unbekanntes Team: {team}", 400)
+        conversation = self._held(conversation_id, staff)
+        self.redis.delete(claim_key(conversation_id))
+        conversation = self.store.update(
+            conversation_id, state=ConversationState.QUEUED, team=team, assignee=None, assignee_name=None
+        )
+        score = (conversation.queued_at or time.time()) - URGENT_HEAD_START_S * conversation.priority
+        self.redis.zadd(QUEUE, {conversation_id: score})
+        self.store.emit(
+            Event(
+                conversation_id=conversation_id,
+                type=EventType.TRANSFERRED,
+                actor=f"staff:{staff.username}",
+                payload={"staff": staff.username, "from_team": self._team_of(staff), "to_team": team},
+            )
+        )
+        self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="system",
+                text=f"Ihr Anliegen wurde an das Team „{self.teams.team(team).name}“ weitergegeben. "
+                "Dort meldet sich gleich jemand bei Ihnen.",
+                data={"kind": "transferred"},
+            )
+        )
+        self.store.publish_state(conversation_id, state="queued")
+        self._notify_consoles("transferred", conversation_id)
+        return conversation
+
+    def hand_back(self, conversation_id: str, staff: StaffMember) -> Conversation:
+        """The bot continues; Rasa's tracker and the service slot are untouched, so context stays."""
+        self._held(conversation_id, staff)
+        self.redis.delete(claim_key(conversation_id))
+        conversation = self.store.update(
+            conversation_id, state=ConversationState.BOT, assignee=None, assignee_name=None, handoff_reason=None
+        )
+        self.store.emit(
+            Event(conversation_id=conversation_id, type=EventType.HANDED_BACK, actor=f"staff:{staff.username}",
+                  payload={"staff": staff.username, "team": conversation.team})
+        )  # fmt: skip
+        self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="system",
+                text=f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. Sie können mir "
+                "jederzeit weitere Fragen stellen.",
+                data={"kind": "staff_left"},
+            )
+        )
+        self.store.publish_state(conversation_id, state="bot")
+        self._notify_consoles("handed_back", conversation_id)
+        return conversation
+
+    def close(self, conversation_id: str, staff: StaffMember, resolution: str) -> Conversation:
+        if resolution not in self.teams.resolution_codes():
+            raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
+            raise HandoffError("Diese Unterhaltung betreut eine Kollegin oder ein Kollege.")
+        self.redis.delete(claim_key(conversation_id))
+        self.redis.zrem(QUEUE, conversation_id)
+        conversation = self.store.update(conversation_id, state=ConversationState.CLOSED, callback=None)
+        self.store.emit(
+            Event(conversation_id=conversation_id, type=EventType.CLOSED, actor=f"staff:{staff.username}",
+                  payload={"by": "staff", "resolution": resolution, "team": conversation.team})
+        )  # fmt: skip
+        self.store.append(
+            Message(
+                conversation_id=conversation_id,
+                role="system",
+                text="Das Gespräch wurde beendet. Vielen Dank! Wenn Sie eine neue Frage haben, schreiben Sie einfach.",
+                data={"kind": "closed"},
+            )
+        )
+        self.store.publish_state(conversation_id, state="closed")
+        self._notify_consoles("closed", conversation_id)
+        return conversation
+
+    # --- views for the console --------------------------------------------------------------------
+
+    def queue(self) -> list[QueueEntry]:
+        now = time.time()
+        entries: list[QueueEntry] = []
+        for position, conversation_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+            conversation = self.store.get(conversation_id)
+            if conversation is None:  # expired meanwhile
+                self.redis.zrem(QUEUE, conversation_id)
+                continue
+            last = [m.text for m in self.store.history(conversation_id)[-10:] if m.role == "citizen"]
+            entries.append(
+                QueueEntry(
+                    conversation=conversation,
+                    position=position,
+                    waiting_s=round(now - (conversation.queued_at or now), 1),
+                    last_text=(last[-1] if last else "")[:200],
+                )
+            )
+        return entries
+
+    def live(self, within_s: float = 1800.0, limit: int = 200) -> list[Conversation]:
+        """Recently active conversations (bot or staff), newest first: candidates for stepping in."""
+        ids = self.redis.zrevrangebyscore(ACTIVE, "+inf", time.time() - within_s, start=0, num=limit)
+        result = [c for c in (self.store.get(i) for i in ids) if c and c.state is not ConversationState.CLOSED]
+        return result
+
+    def heartbeat(self, staff: StaffMember) -> None:
+        self.redis.zadd(ONLINE, {json.dumps(staff.model_dump(), sort_keys=True): time.time()})
+
+    def online_staff(self, team: str | None = None) -> list[StaffMember]:
+        self.redis.zremrangebyscore(ONLINE, "-inf", time.time() - ONLINE_WINDOW_S)
+        members = [StaffMember.model_validate_json(raw) for raw in self.redis.zrange(ONLINE, 0, -1)]
+        unique = {m.username: m for m in members}
+        if team is None:
+            return list(unique.values())
+        return [m for m in unique.values() if not m.teams or team in m.teams or m.role != "agent"]
+
+    def sign_off(self, staff: StaffMember) -> None:
+        for raw in self.redis.zrange(ONLINE, 0, -1):
+            if StaffMember.model_validate_json(raw).username == staff.username:
+                self.redis.zrem(ONLINE, raw)
+
+    def _team_of(self, staff: StaffMember) -> str | None:
+        return staff.teams[0] if staff.teams else None
+
+    def _notify_consoles(self, change: str, conversation_id: str) -> None:
+        self.redis.publish(CONSOLE_CHANNEL, json.dumps({"kind": change, "conversation_id": conversation_id}))
+        if change in ("taken", "transferred", "closed", "abandoned"):
+            self._publish_positions()
+
+    def _publish_positions(self) -> None:
+        """Everyone still waiting learns their new place when someone ahead of them is served."""
+        pipe = self.redis.pipeline()
+        for position, waiting_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+            frame = {"kind": "state", "state": "queued", "position": position}
+            pipe.publish(channel_name(waiting_id), json.dumps(frame))
+        pipe.execute()
+
+    def sweep_abandoned(self, idle_s: float = 1800.0) -> list[str]:
+        """Queued conversations whose citizen has been silent for `idle_s` are counted as abandoned."""
+        abandoned: list[str] = []
+        now = time.time()
+        for entry in self.queue():
+            conversation = entry.conversation
+            if conversation.callback:  # a callback ticket waits for staff, the citizen need not stay
+                continue
+            history = self.store.history(conversation.id)
+            last_citizen = max((m.ts for m in history if m.role == "citizen"), default=conversation.queued_at or now)
+            if now - max(last_citizen, conversation.queued_at or 0) < idle_s:
+                continue
+            self.redis.zrem(QUEUE, conversation.id)
+            self.store.update(conversation.id, state=ConversationState.BOT)
+            self.store.emit(
+                Event(conversation_id=conversation.id, type=EventType.ABANDONED, actor="system",
+                      payload={"waited_s": round(entry.waiting_s, 1), "team": conversation.team})
+            )  # fmt: skip
+            self._notify_consoles("abandoned", conversation.id)
+            abandoned.append(conversation.id)
+        return abandoned
+
+
+def staff_view(message: Message) -> dict[str, Any]:
+    """What the console shows of a message: text (never HTML), role, sources of bot answers."""
+    return {
+        "seq": message.seq,
+        "role": message.role,
+        "text": message.text,
+        "ts": message.ts,
+        "sources": message.data.get("sources", []),
+        "service_id": message.data.get("service_id"),
+        "kind": message.data.get("kind"),
+        "staff": message.data.get("staff"),
+    }

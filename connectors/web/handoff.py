@@ -1,0 +1,73 @@
+"""Citizen-side handoff endpoints: queue status and the callback/e-mail request form.
+
+The callback form exists because nobody should be left waiting in a chat outside office hours:
+the citizen leaves a phone number or e-mail address with explicit consent, and the ticket waits
+in the staff queue. The contact data lives only in the conversation in Redis (with its TTL); it is
+never written to events or the durable transcript.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import BaseModel, Field
+
+from bot.handoff import HandoffError, HandoffService, HandoffStatus
+
+router = APIRouter(prefix="/api/conversations", tags=["handoff"])
+ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
+
+
+def get_handoff(request: Request) -> HandoffService:
+    return request.app.state.handoff  # type: ignore[no-any-return]
+
+
+EMAIL_PATTERN = r"^[^@ ]{1,64}@[^@ ]{1,190}\.[^@ ]{2,}$"  # no \s: regex engines disagree on Unicode spaces
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()/-]{4,30}$"
+CONSENT_HELP = "The citizen agreed to be contacted and to the storage of the contact data."
+
+
+class EmailCallbackIn(BaseModel):
+    contact_kind: Literal["email"]
+    contact: str = Field(pattern=EMAIL_PATTERN, max_length=200, description="E-mail address.")
+    note: str = Field(default="", max_length=1000)
+    consent: Literal[True] = Field(description=CONSENT_HELP)
+
+
+class PhoneCallbackIn(BaseModel):
+    contact_kind: Literal["phone"]
+    contact: str = Field(pattern=PHONE_PATTERN, max_length=40, description="Phone number.")
+    note: str = Field(default="", max_length=1000)
+    consent: Literal[True] = Field(description=CONSENT_HELP)
+
+
+CallbackIn = Annotated[EmailCallbackIn | PhoneCallbackIn, Field(discriminator="contact_kind")]
+
+
+class CallbackOut(BaseModel):
+    state: str
+    message: str
+
+
+@router.post("/{conversation_id}/callback", response_model=CallbackOut, responses={404: {}})
+def request_callback(
+    conversation_id: ConversationId, body: CallbackIn, handoff: Annotated[HandoffService, Depends(get_handoff)]
+) -> CallbackOut:
+    try:
+        conversation = handoff.request_callback(
+            conversation_id, body.contact_kind, body.contact.strip(), body.note.strip(), body.consent
+        )
+    except HandoffError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return CallbackOut(state=conversation.state, message="Danke! Ihre Bitte ist bei uns eingegangen.")
+
+
+@router.get("/{conversation_id}/queue", response_model=HandoffStatus, responses={404: {}})
+def queue_status(
+    conversation_id: ConversationId, handoff: Annotated[HandoffService, Depends(get_handoff)]
+) -> HandoffStatus:
+    conversation = handoff.store.get(conversation_id)
+    if conversation is None:
+        raise HTTPException(404, "Unterhaltung nicht gefunden")
+    return handoff.status(conversation)
