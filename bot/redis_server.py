@@ -56,4 +56,7 @@ def ensure_redis(settings: Settings) -> str:
 
 
 def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, health_check_interval=30)
+    # many request threads and background tasks share this client: allow more than the default 100
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=5, health_check_interval=30, max_connections=1000
+    )

@@ -28,12 +28,23 @@ def write_html(view: dict[str, Any], output: Path) -> Path:
 
 
 def html_to_pdf(html: str, output: Path, chromium: str | None = None) -> list[str]:
-    """Print the report with headless Chromium to A4; returns console errors (should be empty)."""
-    from playwright.sync_api import sync_playwright
+    """Print the report with headless Chromium to A4; returns console errors (should be empty).
+
+    Runs in its own thread: Playwright's sync API refuses to start where an asyncio loop or another
+    Playwright session already runs (inside the gateway, or in a test session that drives a browser).
+    """
+    from concurrent.futures import ThreadPoolExecutor
 
     executable = chromium or find_chromium()
     if executable is None:
         raise RuntimeError("Chromium nicht gefunden (erwartet: /usr/bin/chromium, Debian-Paket 'chromium').")
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(_print_pdf, html, output, executable).result()
+
+
+def _print_pdf(html: str, output: Path, executable: str) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
     errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
@@ -36,7 +35,7 @@ from connectors.console.auth import (
     require,
     session_info,
 )
-from connectors.web.router import _has_control_chars
+from connectors.web.router import _has_control_chars, _live_redis
 from knowledge.answering import Answerer
 
 log = logging.getLogger(__name__)
@@ -400,8 +399,7 @@ async def stream(
     member = staff.member
 
     async def events() -> AsyncIterator[bytes]:
-        client = aioredis.Redis.from_url(request.app.state.redis_url, decode_responses=True)
-        pubsub = client.pubsub()
+        pubsub = _live_redis(request.app).pubsub()  # shared pool with the widget sockets
         try:
             channels = [CONSOLE_CHANNEL] + ([channel_name(conversation)] if conversation else [])
             await pubsub.subscribe(*channels)
@@ -438,7 +436,6 @@ async def stream(
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
-                await client.aclose()
 
     return StreamingResponse(
         events(),

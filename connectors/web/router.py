@@ -43,6 +43,7 @@ MAX_TEXT_CHARS = 2000
 MAX_PAYLOAD_CHARS = 500
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + 1000  # generous for JSON escapes; anything bigger is refused unread
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
+LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
 
 # Error frames carry a code (the widget translates known codes) and a friendly German text.
 ERRORS: dict[str, str] = {
@@ -207,7 +208,10 @@ def _live_redis(app: FastAPI) -> aioredis.Redis:
     """One asyncio Redis client per app (its pool hands each subscription its own connection)."""
     client: aioredis.Redis | None = getattr(app.state, "web_redis", None)
     if client is None:
-        client = aioredis.Redis.from_url(app.state.redis_url, decode_responses=True, socket_connect_timeout=5)
+        # one connection per open chat: the default pool (100) would refuse the 101st citizen
+        client = aioredis.Redis.from_url(
+            app.state.redis_url, decode_responses=True, socket_connect_timeout=5, max_connections=LIVE_CONNECTIONS
+        )
         app.state.web_redis = client
     return client
 
