@@ -138,6 +138,8 @@ def process_tree(stack: Stack) -> list[int]:
 def start(args: argparse.Namespace) -> tuple[list[Stack], RedisProcess]:
     # all simulated citizens come from this one IP: the per-IP limit would (rightly) stop them
     os.environ["BUERGERBOT_RATE_LIMIT_PER_IP"] = "0"
+    # a question every 2 s is above the per-conversation policy (20/min): lift it for the capacity test
+    os.environ["BUERGERBOT_RATE_LIMIT_PER_CONVERSATION"] = "0"
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     server = RedisProcess(work / "redis", fsync="everysec").start()
     data = Path(args.data_dir) if args.data_dir else work / "data"
