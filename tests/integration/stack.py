@@ -63,7 +63,9 @@ class Stack:
             env["BUERGERBOT_REDIS_URL"] = self.redis_url
         return env
 
-    def start(self, timeout_s: float = 900.0) -> Stack:
+    def start(self, timeout_s: float = 2700.0) -> Stack:
+        """Start and wait until ready; a cold start includes training the Rasa model from scratch, which
+        took 2 min on an idle machine and 13 min on a busy one, so the default wait is generous."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
