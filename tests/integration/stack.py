@@ -72,7 +72,11 @@ class Stack:
                 [sys.executable, "-m", "bot.cli", "serve"],
                 cwd=PROJECT_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        self.wait_ready(timeout_s)
+        try:
+            self.wait_ready(timeout_s)
+        except BaseException:
+            self.stop()  # a stack that never became ready must not outlive the test (and hold Rasa's RAM)
+            raise
         return self
 
     def wait_ready(self, timeout_s: float = 300.0) -> None:
