@@ -23,7 +23,7 @@ from actions.webhook import build_executor
 from actions.webhook import router as actions_router
 from bot.conversations import Conversation, ConversationStore, Message
 from bot.eventlog import start_event_writer
-from bot.handoff import HandoffService
+from bot.handoff import HandoffError, HandoffService
 from bot.metrics.api import build_metrics_router, build_prometheus_router
 from bot.openapi import RATE_LIMITED, document_shared_errors
 from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
@@ -211,6 +211,12 @@ async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def handoff_refused(request: Request, exc: Exception) -> JSONResponse:
+    """A handoff step not allowed now (already taken, not held, unknown team): its status, its German text."""
+    assert isinstance(exc, HandoffError)
+    return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -240,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(RedisError, redis_unavailable)
+    app.add_exception_handler(HandoffError, handoff_refused)  # console and citizen handoff routes alike
     app.include_router(health)
     app.include_router(questions)
     app.include_router(conversations)

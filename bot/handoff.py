@@ -204,13 +204,10 @@ class HandoffService:
             )
         )
         way = "per E-Mail" if contact_kind == "email" else "telefonisch"
-        self.store.append(
-            Message(
-                conversation_id=conversation_id,
-                role="system",
-                text=f"Danke! Ihre Bitte ist bei uns eingegangen. Das Team meldet sich {way} bei Ihnen.",
-                data={"kind": "callback_confirmed"},
-            )
+        self._tell(
+            conversation_id,
+            "callback_confirmed",
+            f"Danke! Ihre Bitte ist bei uns eingegangen. Das Team meldet sich {way} bei Ihnen.",
         )
         self._notify_consoles("callback", conversation_id)
         return conversation
@@ -267,13 +264,11 @@ class HandoffService:
             )
         )
         team_name = self.teams.team(conversation.team).name
-        self.store.append(
-            Message(
-                conversation_id=conversation_id,
-                role="system",
-                text=f"{staff.display_name} ({team_name}) ist jetzt für Sie da und hat Ihren bisherigen Chat gelesen.",
-                data={"kind": "staff_joined", "staff": staff.display_name},
-            )
+        self._tell(
+            conversation_id,
+            "staff_joined",
+            f"{staff.display_name} ({team_name}) ist jetzt für Sie da und hat Ihren bisherigen Chat gelesen.",
+            staff=staff.display_name,
         )
         self.store.publish_state(conversation_id, state="staff", staff=staff.display_name)
         self._notify_consoles("taken", conversation_id)
@@ -347,14 +342,11 @@ class HandoffService:
                 payload={"staff": staff.username, "from_team": self._team_of(staff), "to_team": team},
             )
         )
-        self.store.append(
-            Message(
-                conversation_id=conversation_id,
-                role="system",
-                text=f"Ihr Anliegen wurde an das Team „{self.teams.team(team).name}“ weitergegeben. "
-                "Dort meldet sich gleich jemand bei Ihnen.",
-                data={"kind": "transferred"},
-            )
+        self._tell(
+            conversation_id,
+            "transferred",
+            f"Ihr Anliegen wurde an das Team „{self.teams.team(team).name}“ weitergegeben. "
+            "Dort meldet sich gleich jemand bei Ihnen.",
         )
         self.store.publish_state(conversation_id, state="queued")
         self._notify_consoles("transferred", conversation_id)
@@ -371,14 +363,11 @@ class HandoffService:
             Event(conversation_id=conversation_id, type=EventType.HANDED_BACK, actor=f"staff:{staff.username}",
                   payload={"staff": staff.username, "team": conversation.team})
         )  # fmt: skip
-        self.store.append(
-            Message(
-                conversation_id=conversation_id,
-                role="system",
-                text=f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. Sie können mir "
-                "jederzeit weitere Fragen stellen.",
-                data={"kind": "staff_left"},
-            )
+        self._tell(
+            conversation_id,
+            "staff_left",
+            f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. Sie können mir "
+            "jederzeit weitere Fragen stellen.",
         )
         self.store.publish_state(conversation_id, state="bot")
         self._notify_consoles("handed_back", conversation_id)
@@ -399,13 +388,10 @@ class HandoffService:
             Event(conversation_id=conversation_id, type=EventType.CLOSED, actor=f"staff:{staff.username}",
                   payload={"by": "staff", "resolution": resolution, "team": conversation.team})
         )  # fmt: skip
-        self.store.append(
-            Message(
-                conversation_id=conversation_id,
-                role="system",
-                text="Das Gespräch wurde beendet. Vielen Dank! Wenn Sie eine neue Frage haben, schreiben Sie einfach.",
-                data={"kind": "closed"},
-            )
+        self._tell(
+            conversation_id,
+            "closed",
+            "Das Gespräch wurde beendet. Vielen Dank! Wenn Sie eine neue Frage haben, schreiben Sie einfach.",
         )
         self.store.publish_state(conversation_id, state="closed")
         self._notify_consoles("closed", conversation_id)
@@ -453,6 +439,12 @@ class HandoffService:
         for raw in self.redis.zrange(ONLINE, 0, -1):
             if StaffMember.model_validate_json(raw).username == staff.username:
                 self.redis.zrem(ONLINE, raw)
+
+    def _tell(self, conversation_id: str, kind: str, text: str, **data: Any) -> Message:
+        """A system line for the citizen (joined, left, transferred, …), stored and published like any message."""
+        return self.store.append(
+            Message(conversation_id=conversation_id, role="system", text=text, data={"kind": kind, **data})
+        )
 
     def _team_of(self, staff: StaffMember) -> str | None:
         return staff.teams[0] if staff.teams else None

@@ -24,8 +24,8 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 
-from bot.conversations import CONSOLE_CHANNEL, Conversation, ConversationStore, Message, channel_name
-from bot.handoff import HandoffError, HandoffService, Note, QueueEntry, staff_view
+from bot.conversations import CONSOLE_CHANNEL, Conversation, Message, channel_name
+from bot.handoff import HandoffService, Note, QueueEntry, staff_view
 from connectors.console.auth import (
     COOKIE,
     Accounts,
@@ -58,18 +58,10 @@ def get_handoff(request: Request) -> HandoffService:
     return request.app.state.handoff  # type: ignore[no-any-return]
 
 
-def get_store(request: Request) -> ConversationStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
 Handoff = Annotated[HandoffService, Depends(get_handoff)]
 Agent = Annotated[Staff, Depends(require("agent"))]
 Supervisor = Annotated[Staff, Depends(require("supervisor"))]
 Admin = Annotated[Staff, Depends(require("admin"))]
-
-
-def _handoff_errors(exc: HandoffError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -220,52 +212,34 @@ def conversation(conversation_id: str, staff: Agent, handoff: Handoff) -> Conver
 
 @api.post("/conversations/{conversation_id}/take", response_model=ConversationDetail)
 def take(conversation_id: str, staff: Agent, handoff: Handoff) -> ConversationDetail:
-    try:
-        handoff.take(_checked(conversation_id), staff.member)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    handoff.take(_checked(conversation_id), staff.member)
     return _detail(handoff, conversation_id)
 
 
 @api.post("/conversations/{conversation_id}/messages", response_model=dict[str, Any])
 def reply(conversation_id: str, body: TextIn, staff: Agent, handoff: Handoff) -> dict[str, Any]:
-    try:
-        message = handoff.reply(_checked(conversation_id), staff.member, body.text)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    message = handoff.reply(_checked(conversation_id), staff.member, body.text)
     return staff_view(message)
 
 
 @api.post("/conversations/{conversation_id}/notes", response_model=Note)
 def add_note(conversation_id: str, body: TextIn, staff: Agent, handoff: Handoff) -> Note:
-    try:
-        return handoff.add_note(_checked(conversation_id), staff.member, body.text)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    return handoff.add_note(_checked(conversation_id), staff.member, body.text)
 
 
 @api.post("/conversations/{conversation_id}/transfer", response_model=Conversation)
 def transfer(conversation_id: str, body: TransferIn, staff: Agent, handoff: Handoff) -> Conversation:
-    try:
-        return handoff.transfer(_checked(conversation_id), staff.member, body.team)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    return handoff.transfer(_checked(conversation_id), staff.member, body.team)
 
 
 @api.post("/conversations/{conversation_id}/handback", response_model=Conversation)
 def hand_back(conversation_id: str, staff: Agent, handoff: Handoff) -> Conversation:
-    try:
-        return handoff.hand_back(_checked(conversation_id), staff.member)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    return handoff.hand_back(_checked(conversation_id), staff.member)
 
 
 @api.post("/conversations/{conversation_id}/close", response_model=Conversation)
 def close(conversation_id: str, body: CloseIn, staff: Agent, handoff: Handoff) -> Conversation:
-    try:
-        return handoff.close(_checked(conversation_id), staff.member, body.resolution)
-    except HandoffError as exc:
-        raise _handoff_errors(exc) from None
+    return handoff.close(_checked(conversation_id), staff.member, body.resolution)
 
 
 class Suggestion(BaseModel):

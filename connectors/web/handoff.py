@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
-from bot.handoff import HandoffError, HandoffService, HandoffStatus
+from bot.handoff import HandoffService, HandoffStatus
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
@@ -54,12 +54,9 @@ class CallbackOut(BaseModel):
 def request_callback(
     conversation_id: ConversationId, body: CallbackIn, handoff: Annotated[HandoffService, Depends(get_handoff)]
 ) -> CallbackOut:
-    try:
-        conversation = handoff.request_callback(
-            conversation_id, body.contact_kind, body.contact.strip(), body.note.strip(), body.consent
-        )
-    except HandoffError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    conversation = handoff.request_callback(
+        conversation_id, body.contact_kind, body.contact.strip(), body.note.strip(), body.consent
+    )
     return CallbackOut(state=conversation.state, message="Danke! Ihre Bitte ist bei uns eingegangen.")
 
 
