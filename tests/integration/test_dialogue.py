@@ -56,6 +56,12 @@ def test_greeting_question_follow_up_feedback(stack: Stack):
     section = stack.send(cid, "Fristen", payload='/ask_section{"section": "fristen"}')
     assert any(d.get("sections") == ["fristen"] for d in _data(section))
 
+    # Typed, not clicked: NLU tags the section entity, the answer stays on the same service.
+    typed = stack.send(cid, "zeig mir bitte die Öffnungszeiten")
+    assert any(
+        d.get("service_id") == "reisepass" and d.get("sections") == ["zustaendige_stelle"] for d in _data(typed)
+    )
+
     thanks = stack.send(cid, "👍 Ja", payload="/feedback_positive")
     assert "Danke für Ihre Rückmeldung" in _texts(thanks)
     events = [json.loads(e["event"]) for _, e in _redis(stack).xrange("bb:events")]
