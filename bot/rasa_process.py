@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,7 +47,14 @@ def rasa_env(settings: Settings) -> dict[str, str]:
 
 
 def _entity_name(name: str) -> str:
-    return name.replace("[", "(").replace("]", ")").replace("{", "(").replace("}", ")")
+    """A title as a citizen would type it, safe inside Rasa's `[text]{...}` markup.
+
+    A parenthetical ("Wohnsitz ummelden (Umzug innerhalb Münchens)") explains rather than names,
+    and the whitespace tokenizer drops brackets, so an entity ending in ")" would not line up with
+    the tokens and Rasa would skip the annotation.
+    """
+    without = re.sub(r"\s*[([{][^)\]}]*[)\]}]", "", name)
+    return " ".join(re.sub(r"[()\[\]{}]", " ", without).split()).strip(" ,.;:!?")
 
 
 def knowledge_nlu(index: KnowledgeIndex) -> dict[str, object]:
@@ -60,14 +68,13 @@ def knowledge_nlu(index: KnowledgeIndex) -> dict[str, object]:
     synonyms: dict[str, set[str]] = {}
     lookup: set[str] = set()
     for service in sorted(index.services.values(), key=lambda s: s.id):
-        names = [n for n in [service.title, *service.keywords] if 2 < len(n) < 60]
+        cleaned = (_entity_name(n) for n in [service.title, *service.keywords])
+        names = list(dict.fromkeys(n for n in cleaned if 2 < len(n) < 60))
         for i, name in enumerate(names[:6]):
-            clean = _entity_name(name)
             template = _TEMPLATES[i % len(_TEMPLATES)]
-            annotated = f'[{clean}]{{"entity": "service", "value": "{service.id}"}}'
+            annotated = f'[{name}]{{"entity": "service", "value": "{service.id}"}}'
             examples.append(template.format(name=annotated))
-        for name in names:
-            clean = _entity_name(name)
+        for clean in names:
             lookup.add(clean)
             if clean.lower() != service.id:
                 synonyms.setdefault(service.id, set()).add(clean)
