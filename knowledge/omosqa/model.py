@@ -2,7 +2,7 @@
 
 Logistic regression over standardised features is enough here: ~12k training sentences, features
 that are already similarities, and coefficients a reviewer can read. Prediction is numpy only, so
-the CLI loads a 10 kB file instead of retraining.
+the CLI loads a small JSON file (~250 kB, most of it the English→German lexicon) instead of retraining.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.omosqa.lexicon import Lexicon
+
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "omosqa_model.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -112,10 +114,11 @@ class OmosqaModel:
     prior: BagOfWords
     ranker: dict[str, Linear]  # per question language: German questions lean on BM25, English on vectors
     thresholds: Thresholds = field(default_factory=Thresholds)
+    lexicon: Lexicon = field(default_factory=Lexicon)  # English question terms → German lemmas
     info: dict[str, object] = field(default_factory=dict)
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        payload = {"format": FORMAT_VERSION, **asdict(self)}
+        payload = {"format": FORMAT_VERSION, **asdict(self), "lexicon": self.lexicon.to_json()}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
@@ -131,5 +134,6 @@ class OmosqaModel:
             prior=BagOfWords(**payload["prior"]),
             ranker={lang: Linear(**m) for lang, m in payload["ranker"].items()},
             thresholds=Thresholds(**payload["thresholds"]),
+            lexicon=Lexicon.from_json(payload.get("lexicon", {})),
             info=payload.get("info", {}),
         )

@@ -24,6 +24,7 @@ from knowledge.omosqa.features import (
     sentence_features,
     stacked_features,
 )
+from knowledge.omosqa.lexicon import Lexicon
 from knowledge.omosqa.model import OmosqaModel, Thresholds
 from knowledge.omosqa.retrieval import RANK_FEATURES, PageIndex
 from knowledge.omosqa.vectors import Vectors
@@ -98,10 +99,19 @@ class Pipeline:
     def query(self, question: str, *, cached: bool = False) -> QueryText:
         return query_text(question, self.vectors.question(question, cached=cached), self.idf)
 
+    def page_features(self, query: QueryText, language: str, lexicon: Lexicon | None = None) -> np.ndarray:
+        """Ranking features of every page; a foreign-language question's terms go through the lexicon.
+
+        The question's own analysed terms (`query.terms`) are reused, so the question is analysed once.
+        """
+        lexicon = lexicon if lexicon is not None else self.model.lexicon
+        translated = lexicon.translate(query.terms) if lexicon.applies(language, self.index.language) else None
+        return self.index.features(list(query.terms), query.vectors, translated)
+
     def rank(self, question: str, query: QueryText, language: str) -> tuple[np.ndarray, np.ndarray]:
         """(ranking features, scores) of every page; the ranker is chosen by question language."""
         ranker = self.model.ranker.get(language) or self.model.ranker["de"]
-        features = self.index.features(question, query.vectors)
+        features = self.page_features(query, language)
         return features, ranker.decision(features)
 
     def standing(self, features: np.ndarray, scores: np.ndarray, page_id: int) -> Standing:

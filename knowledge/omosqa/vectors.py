@@ -70,7 +70,11 @@ class Vectors:
         """Question vectors per model; `cached=True` only for training and offline analysis."""
         if cached:
             return {m: _unit(c.embed([text]))[0] for m, c in self._queries.items()}
-        return {m: _unit(e.embed_query(text)[None, :])[0] for m, e in self._embedders.items()}
+        return {m: self.live_question(m, text) for m in self.models}
+
+    def live_question(self, model: str, text: str) -> np.ndarray:
+        """One model's question vector, computed now (never cached: latency must include it)."""
+        return _unit(self._embedders[model].embed_query(text)[None, :])[0]
 
     def questions(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached question vectors in bulk (training, warm-up)."""
