@@ -143,6 +143,7 @@ class Assessment:
     problem: InputProblem | None = None
     injection: bool = False
     creative_task: bool = False
+    off_topic: bool = False  # closer to known out-of-scope questions than to the content (confidence.py)
 
     @property
     def top_service(self) -> str | None:
@@ -169,6 +170,9 @@ class Answerer:
             return Assessment(question, Retrieval([], {}, []), 0.0, language, creative_task=True)
         result = retrieve(self.index, question)
         confidence = self.index.calibrator.confidence(result.features) if result.top else 0.0
+        if result.top and self.index.calibrator.off_topic(result.features, confidence):
+            # no service can be the right one: every caller (answer, dialogue, eval) then abstains
+            return Assessment(question, result, 0.0, language, off_topic=True)
         return Assessment(question, result, confidence, language)
 
     def ambiguous_candidates(self, assessment: Assessment, max_options: int = 4) -> list[str]:
@@ -179,7 +183,7 @@ class Answerer:
         die Anmeldung": Wohnsitz or Gewerbe?). Otherwise the best service is answered.
         """
         hits = assessment.retrieval.hits
-        if len(hits) < 2 or assessment.problem or assessment.injection:
+        if len(hits) < 2 or assessment.problem or assessment.injection or assessment.off_topic:
             return []
         if assessment.retrieval.features.get("coverage", 0.0) < MIN_CLARIFY_COVERAGE:
             return []  # the question is mostly about something we have no content for
@@ -212,7 +216,7 @@ class Answerer:
             text=ABSTAIN_EN if assessment.language == "en" else ABSTAIN_DE,
             abstained=True,
             confidence=assessment.confidence,
-            reason="out_of_scope" if assessment.creative_task else "low_confidence",
+            reason="out_of_scope" if assessment.creative_task or assessment.off_topic else "low_confidence",
             language=assessment.language,
             alternatives=[h.service_id for h in assessment.retrieval.hits[:3]],
         )

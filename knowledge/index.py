@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.settings import Settings
 from knowledge.confidence import DEFAULT, Calibrator
 from knowledge.embeddings import Embedder, get_embedder
@@ -98,6 +100,23 @@ class KnowledgeIndex:
         self._df = document_frequency
         self._n = max(1, len(state.passages))
         self.calibrator = Calibrator.load(self.calibration_path(settings)) or DEFAULT
+        self._off_topic_vectors: np.ndarray | None = None
+
+    @property
+    def off_topic_vectors(self) -> np.ndarray:
+        """Unit vectors of the known out-of-scope questions (novelty check, knowledge/confidence.py).
+
+        Embedded on first use (about a hundred short questions, one batch) and kept for the process.
+        Concurrent first calls may both embed; the result is the same, so no lock is needed.
+        """
+        if self._off_topic_vectors is None:
+            from knowledge.confidence import out_of_scope_questions, unit_rows
+
+            questions = out_of_scope_questions()
+            self._off_topic_vectors = (
+                unit_rows(self.embedder.embed_queries(questions)) if questions else np.zeros((0, 1), np.float32)
+            )
+        return self._off_topic_vectors
 
     def idf(self, term: str) -> float:
         """BM25-style inverse document frequency; unknown words weigh most (they carry the question)."""
@@ -144,3 +163,4 @@ class KnowledgeIndex:
         german_pipeline()("Personalausweis beantragen")
         lemmas("Warmlaufen")
         self.embedder.embed_query("Aufwärmen")
+        _ = self.off_topic_vectors

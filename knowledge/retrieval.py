@@ -113,6 +113,7 @@ def retrieve(
     query = analyze_query(index, question)
     lexical = index.lexical.query(query.terms, k) if system in ("hybrid", "bm25") else []
     dense: list[tuple[str, float]] = []
+    vector: np.ndarray | None = None
     if system in ("hybrid", "dense"):
         vector = query_vector if query_vector is not None else index.embedder.embed_query(question)
         dense = index.vectors.query(vector, k)
@@ -130,6 +131,11 @@ def retrieve(
         hits.sort(key=lambda h: h.score, reverse=True)
     hits = hits[:limit]
     features = _features(index, hits, lexical, dense, query)
+    if vector is not None and len(index.off_topic_vectors):
+        from knowledge.confidence import NOVELTY, unit_rows
+
+        nearest_off_topic = float((index.off_topic_vectors @ unit_rows(vector)).max())
+        features[NOVELTY] = features["dense_top"] - nearest_off_topic
     return Retrieval(hits=hits, features=features, query_terms=query.terms)
 
 

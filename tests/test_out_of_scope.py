@@ -1,0 +1,84 @@
+"""Out-of-scope questions get an honest abstention, not a random service; in-scope questions are still answered.
+
+Regression: "Welche Aktien soll ich kaufen?" was answered with the lost-and-found service, because
+its only word the content knows ("kaufen") occurs there ("Kaufbeleg") and the confidence model
+trusted that lexical match. The novelty check (knowledge/confidence.py) compares the question with
+the content and with known out-of-scope questions. Apart from the reported sentence, none of the
+questions below is in knowledge/data/out_of_scope.txt, so they test generalisation, not recall.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer_flow import reply_to
+from knowledge.confidence import NOVELTY, Calibrator, out_of_scope_questions
+
+INVESTMENT_AND_PURCHASE_ADVICE = [
+    "Welche Aktien soll ich kaufen?",  # the reported question (also a calibration example)
+    "Lohnt es sich, jetzt Bitcoin zu kaufen?",
+    "In welchen ETF soll ich mein Geld anlegen?",
+    "Soll ich mein Erspartes in Gold investieren?",
+    "Welche Kryptowährung soll ich kaufen?",
+    "Soll ich Aktien von Siemens verkaufen?",
+    "Welche Fonds kann ich kaufen?",
+    "Wie lege ich mein Geld am besten an?",
+    "Welches Smartphone soll ich kaufen?",
+    "Which stocks should I buy?",
+    "Which shares should I sell?",
+    "Should I invest in crypto right now?",
+    "Is it a good time to buy gold?",
+    "What is the best savings account?",
+]
+
+IN_SCOPE = [  # several use the same words as the questions above ("kaufen", "Kaufbeleg", "Geld")
+    ("Ich habe ein gebrauchtes Auto gekauft, wie melde ich es an?", "kfz-zulassung"),
+    ("Wo kann ich meinen Kaufbeleg für eine Fundsache vorlegen?", "fundsachen"),
+    ("Ich habe meinen Geldbeutel in der U-Bahn verloren, wo kann ich nachfragen?", "fundsachen"),
+    ("Was kostet ein Personalausweis?", "personalausweis"),
+    ("Habe ich Anspruch auf Wohngeld?", "wohngeld"),
+    ("Wann hat der Wertstoffhof geöffnet?", "wertstoffhof"),  # phrased like "Welche Museen haben … geöffnet?"
+    ("How much does a passport cost?", "reisepass"),
+    ("Where can I apply for a residence permit?", "aufenthaltstitel"),
+]
+
+
+def test_the_new_questions_are_not_calibration_examples():
+    known = {q.casefold() for q in out_of_scope_questions()}
+    assert [q for q in INVESTMENT_AND_PURCHASE_ADVICE[1:] if q.casefold() in known] == []
+
+
+@pytest.mark.parametrize("question", INVESTMENT_AND_PURCHASE_ADVICE)
+def test_investment_and_purchase_advice_is_not_answered_with_a_service(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.abstained, f"answered with {answer.service_id} ({answer.confidence:.3f})"
+    assert answer.service_id is None and answer.sources == []
+    assert answer.reason == "out_of_scope"
+    reply = reply_to(answerer, question)  # the dialogue and degraded mode: no service buttons either
+    assert reply.kind == "abstain" and reply.buttons == []
+
+
+@pytest.mark.parametrize(("question", "service"), IN_SCOPE)
+def test_in_scope_questions_are_still_answered(answerer, question, service):
+    answer = answerer.answer(question)
+    assert not answer.abstained, f"abstained ({answer.reason}, {answer.confidence:.3f})"
+    assert answer.service_id == service
+
+
+def test_novelty_floor_is_fitted_on_the_content_and_survives_save_and_load(answerer, tmp_path):
+    calibrator = answerer.index.calibrator
+    assert calibrator.novelty_floor is not None, "fit() must set the floor from the synthetic questions"
+    path = tmp_path / "calibration.json"
+    calibrator.save(path)
+    loaded = Calibrator.load(path)
+    assert loaded is not None and loaded.novelty_floor == pytest.approx(calibrator.novelty_floor)
+
+
+def test_novelty_check_spares_confident_answers_and_needs_the_feature():
+    calibrator = Calibrator(weights={}, bias=0.0, novelty_floor=-0.2)
+    far = {NOVELTY: -0.5}
+    assert calibrator.off_topic(far, confidence=0.3)
+    assert not calibrator.off_topic(far, confidence=0.95)  # names a service: answered anyway
+    assert not calibrator.off_topic({NOVELTY: -0.1}, confidence=0.3)
+    assert not calibrator.off_topic({}, confidence=0.3)  # BM25-only retrieval has no novelty
+    assert not Calibrator(weights={}, bias=0.0).off_topic(far, confidence=0.3)  # no floor fitted: check off
