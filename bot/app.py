@@ -22,13 +22,14 @@ from redis.exceptions import RedisError
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
 from bot.conversations import Conversation, ConversationStore, Message
+from bot.docs import mount_docs
 from bot.eventlog import start_event_writer
 from bot.handoff import HandoffError, HandoffService
 from bot.metrics.api import build_metrics_router, build_prometheus_router
 from bot.openapi import RATE_LIMITED, document_shared_errors
 from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
 from bot.ratelimit import RateLimiter, limit_per_conversation_and_ip, limit_per_ip
-from bot.redis_server import ensure_redis, redis_client
+from bot.redis_server import ensure_redis, redis_client, supervise_embedded_redis
 from bot.router import ConversationRouter
 from bot.security import SecurityMiddleware
 from bot.settings import Settings, get_settings
@@ -158,6 +159,9 @@ async def _start_components(
     """
     answerer = Answerer(index)
     redis_url = await run_in_threadpool(ensure_redis, settings)
+    redis_supervisor = supervise_embedded_redis(settings)  # the embedded server comes back if it dies
+    if redis_supervisor:
+        stoppers.append(redis_supervisor.stop)
     store = ConversationStore(redis_client(redis_url), settings.history_limit, settings.conversation_ttl_s)
     app.state.answerer = answerer
     app.state.store = store
@@ -244,7 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for stop in reversed(stoppers):
             await stop()
 
-    app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan)
+    # docs page without a CDN (bot/docs.py): FastAPI's own pages would stay blank offline and under our CSP
+    app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(RedisError, redis_unavailable)
     app.add_exception_handler(HandoffError, handoff_refused)  # console and citizen handoff routes alike
     app.include_router(health)
@@ -262,7 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # dashboard and metrics API for supervisors, below /console where the session cookie lives
     app.include_router(build_metrics_router(require("supervisor"), "/console/metrics", "/console/api/metrics"))
     document_shared_errors(app)  # 400 (unreadable body) and 503 (Redis down) from shared layers, for clients
-    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    docs_paths = mount_docs(app)
     app.add_middleware(BusyWhileRebuilding)  # inside the security headers, so "busy" answers carry them too
     app.add_middleware(SecurityMiddleware, settings=settings, docs_paths=docs_paths)  # type: ignore[arg-type]
     return app

@@ -5,9 +5,9 @@ Why it looks like this:
   route added later by another connector is covered without remembering to do anything.
 - The Content-Security-Policy allows scripts and styles from our own origin only, never inline:
   the widget and the demo page need nothing else, so an injected `<script>` cannot run even if some
-  text ever slipped into markup. Only the developer docs (`/docs`, `/redoc`), which FastAPI builds
-  from a CDN with one inline bootstrap script, get a looser policy: that script is allowed by its
-  hash, computed from the response itself, never by 'unsafe-inline'.
+  text ever slipped into markup. Only the developer docs (`/docs`: Swagger UI's files from our own
+  origin, bot/docs.py) start with one inline script: that script is allowed by its hash, computed
+  from the response itself, never by 'unsafe-inline'.
 - `BUERGERBOT_ALLOWED_ORIGINS` lists the city websites that embed the widget. The same list decides
   who may frame our pages (`frame-ancestors`), open the widget's WebSocket (browsers do not apply
   CORS to WebSockets, so the Origin header is checked here) and call the REST fallback (CORS, only
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 WIDGET_API_PREFIX = "/api/conversations/"  # the widget's REST fallback; the only paths with CORS
-DOCS_CDN = "https://cdn.jsdelivr.net"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
@@ -111,18 +110,16 @@ def _hashes(pattern: re.Pattern[bytes], body: bytes) -> str:
 
 
 def docs_content_security_policy(body: bytes, allowed_origins: Sequence[str]) -> str:
-    """The developer docs load Swagger UI / ReDoc from a CDN and start them with one inline script.
+    """The developer docs: Swagger UI's files from our own origin (bot/docs.py), started by one inline script.
 
-    That script (and ReDoc's inline style) is allowed by hash, so nothing else inline can run there
-    either. Swagger and ReDoc style their own elements at run time, which needs inline styles on
-    these two developer pages only.
+    That script (and an inline style, should the page ever carry one) is allowed by its hash, so
+    nothing else inline can run there, and no other origin is allowed at all.
     """
     ancestors = " ".join(["'self'", *allowed_origins])
     return (
-        f"default-src 'self'; script-src 'self' {DOCS_CDN} {_hashes(_INLINE_SCRIPT, body)}; "
-        f"style-src 'self' 'unsafe-inline' {DOCS_CDN} https://fonts.googleapis.com; "
-        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-        "font-src 'self' https://fonts.gstatic.com; connect-src 'self'; worker-src 'self' blob:; "
+        f"default-src 'self'; script-src 'self' {_hashes(_INLINE_SCRIPT, body)}; "
+        f"style-src 'self' {_hashes(_INLINE_STYLE, body)}; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
         f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
 

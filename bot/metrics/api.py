@@ -7,6 +7,7 @@ this module does not depend on how staff log in; the console mounts the router f
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +19,15 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Res
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.metrics.compute import Metrics, MetricsQuery, default_period
 from bot.metrics.render import STATIC, render_dashboard
 from bot.metrics.report import csv_text
 from bot.metrics.service import build_view, metrics_from_settings, service_titles
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_DAYS = 3 * 366
 
@@ -202,10 +206,17 @@ class EventLogCollector(Collector):
         return families
 
     def _refresh(self) -> None:
+        """Recompute; with the database down keep what we have (the writer's own metrics still get served).
+
+        A scrape must not fail while the event log is unreachable: that is exactly when monitoring
+        needs `buergerbot_eventlog_write_errors_total` and the pending-entries gauge.
+        """
         try:
             families = self._compute()
             with self._lock:
                 self._families, self._computed = families, time.time()
+        except SQLAlchemyError as exc:
+            log.warning("metrics: event log unreachable, event-log figures not refreshed: %s", exc)
         finally:
             self._refreshing = False
 

@@ -98,6 +98,21 @@ def test_prometheus_exposition(client: TestClient) -> None:
     assert "buergerbot_eventlog_written_total" in text
 
 
+def test_prometheus_scrape_works_while_the_event_log_is_unreachable(tmp_path: Path) -> None:
+    """The writer's health (write errors, pending entries) matters most exactly when the database is down."""
+    from bot.db import make_engine
+
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'eventlog.sqlite'}")  # cannot be opened
+    app = FastAPI()
+    app.state.settings = Settings(data_dir=tmp_path)
+    app.state.metrics = Metrics(unreachable, "Europe/Berlin", 6.0)
+    app.include_router(build_prometheus_router())
+    response = TestClient(app).get("/metrics")
+    assert response.status_code == 200
+    assert "buergerbot_eventlog_write_errors_total" in response.text
+    assert "buergerbot_conversations_total" not in response.text  # no figures rather than wrong ones
+
+
 def test_report_html_and_csv(metrics: Metrics, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     view = build_view(metrics, MetricsQuery(DAY1, DAY2), settings)
