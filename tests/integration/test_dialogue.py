@@ -58,9 +58,7 @@ def test_greeting_question_follow_up_feedback(stack: Stack):
 
     # Typed, not clicked: NLU tags the section entity, the answer stays on the same service.
     typed = stack.send(cid, "zeig mir bitte die Öffnungszeiten")
-    assert any(
-        d.get("service_id") == "reisepass" and d.get("sections") == ["zustaendige_stelle"] for d in _data(typed)
-    )
+    assert any(d.get("service_id") == "reisepass" and d.get("sections") == ["zustaendige_stelle"] for d in _data(typed))
 
     thanks = stack.send(cid, "👍 Ja", payload="/feedback_positive")
     assert "Danke für Ihre Rückmeldung" in _texts(thanks)

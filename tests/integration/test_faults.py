@@ -13,7 +13,7 @@ import signal
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from bot.db import events, make_engine, messages
 from tests.conftest import make_settings
+from tests.integration.http_retry import retrying
 from tests.integration.stack import Stack, free_port
 from tests.integration.tcp_proxy import TcpProxy
 
@@ -81,20 +82,6 @@ def kill_listener(port: int) -> None:
     for socket_path in sockets:
         if socket_path.parent.parent == Path(tempfile.gettempdir()):
             shutil.rmtree(socket_path.parent, ignore_errors=True)
-
-
-def retrying(call: Callable[[], httpx.Response], attempts: int = 240) -> httpx.Response:
-    """What the widget does: the same request again after a 503 (Redis away) or a dropped connection."""
-    for _ in range(attempts):
-        try:
-            response = call()
-        except httpx.HTTPError:
-            time.sleep(0.5)
-            continue
-        if response.status_code != 503:
-            return response
-        time.sleep(0.5)
-    raise AssertionError("gave up retrying")
 
 
 class Citizen:

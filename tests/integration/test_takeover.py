@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect
 
 from bot.settings import PROJECT_ROOT
+from tests.integration.http_retry import retrying
 from tests.integration.redis_proc import RedisProcess
 from tests.integration.stack import Stack
 
@@ -52,20 +53,6 @@ def add_agent(redis_url: str, data: Path) -> None:
          "--teams", "buergerbuero,buergerservice", "--password-stdin"],
         input=PASSWORD + "\n", text=True, check=True, cwd=PROJECT_ROOT, env=env, capture_output=True,
     )  # fmt: skip
-
-
-def retrying(call, attempts: int = 120) -> httpx.Response:
-    """What the widget and console do: retry on 503 (Redis away) or a dropped connection."""
-    for _ in range(attempts):
-        try:
-            response = call()
-        except httpx.HTTPError:
-            time.sleep(0.5)
-            continue
-        if response.status_code != 503:
-            return response
-        time.sleep(0.5)
-    raise AssertionError("gave up retrying")
 
 
 def test_staff_on_one_gateway_citizen_on_the_other_survive_a_redis_restart(gateways, redis_server, tmp_path):
