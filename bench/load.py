@@ -7,7 +7,8 @@ Usage:
 
 Each simulated citizen keeps one widget WebSocket open and asks a question every `interval`
 seconds (never two at once: the next waits for the answer, like a person). Latency is measured
-from sending the frame to receiving the bot's reply on the socket. Errors are counted, never
+from sending the frame to the bot's first message on the socket (`turn_p95_ms`: to the last one of
+that turn, e.g. "War das hilfreich?" after a Rasa answer). Errors are counted, never
 hidden: socket failures, error frames, and answers that take longer than 30 s.
 `ramp` raises the question rate step by step and reports the highest rate at which p95 stays
 <= 1 s with zero errors; `soak` holds one rate and samples the processes' memory.
@@ -49,7 +50,8 @@ def questions() -> list[str]:
 
 class Tally:
     def __init__(self) -> None:
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # question sent → first bot message (what the citizen waits for)
+        self.turn_latencies: list[float] = []  # question sent → last bot message of the turn
         self.errors: list[str] = []
         self.sent = 0
 
@@ -66,8 +68,10 @@ async def citizen(url: str, interval: float, until: float, pool: list[str], tall
                 sent_at = time.perf_counter()
                 await ws.send(json.dumps({"text": random.choice(pool)}))
                 try:
-                    await asyncio.wait_for(_bot_reply(ws, tally), ANSWER_TIMEOUT_S)
-                    tally.latencies.append((time.perf_counter() - sent_at) * 1000)
+                    first, done = await asyncio.wait_for(_bot_turn(ws, tally), ANSWER_TIMEOUT_S)
+                    if first is not None and done is not None:
+                        tally.latencies.append((first - sent_at) * 1000)
+                        tally.turn_latencies.append((done - sent_at) * 1000)
                 except TimeoutError:
                     tally.errors.append("timeout")
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
@@ -75,14 +79,29 @@ async def citizen(url: str, interval: float, until: float, pool: list[str], tall
         tally.errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
 
-async def _bot_reply(ws: websockets.ClientConnection, tally: Tally) -> None:
+async def _bot_turn(ws: websockets.ClientConnection, tally: Tally) -> tuple[float | None, float | None]:
+    """(first bot message, end of the turn) as perf_counter times; (None, None) when refused.
+
+    A turn can hold several bot messages (with Rasa: the answer, then "War das hilfreich?"). The
+    gateway closes each turn with a `typing: false` frame after relaying all of them, so waiting
+    for it keeps a late message of one question from being counted as the next one's answer.
+    """
+    typing, first = False, None
     async for raw in ws:
         frame = json.loads(raw)
-        if frame.get("kind") == "error":
+        kind = frame.get("kind")
+        if kind == "typing":
+            if frame.get("active"):
+                typing = True
+            elif typing:
+                return first, time.perf_counter()
+        elif kind == "error":
             tally.errors.append(f"error frame {frame.get('code')}")
-            return
-        if frame.get("kind") == "message" and frame["message"]["role"] in ("bot", "system"):
-            return
+            if not typing:  # refused before it was handled (rate limit, bad frame): no typing frames follow
+                return None, None
+        elif kind == "message" and frame["message"]["role"] in ("bot", "system") and first is None:
+            first = time.perf_counter()
+    raise ConnectionError("socket closed mid-turn")
 
 
 async def run_rate(urls: list[str], conversations: int, interval: float, duration: float) -> dict[str, object]:
@@ -105,6 +124,7 @@ async def run_rate(urls: list[str], conversations: int, interval: float, duratio
         "p95_ms": pct(tally.latencies, 95),
         "p99_ms": pct(tally.latencies, 99),
         "max_ms": pct(tally.latencies, 100),
+        "turn_p95_ms": pct(tally.turn_latencies, 95),
     }
 
 
