@@ -2,8 +2,9 @@
 
 Usage:
   python -m bench.load fixed --conversations 200 --interval 2 --duration 60 [--gateways 1|2] [--rasa]
-  python -m bench.load ramp  [--start-rate 2] [--max-rate 64] [--step-s 30] [--rasa]
+  python -m bench.load ramp  [--start-rate 2] [--max-rate 64] [--step-s 30] [--refine 2] [--rasa]
   python -m bench.load soak  --rate R --duration 600 [--rasa]
+  (all modes: [--turns 8] questions per conversation before a new citizen takes the seat)
 
 Each simulated citizen keeps one widget WebSocket open and asks a question every `interval`
 seconds (never two at once: the next waits for the answer, like a person). Latency is measured
@@ -56,27 +57,37 @@ class Tally:
         self.sent = 0
 
 
-async def citizen(url: str, interval: float, until: float, pool: list[str], tally: Tally) -> None:
-    cid = f"load-{uuid.uuid4().hex[:16]}"
-    ws_url = url.replace("http", "ws", 1) + f"/ws/conversations/{cid}?after=0"
+async def citizen(url: str, interval: float, until: float, pool: list[str], tally: Tally, turns: int) -> None:
+    """One seat of simulated citizens: a conversation of `turns` questions, then the next citizen.
+
+    Real chats are short. A single chat of hundreds of questions makes Rasa load and store an
+    ever longer tracker on every turn, which measures that chat rather than the service (see the
+    soak figures in README); `--turns 0` keeps one conversation per seat for the whole run.
+    """
     await asyncio.sleep(random.uniform(0, interval))  # spread the first questions
-    try:
-        async with websockets.connect(ws_url, open_timeout=60, max_size=2**20) as ws:
-            while time.monotonic() < until:
-                began = time.monotonic()
-                tally.sent += 1
-                sent_at = time.perf_counter()
-                await ws.send(json.dumps({"text": random.choice(pool)}))
-                try:
-                    first, done = await asyncio.wait_for(_bot_turn(ws, tally), ANSWER_TIMEOUT_S)
-                    if first is not None and done is not None:
-                        tally.latencies.append((first - sent_at) * 1000)
-                        tally.turn_latencies.append((done - sent_at) * 1000)
-                except TimeoutError:
-                    tally.errors.append("timeout")
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
-    except Exception as exc:  # counted, reported
-        tally.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+    while time.monotonic() < until:
+        cid = f"load-{uuid.uuid4().hex[:16]}"
+        ws_url = url.replace("http", "ws", 1) + f"/ws/conversations/{cid}?after=0"
+        try:
+            async with websockets.connect(ws_url, open_timeout=60, max_size=2**20) as ws:
+                asked = 0
+                while time.monotonic() < until and (turns <= 0 or asked < turns):
+                    began = time.monotonic()
+                    tally.sent += 1
+                    asked += 1
+                    sent_at = time.perf_counter()
+                    await ws.send(json.dumps({"text": random.choice(pool)}))
+                    try:
+                        first, done = await asyncio.wait_for(_bot_turn(ws, tally), ANSWER_TIMEOUT_S)
+                        if first is not None and done is not None:
+                            tally.latencies.append((first - sent_at) * 1000)
+                            tally.turn_latencies.append((done - sent_at) * 1000)
+                    except TimeoutError:
+                        tally.errors.append("timeout")
+                    await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+        except Exception as exc:  # counted, reported
+            tally.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            return
 
 
 async def _bot_turn(ws: websockets.ClientConnection, tally: Tally) -> tuple[float | None, float | None]:
@@ -104,13 +115,15 @@ async def _bot_turn(ws: websockets.ClientConnection, tally: Tally) -> tuple[floa
     raise ConnectionError("socket closed mid-turn")
 
 
-async def run_rate(urls: list[str], conversations: int, interval: float, duration: float) -> dict[str, object]:
+async def run_rate(
+    urls: list[str], conversations: int, interval: float, duration: float, turns: int = 0
+) -> dict[str, object]:
     tally = Tally()
     pool = questions()
     until = time.monotonic() + duration
     started = time.monotonic()
     await asyncio.gather(
-        *(citizen(urls[i % len(urls)], interval, until, pool, tally) for i in range(conversations))
+        *(citizen(urls[i % len(urls)], interval, until, pool, tally, turns) for i in range(conversations))
     )
     wall = time.monotonic() - started
     return {
@@ -126,6 +139,18 @@ async def run_rate(urls: list[str], conversations: int, interval: float, duratio
         "max_ms": pct(tally.latencies, 100),
         "turn_p95_ms": pct(tally.turn_latencies, 95),
     }
+
+
+def ramp_step(urls: list[str], rate: float, args: argparse.Namespace) -> dict[str, object]:
+    conversations = max(1, round(rate * args.interval))
+    step = asyncio.run(run_rate(urls, conversations, args.interval, args.step_s, args.turns))
+    print(json.dumps(step), flush=True)
+    return step
+
+
+def step_ok(step: dict[str, object]) -> bool:
+    """The ramp's criterion: no error at all and p95 of the first answer within one second."""
+    return not step["errors"] and float(step["p95_ms"]) <= 1000  # type: ignore[arg-type]
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -178,6 +203,10 @@ def main() -> None:
     parser.add_argument("--start-rate", type=float, default=2.0)
     parser.add_argument("--max-rate", type=float, default=128.0)
     parser.add_argument("--step-s", type=float, default=30.0)
+    parser.add_argument("--refine", type=int, default=2, help="ramp: bisection steps after the first failing rate")
+    parser.add_argument(
+        "--turns", type=int, default=8, help="questions per conversation, then a new citizen (0: one for the whole run)"
+    )
     parser.add_argument("--gateways", type=int, default=1, choices=[1, 2])
     parser.add_argument("--rasa", action="store_true", help="full stack with Rasa (default: knowledge-only)")
     parser.add_argument("--data-dir", default="", help="reuse a data dir (e.g. .data/test-stack with a trained model)")
@@ -190,20 +219,29 @@ def main() -> None:
         if args.mode == "fixed":
             asyncio.run(run_rate(urls, 10, 1.0, 10))  # warm-up
             report["rss_before_mb"] = rss_mb(pids)
-            report["result"] = asyncio.run(run_rate(urls, args.conversations, args.interval, args.duration))
+            report["result"] = asyncio.run(run_rate(urls, args.conversations, args.interval, args.duration, args.turns))
             report["rss_after_mb"] = rss_mb(pids)
         elif args.mode == "ramp":
             asyncio.run(run_rate(urls, 10, 1.0, 10))
             steps, rate, best = [], args.start_rate, None
+            failed: float | None = None
             while rate <= args.max_rate:
-                conversations = max(1, round(rate * args.interval))
-                step = asyncio.run(run_rate(urls, conversations, args.interval, args.step_s))
+                step = ramp_step(urls, rate, args)
                 steps.append(step)
-                print(json.dumps(step), flush=True)
-                if step["errors"] or not step["p95_ms"] <= 1000:
+                if not step_ok(step):
+                    failed = rate
                     break
-                best = step
-                rate *= 1.5
+                best, rate = step, rate * 1.5
+            # the 1.5x steps are coarse: halve the gap between the last good and the first bad rate
+            good = rate / 1.5
+            for _ in range(args.refine if failed is not None and best else 0):
+                middle = (good + failed) / 2
+                step = ramp_step(urls, middle, args)
+                steps.append(step)
+                if step_ok(step):
+                    best, good = step, middle
+                else:
+                    failed = middle
             report["steps"] = steps
             report["highest_rate_p95_le_1s"] = best["achieved_rate_qps"] if best else None
         else:
@@ -218,7 +256,7 @@ def main() -> None:
 
             async def soak() -> dict[str, object]:
                 sampler = asyncio.create_task(sample())
-                result = await run_rate(urls, conversations, args.interval, args.duration)
+                result = await run_rate(urls, conversations, args.interval, args.duration, args.turns)
                 sampler.cancel()
                 return result
 
