@@ -467,6 +467,44 @@ def test_login_page_accessibility_and_errors(stack, tabs, screenshots: Path):
     assert tab.clean(), tab.errors
 
 
+def test_a_slow_reply_does_not_pull_focus_from_a_note(stack, tabs, add_account):
+    # Found in CI: under load the reply's POST answered while the agent was already typing a note
+    # (Alt+K), and the console put focus back into the reply field, splitting the note in two.
+    agent = add_account("agent", "Frau Berger")
+    cid = f"slow-{uuid.uuid4().hex[:12]}"
+    stack.send(cid, "Was kostet ein Reisepass?")
+    stack.send(cid, "Ich möchte mit einem Menschen sprechen")
+    page = console_login(tabs(), stack.url, agent)
+    queue_entry(page, cid).click()
+    page.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+
+    held = []  # the reply's request, held back in the browser until the note is half typed
+    page.route(
+        re.compile(r".*/console/api/conversations/[^/]+/messages$"),
+        lambda route: held.append(route) if route.request.method == "POST" else route.continue_(),
+    )
+    reply = page.get_by_label("Antwort an die Bürgerin / den Bürger")
+    reply.fill("Einen Moment bitte.")
+    reply.press("Control+Enter")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the reply was never sent"
+
+    page.keyboard.press("Alt+k")
+    note = page.get_by_label("Neue interne Notiz")
+    expect(note).to_be_focused()
+    page.keyboard.type("Per ")
+    held[0].continue_()
+    expect(transcript(page, "staff")).to_contain_text("Einen Moment bitte.")
+    expect(page.get_by_role("button", name="Senden", exact=True)).to_be_enabled()
+    page.keyboard.type("Tastatur notiert.")
+    expect(note).to_have_value("Per Tastatur notiert.")
+    expect(reply).to_have_value("")
+
+
 def test_agent_keyboard_only_and_axe(stack, tabs, add_account, screenshots: Path, live_redis):
     agent = add_account("agent", "Frau Berger")
     cid = f"kbd-{uuid.uuid4().hex[:12]}"

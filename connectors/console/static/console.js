@@ -603,7 +603,10 @@
       }
     }).catch(failed).then(function () {
       $("reply-send").disabled = !mine(app.conversation);
-      field.focus();
+      // Back to the reply field only if focus was lost with the disabled button: staff who moved on
+      // (Alt+K to a note) while the answer was on its way must not have their typing split.
+      var active = document.activeElement;
+      if (!active || active === document.body || active === field || active === $("reply-send")) field.focus();
     });
   }
 
