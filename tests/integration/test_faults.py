@@ -28,9 +28,9 @@ from tests.conftest import make_settings
 from tests.integration.http_retry import retrying
 from tests.integration.stack import Stack, free_port
 from tests.integration.tcp_proxy import TcpProxy
+from tests.metrics.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
 FAULT_REDIS = "redis://127.0.0.1:6379/13"  # the machine's Redis, if any (database 13: fault tests)
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 WAIT_S = 300  # generous: two shared cores; a deadline only guards against hanging, it asserts no timing
 
 
@@ -186,7 +186,7 @@ def test_embedded_redis_killed_mid_conversation_is_restarted_and_nothing_is_lost
 
 def _postgres_available() -> bool:
     try:
-        with psycopg.connect(PG_ADMIN):
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return True
     except psycopg.Error:
         return False
@@ -203,8 +203,6 @@ def _fault_redis_url() -> str:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    from tests.metrics.conftest import create_pg_database, drop_pg_database
-
     name = f"bb_fault_{os.getpid()}_{free_port()}"
     create_pg_database(name)
     try:
@@ -222,7 +220,7 @@ def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_d
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{pg_database}"
     redis_url = _fault_redis_url()
     stack = FaultStack(data_dir, redis_url=redis_url, extra_env={"BUERGERBOT_DATABASE_URL": database_url})
-    direct = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")  # the test reads directly
+    direct = make_engine(pg_url(pg_database))  # the test reads PostgreSQL directly
     try:
         stack.start(timeout_s=900)
         citizen = Citizen(stack.url, "fault-postgres-1")

