@@ -27,6 +27,7 @@ from bot.conversations import (
     ConversationStore,
     Message,
     channel_name,
+    conversation_key,
 )
 from bot.events import Event, EventType
 from bot.office_hours import describe_next
@@ -35,6 +36,7 @@ from knowledge.models import Service
 
 ONLINE = f"{PREFIX}:staff:online"  # staff username -> last heartbeat (console open)
 ONLINE_WINDOW_S = 90.0
+LIVE_WINDOW_S = 1800.0  # "running": a message within the last 30 minutes and not ended
 URGENT_HEAD_START_S = 3600.0  # an urgent request is served as if it had waited an hour longer
 CALLBACK_PAYLOAD = "/request_callback"
 
@@ -216,13 +218,50 @@ class HandoffService:
         rank = self.redis.zrank(QUEUE, conversation_id)
         return int(rank) + 1 if rank is not None else None
 
+    # --- who may handle what ------------------------------------------------------------------------
+
+    def responsible_team(self, conversation: Conversation) -> str:
+        """The team a conversation belongs to now.
+
+        Queued, held or closed: the team it was queued (or transferred) for. With the bot: the team
+        of the service it is about now, which is where a takeover would put it.
+        """
+        if conversation.state is ConversationState.BOT or not conversation.team:
+            return self.teams.team_for(self.services.get(conversation.service or ""))
+        return conversation.team
+
+    def may_handle(self, staff: StaffMember, conversation: Conversation) -> bool:
+        """Agents work their own teams' conversations; supervisors and admins cross teams.
+
+        Why: citizens tell a team things meant for that team (a Kfz clerk has no business in a
+        naturalisation chat). The general team (`default_team`) holds topics the bot did not
+        recognise, so every agent may triage those; an agent account without teams is a generalist
+        (small cities run one team). Whoever holds a conversation keeps access to it.
+        """
+        if staff.role != "agent" or not staff.teams or conversation.assignee == staff.username:
+            return True
+        team = self.responsible_team(conversation)
+        return team == self.teams.default_team or team in staff.teams
+
+    def accessible(self, conversation_id: str, staff: StaffMember) -> Conversation:
+        """The conversation if this staff member may see and handle it; 404 or 403 otherwise."""
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        if not self.may_handle(staff, conversation):
+            team_name = self.teams.team(self.responsible_team(conversation)).name
+            raise HandoffError(
+                f"Diese Unterhaltung gehört zum Team „{team_name}“, nicht zu Ihren Teams. Wenn Sie sie "
+                "übernehmen sollen, bitten Sie Ihre Teamleitung darum.",
+                403,
+            )
+        return conversation
+
     # --- staff side -------------------------------------------------------------------------------
 
     def take(self, conversation_id: str, staff: StaffMember) -> Conversation:
         """Take over a queued or live bot conversation; exactly one staff member wins a race."""
-        conversation = self.store.get(conversation_id)
-        if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.CLOSED:
             raise HandoffError("Diese Unterhaltung ist bereits beendet.")
         claim = f"{staff.username}\t{staff.display_name}"
@@ -306,8 +345,7 @@ class HandoffService:
 
     def add_note(self, conversation_id: str, staff: StaffMember, text: str) -> Note:
         """Internal notes: for colleagues only, never shown to the citizen."""
-        if self.store.get(conversation_id) is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        self.accessible(conversation_id, staff)
         note = Note(staff=staff.display_name, text=text, ts=time.time())
         pipe = self.redis.pipeline()
         pipe.rpush(notes_key(conversation_id), note.model_dump_json())
@@ -376,9 +414,7 @@ class HandoffService:
     def close(self, conversation_id: str, staff: StaffMember, resolution: str) -> Conversation:
         if resolution not in self.teams.resolution_codes():
             raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
-        conversation = self.store.get(conversation_id)
-        if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+        conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
             raise HandoffError("Diese Unterhaltung betreut eine Kollegin oder ein Kollege.")
         self.redis.delete(claim_key(conversation_id))
@@ -399,13 +435,16 @@ class HandoffService:
 
     # --- views for the console --------------------------------------------------------------------
 
-    def queue(self) -> list[QueueEntry]:
+    def queue(self, staff: StaffMember | None = None) -> list[QueueEntry]:
+        """Everyone waiting, in order; with `staff`, only what that person may take (positions stay global)."""
         now = time.time()
         entries: list[QueueEntry] = []
         for position, conversation_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
             conversation = self.store.get(conversation_id)
             if conversation is None:  # expired meanwhile
                 self.redis.zrem(QUEUE, conversation_id)
+                continue
+            if staff is not None and not self.may_handle(staff, conversation):
                 continue
             last = [m.text for m in self.store.history(conversation_id)[-10:] if m.role == "citizen"]
             entries.append(
@@ -418,10 +457,27 @@ class HandoffService:
             )
         return entries
 
-    def live(self, within_s: float = 1800.0, limit: int = 200) -> list[Conversation]:
-        """Recently active conversations (bot or staff), newest first: candidates for stepping in."""
-        ids = self.redis.zrevrangebyscore(ACTIVE, "+inf", time.time() - within_s, start=0, num=limit)
-        result = [c for c in (self.store.get(i) for i in ids) if c and c.state is not ConversationState.CLOSED]
+    def live(self, staff: StaffMember | None = None, within_s: float = LIVE_WINDOW_S) -> list[Conversation]:
+        """Running conversations, newest first: not ended, with a message in the last `within_s` seconds.
+
+        This one definition feeds both the console's list and the supervisor's counts, so the two
+        can never disagree; nothing is capped here (a display may show fewer, but counts all).
+        With `staff`, only the conversations that person may handle.
+        """
+        now = time.time()
+        self.redis.zremrangebyscore(ACTIVE, "-inf", now - max(within_s, self.store.ttl_s))  # expired anyway
+        ids = self.redis.zrevrangebyscore(ACTIVE, "+inf", now - within_s)
+        result: list[Conversation] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for raw in self.redis.mget([conversation_key(i) for i in chunk]):
+                if not raw:
+                    continue
+                conversation = Conversation.model_validate_json(raw)
+                if conversation.state is ConversationState.CLOSED:
+                    continue
+                if staff is None or self.may_handle(staff, conversation):
+                    result.append(conversation)
         return result
 
     def heartbeat(self, staff: StaffMember) -> None:
@@ -433,7 +489,8 @@ class HandoffService:
         unique = {m.username: m for m in members}
         if team is None:
             return list(unique.values())
-        return [m for m in unique.values() if not m.teams or team in m.teams or m.role != "agent"]
+        general = team == self.teams.default_team  # every agent may take the general team's conversations
+        return [m for m in unique.values() if not m.teams or team in m.teams or m.role != "agent" or general]
 
     def sign_off(self, staff: StaffMember) -> None:
         for raw in self.redis.zrange(ONLINE, 0, -1):

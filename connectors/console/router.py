@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 
 from bot.conversations import CONSOLE_CHANNEL, Conversation, Message, channel_name
-from bot.handoff import HandoffService, Note, QueueEntry, staff_view
+from bot.handoff import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
 from connectors.console.auth import (
     COOKIE,
     Accounts,
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{6,100}$"
 KEEPALIVE_S = 20.0
+LIVE_SHOWN = 60  # the console lists the newest running conversations; counts always cover all
 
 pages = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -178,19 +179,40 @@ class CloseIn(BaseModel):
 
 @api.get("/queue", response_model=list[QueueEntry])
 def queue(staff: Agent, handoff: Handoff) -> list[QueueEntry]:
+    """The queue this staff member works: agents their teams' (and the general team's), leads all."""
     handoff.heartbeat(staff.member)
-    return handoff.queue()
+    return handoff.queue(staff.member)
 
 
-@api.get("/live", response_model=list[Conversation])
-def live(staff: Agent, handoff: Handoff) -> list[Conversation]:
-    return handoff.live()
+class LiveOut(BaseModel):
+    """Running conversations (see `HandoffService.live`): the true count, the newest few in full."""
+
+    total: int
+    by_state: dict[str, int]
+    window_min: int
+    conversations: list[Conversation]
 
 
-def _detail(handoff: HandoffService, conversation_id: str) -> ConversationDetail:
-    conversation = handoff.store.get(conversation_id)
-    if conversation is None:
-        raise HTTPException(404, "Unterhaltung nicht gefunden")
+@api.get("/live", response_model=LiveOut)
+def live(staff: Agent, handoff: Handoff, limit: int = Query(default=LIVE_SHOWN, ge=1, le=500)) -> LiveOut:
+    running = handoff.live(staff.member)
+    return LiveOut(
+        total=len(running),
+        by_state=_count_states(running),
+        window_min=int(LIVE_WINDOW_S // 60),
+        conversations=running[:limit],
+    )
+
+
+def _count_states(conversations: list[Conversation]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in conversations:
+        counts[item.state] = counts.get(item.state, 0) + 1
+    return counts
+
+
+def _detail(handoff: HandoffService, conversation_id: str, staff: Staff) -> ConversationDetail:
+    conversation = handoff.accessible(conversation_id, staff.member)
     return ConversationDetail(
         conversation=conversation,
         messages=[staff_view(m) for m in handoff.store.history(conversation_id)],
@@ -207,13 +229,13 @@ def _checked(conversation_id: str) -> str:
 
 @api.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 def conversation(conversation_id: str, staff: Agent, handoff: Handoff) -> ConversationDetail:
-    return _detail(handoff, _checked(conversation_id))
+    return _detail(handoff, _checked(conversation_id), staff)
 
 
 @api.post("/conversations/{conversation_id}/take", response_model=ConversationDetail)
 def take(conversation_id: str, staff: Agent, handoff: Handoff) -> ConversationDetail:
     handoff.take(_checked(conversation_id), staff.member)
-    return _detail(handoff, conversation_id)
+    return _detail(handoff, conversation_id, staff)
 
 
 @api.post("/conversations/{conversation_id}/messages", response_model=dict[str, Any])
@@ -254,7 +276,8 @@ class Suggestion(BaseModel):
 @api.get("/conversations/{conversation_id}/suggestions", response_model=list[Suggestion])
 async def suggestions(conversation_id: str, request: Request, staff: Agent, handoff: Handoff) -> list[Suggestion]:
     """Knowledge-base answers to the citizen's last question, for staff to check and reuse."""
-    history = handoff.store.history(_checked(conversation_id))
+    handoff.accessible(_checked(conversation_id), staff.member)
+    history = handoff.store.history(conversation_id)
     questions = [m.text for m in history if m.role == "citizen" and not m.text.startswith("/")]
     answerer: Answerer = request.app.state.answerer
     found: list[Suggestion] = []
@@ -283,6 +306,7 @@ def console_config(staff: Agent, handoff: Handoff) -> dict[str, Any]:
     teams = handoff.teams
     return {
         "teams": [{"id": t.id, "name": t.name, "hours": teams.hours(t.id).describe()} for t in teams.teams],
+        "default_team": teams.default_team,  # open to every agent (see HandoffService.may_handle)
         "resolutions": [r.model_dump() for r in teams.resolutions],
         "canned_responses": [c.model_dump() for c in teams.canned_responses],
         "services": {sid: service.title for sid, service in handoff.services.items()},  # names for queue entries
@@ -295,9 +319,7 @@ def overview(staff: Supervisor, handoff: Handoff) -> dict[str, Any]:
     entries = handoff.queue()
     waits = [e.waiting_s for e in entries]
     live_conversations = handoff.live()
-    by_state: dict[str, int] = {}
-    for item in live_conversations:
-        by_state[item.state] = by_state.get(item.state, 0) + 1
+    by_state = _count_states(live_conversations)
     by_team: dict[str, int] = {}
     for entry in entries:
         team = entry.conversation.team or handoff.teams.default_team
@@ -308,7 +330,9 @@ def overview(staff: Supervisor, handoff: Handoff) -> dict[str, Any]:
         "max_wait_s": max(waits, default=0.0),
         "mean_wait_s": round(sum(waits) / len(waits), 1) if waits else 0.0,
         "queue_by_team": by_team,
+        "live_total": len(live_conversations),
         "live_by_state": by_state,
+        "live_window_min": int(LIVE_WINDOW_S // 60),
         "staffed": [
             {"id": c.id, "assignee": c.assignee_name, "team": c.team, "since": c.taken_at}
             for c in live_conversations
@@ -350,6 +374,20 @@ def create_user(body: AccountIn, staff: Admin, accounts: Annotated[Accounts, Dep
 # --- live stream ---------------------------------------------------------------------------------
 
 
+def _may_watch(handoff: HandoffService, conversation_id: str, member: StaffMember) -> None:
+    """A transcript stream needs the same right as reading the conversation (unknown ids stream nothing)."""
+    if handoff.store.get(conversation_id) is not None:
+        handoff.accessible(conversation_id, member)
+
+
+def _still_may_watch(handoff: HandoffService, conversation_id: str, member: StaffMember) -> bool:
+    try:
+        _may_watch(handoff, conversation_id, member)
+    except HandoffError:
+        return False
+    return True
+
+
 def _sse(event: str, data: object, event_id: int | None = None) -> bytes:
     lines = [f"event: {event}"]
     if event_id is not None:
@@ -371,6 +409,8 @@ async def stream(
     if last_event.isdigit():
         after = max(after, int(last_event))
     member = staff.member
+    if conversation:
+        _may_watch(handoff, conversation, member)
 
     async def events() -> AsyncIterator[bytes]:
         pubsub = _live_redis(request.app).pubsub()  # shared pool with the widget sockets
@@ -405,6 +445,9 @@ async def stream(
                         yield _sse("message", staff_view(Message.model_validate(frame["message"])), seq)
                 else:
                     yield _sse("state", frame)
+                    if conversation and not await run_in_threadpool(_still_may_watch, handoff, conversation, member):
+                        yield _sse("forbidden", {"conversation": conversation})  # e.g. transferred to another team
+                        return
         except (RedisError, OSError) as exc:  # the browser reconnects and resumes from Last-Event-ID
             log.warning("console stream ended: %s", exc)
         finally:

@@ -84,6 +84,7 @@ def test_request_queues_once_with_team_and_honest_status(handoff: HandoffService
 
 def test_status_message_depends_on_office_hours_and_staff_online(handoff: HandoffService):
     citizen_says(handoff, "conv-hours", "Frage")
+    handoff.store.update("conv-hours", service="personalausweis")  # Bürgerbüro's, not the general team's
     conversation = handoff.request("conv-hours", "requested", announce=False)
     open_now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
     night = dt.datetime(2026, 11, 25, 22, 0, tzinfo=BERLIN)
@@ -91,7 +92,7 @@ def test_status_message_depends_on_office_hours_and_staff_online(handoff: Handof
     assert "alle Mitarbeitenden" in nobody.text and nobody.buttons[0].payload == "/request_callback"
     handoff.heartbeat(BEN)  # online, but in another team: does not count for this conversation
     assert "alle Mitarbeitenden" in handoff.status_message(conversation, open_now).text
-    handoff.heartbeat(StaffMember(username="cem", display_name="Herr Cem", teams=["buergerservice"]))
+    handoff.heartbeat(StaffMember(username="cem", display_name="Herr Cem", teams=["buergerbuero"]))
     someone = handoff.status_message(conversation, open_now)
     assert "Position 1" in someone.text and not someone.buttons
     closed = handoff.status_message(conversation, night)

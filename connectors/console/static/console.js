@@ -36,6 +36,8 @@
     queue: [],
     queueIds: null,
     live: [],
+    liveTotal: 0,
+    liveWindowMin: 30,
     selected: null,
     conversation: null,
     lastSeq: 0,
@@ -256,9 +258,13 @@
   function renderLive() {
     var list = $("live-list");
     clear(list);
-    var shown = app.live.filter(function (c) { return c.state !== "closed"; }).slice(0, 60);
-    $("live-count").textContent = String(shown.length);
+    var shown = app.live.filter(function (c) { return c.state !== "closed"; });
+    var total = Math.max(app.liveTotal, shown.length);
+    $("live-count").textContent = String(total);
     $("live-empty").hidden = shown.length > 0;
+    var more = $("live-more");
+    more.hidden = total <= shown.length;
+    more.textContent = "Angezeigt werden die " + shown.length + " zuletzt aktiven von " + total + ".";
     shown.forEach(function (c) {
       var item = el("li", "cs-item");
       var button = entryButton(c.id, "cs-entry--live cs-entry--" + c.state);
@@ -313,8 +319,10 @@
   }
 
   function refreshLive() {
-    return api("GET", "/live").then(function (items) {
-      app.live = items || [];
+    return api("GET", "/live").then(function (data) {
+      app.live = (data && data.conversations) || [];
+      app.liveTotal = (data && data.total) || 0;
+      app.liveWindowMin = (data && data.window_min) || app.liveWindowMin;
       var focused = document.activeElement && document.activeElement.closest &&
         document.activeElement.closest("#live-list") ? document.activeElement.getAttribute("data-id") : null;
       renderLive();
@@ -489,6 +497,7 @@
       $("reply-text").value = "";
     }
     $("conv-placeholder").hidden = true;
+    $("conv-notice").hidden = true;
     $("conv-body").hidden = false;
     return api("GET", "/conversations/" + encodeURIComponent(id)).then(function (detail) {
       if (app.selected !== id) return;
@@ -501,6 +510,10 @@
       if (err.status === 404) {
         try { window.sessionStorage.removeItem(SELECTED_KEY); } catch (e) { /* ignore */ }
       }
+      if (err.status === 403 && app.selected === id) {
+        leaveConversation(err.message);
+        return;
+      }
       failed(err);
     });
   }
@@ -512,7 +525,10 @@
       if (app.selected !== id) return;
       renderMeta(detail);
       (detail.messages || []).forEach(function (m) { addMessage(m, false); });
-    }).catch(function () { /* the next event or refresh tries again */ });
+    }).catch(function (err) {
+      if (err.status === 403 && app.selected === id) leaveConversation(err.message);
+      /* otherwise the next event or refresh tries again */
+    });
   }
 
   // ---- actions --------------------------------------------------------------------------------------
@@ -532,6 +548,7 @@
       try { window.sessionStorage.setItem(SELECTED_KEY, id); } catch (e) { /* ignore */ }
       showView("conversations");
       $("conv-placeholder").hidden = true;
+      $("conv-notice").hidden = true;
       $("conv-body").hidden = false;
       markSelected();
     }
@@ -639,8 +656,13 @@
     if (!requireHeld("sie weiterzuleiten")) return;
     var team = $("transfer-team").value;
     api("POST", "/conversations/" + encodeURIComponent(app.selected) + "/transfer", { team: team }).then(function () {
-      announce("Weitergeleitet an das Team " + teamName(team) + ".");
-      return refreshDetail();
+      var done = "Weitergeleitet an das Team " + teamName(team) + ".";
+      announce(done);
+      return api("GET", "/conversations/" + encodeURIComponent(app.selected)).then(function (detail) {
+        renderMeta(detail);
+      }, function (err) {
+        if (err.status === 403) leaveConversation(done + " Die Unterhaltung liegt jetzt in dessen Warteschlange.");
+      });
     }).catch(failed);
   }
 
@@ -761,6 +783,10 @@
       if (source !== app.source) return;
       scheduleRefresh({ conversation_id: id });
     });
+    source.addEventListener("forbidden", function () {
+      if (source !== app.source || app.selected !== id) return;
+      leaveConversation("Diese Unterhaltung gehört jetzt zu einem anderen Team.");
+    });
     source.addEventListener("error", function () {
       if (source !== app.source) return;
       app.streamBroken = true;
@@ -777,6 +803,46 @@
         }, RECONNECT_MS);
       }
     });
+  }
+
+  // ---- which teams' work this person sees (enforced by the server; said here so nobody wonders) ----
+  function showQueueScope() {
+    var scope = $("queue-scope");
+    var me = app.me || {};
+    var teams = me.teams || [];
+    if (me.role !== "agent" || !teams.length) {
+      scope.hidden = true;
+      return;
+    }
+    var names = teams.map(teamName);
+    var general = app.config.default_team;
+    if (general && teams.indexOf(general) < 0) names.push(teamName(general) + " (für alle offen)");
+    scope.textContent = "Sie sehen die Anfragen Ihrer Teams: " + names.join(", ") +
+      ". Andere Teams erreichen Sie über „Weiterleiten“.";
+    scope.hidden = false;
+  }
+
+  /** The selected conversation is no longer ours to see (e.g. transferred to another team). */
+  function leaveConversation(message) {
+    app.selected = null;
+    app.conversation = null;
+    try { window.sessionStorage.removeItem(SELECTED_KEY); } catch (e) { /* ignore */ }
+    clear($("transcript"));
+    $("conv-body").hidden = true;
+    $("conv-placeholder").hidden = false;
+    $("conversation-heading").textContent = "Keine Unterhaltung ausgewählt";
+    clear($("conv-meta"));
+    $("conv-callback").hidden = true;
+    renderNotes([]);
+    $("note-text").disabled = true;
+    $("note-save").disabled = true;
+    $("suggestions-refresh").disabled = true;
+    clear($("suggestions"));
+    $("suggestions-status").textContent = "Wählen Sie eine Unterhaltung aus.";
+    markSelected();
+    openStream();
+    $("conv-notice").textContent = message || "";
+    $("conv-notice").hidden = !message;
   }
 
   // ---- supervisor overview ------------------------------------------------------------------------------
@@ -811,6 +877,8 @@
     return api("GET", "/overview").then(function (data) {
       $("ov-online-count").textContent = String((data.online || []).length);
       $("ov-queue").textContent = String(data.queue_length || 0);
+      $("ov-live").textContent = String(data.live_total || 0);
+      $("ov-states-total").textContent = String(data.live_total || 0);
       $("ov-mean").textContent = duration(data.mean_wait_s);
       $("ov-max").textContent = duration(data.max_wait_s);
       var online = $("ov-online");
@@ -990,8 +1058,10 @@
         teams: config.teams || [],
         resolutions: config.resolutions || [],
         canned_responses: config.canned_responses || [],
-        services: config.services || {}
+        services: config.services || {},
+        default_team: config.default_team || ""
       };
+      showQueueScope();
       fillSelect($("transfer-team"), app.config.teams, function (t) { return t.id; }, function (t) { return t.name; });
       fillSelect($("close-resolution"), app.config.resolutions, function (r) { return r.code; }, function (r) { return r.label; });
       fillSelect($("canned"), app.config.canned_responses, function (c, i) { return String(i); }, function (c) { return c.title; });
