@@ -15,6 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.answer_flow import Reply, reply_to
+from bot.presentation import reply_data
 from knowledge.answering import Answerer
 from knowledge.models import Section
 
@@ -34,23 +35,9 @@ OFFER_TEXT = (
 )
 
 
-def _sources(reply: Reply) -> list[dict[str, Any]]:
-    if reply.answer is None:
-        return []
-    return [s.model_dump(mode="json") for s in reply.answer.sources]
-
-
 def _custom(reply: Reply) -> dict[str, Any]:
-    answer = reply.answer
-    return {
-        "kind": reply.kind,
-        "service_id": reply.service_id,
-        "sections": [str(s) for s in answer.sections] if answer else [],
-        "sources": _sources(reply),
-        "confidence": round(answer.confidence, 4) if answer else None,
-        "language": answer.language if answer else "de",
-        "options": reply.options,
-    }
+    """The reply's data for the gateway, built like the degraded mode's (`bot.presentation.reply_data`)."""
+    return reply_data(reply)
 
 
 def offer_handoff(dispatcher: CollectingDispatcher, reason: str, lead: str = "") -> list[EventType]:

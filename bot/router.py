@@ -20,6 +20,7 @@ from bot.answer_flow import Reply, reply_to
 from bot.conversations import Button, ConversationState, ConversationStore, Message
 from bot.events import Event, EventType
 from bot.handoff import CALLBACK_PAYLOAD, HandoffService
+from bot.presentation import reply_data
 from bot.privacy import redact
 from bot.settings import Settings
 from knowledge.answering import Answerer
@@ -78,7 +79,9 @@ class ConversationRouter:
     ) -> list[Message]:
         """Route one citizen message; returns the replies (already stored and published)."""
         conversation = self.store.get_or_create(conversation_id, channel)
-        self.store.append(Message(conversation_id=conversation_id, role="citizen", text=text))
+        # a button press keeps its payload: staff must tell a click ("Ja, bitte verbinden") from a question
+        choice = {"payload": payload} if payload else {}
+        self.store.append(Message(conversation_id=conversation_id, role="citizen", text=text, data=choice))
         self.store.emit(
             Event(
                 conversation_id=conversation_id,
@@ -240,16 +243,11 @@ class ConversationRouter:
 
     @staticmethod
     def _reply_message(conversation_id: str, reply: Reply) -> Message:
-        answer = reply.answer
+        """The same message data as in Rasa mode (sources, language, parts), marked as degraded."""
         return Message(
             conversation_id=conversation_id,
             role="bot",
             text=reply.text,
             buttons=[Button(title=b.title, payload=b.payload) for b in reply.buttons],
-            data={
-                "kind": reply.kind,
-                "service_id": reply.service_id,
-                "sources": [s.model_dump(mode="json") for s in answer.sources] if answer else [],
-                "degraded": True,
-            },
+            data={**reply_data(reply), "degraded": True},
         )
