@@ -33,6 +33,7 @@ import redis
 from fastapi import HTTPException, Request
 
 from bot.conversations import PREFIX, Button, Message
+from bot.presentation import text_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +242,11 @@ def numbered_text(text: str, buttons: list[Button]) -> str:
 
 
 def display_text(message: Message) -> str:
-    """What the citizen reads: staff and system messages say who speaks, like the widget's labels."""
+    """What the citizen reads on a text-only channel: who speaks (staff and system messages, like the
+    widget's labels), the text, and the sources of an answer with their date, each link once."""
     label = ROLE_LABELS.get(message.role)
-    return f"{label}:\n{message.text}" if label else message.text
+    text = text_with_sources(message.text, message.data)
+    return f"{label}:\n{text}" if label else text
 
 
 def split_text(text: str, limit: int) -> list[str]:
