@@ -25,7 +25,7 @@ import yaml
 
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.answering import Answerer
-from knowledge.llm import SYSTEM_PROMPT, LlmAnswerer
+from knowledge.llm import SYSTEM_PROMPT, AnswerWriter
 from knowledge.models import Answer, Service
 from tests.conftest import make_settings
 from tests.fake_llm import FakeLlm
@@ -221,14 +221,13 @@ def fake_llm() -> FakeLlm:
 @pytest.mark.parametrize("case", LLM_QUESTIONS, ids=lambda c: c["id"])
 def test_llm_path_refuses_every_malicious_reply(poisoned: Poisoned, fake_llm: FakeLlm, case: dict) -> None:
     settings = poisoned.settings.model_copy(update={"llm_url": fake_llm.url})
-    llm = LlmAnswerer(poisoned.answerer, settings)
+    writer = AnswerWriter(settings)
     extractive = poisoned.answerer.answer(case["text"])
     assert not extractive.abstained
     service = poisoned.answerer.index.services[extractive.service_id]
     for kind, reply in _malicious_replies(service, settings).items():
-        fake_llm.reply = reply
-        fake_llm.requests.clear()
-        answer = llm.answer(case["text"])
+        fake_llm.behave(reply=reply)
+        answer = writer.improve(case["text"], extractive)
         assert fake_llm.requests, f"{kind}: the model was not asked"
         assert answer.text == extractive.text, f"{case['id']}/{kind}: malicious reply passed: {answer.text[:200]}"
         prompt = "\n".join(str(m["content"]) for m in fake_llm.requests[0]["messages"])
@@ -239,8 +238,9 @@ def test_llm_path_refuses_every_malicious_reply(poisoned: Poisoned, fake_llm: Fa
 def test_llm_path_still_accepts_a_grounded_reply(poisoned: Poisoned, fake_llm: FakeLlm) -> None:
     """The control: without it, the test above would also pass if every reply were refused."""
     settings = poisoned.settings.model_copy(update={"llm_url": fake_llm.url})
-    fake_llm.reply = "Die Sondernutzung kostet in der Innenstadt 12,00 Euro je Quadratmeter und Monat."
-    answer = LlmAnswerer(poisoned.answerer, settings).answer("Was kostet die Sondernutzungserlaubnis für Café-Tische?")
-    assert answer.text.startswith(fake_llm.reply)
+    fake_llm.behave(reply="Die Sondernutzung kostet in der Innenstadt 12,00 Euro je Quadratmeter und Monat.")
+    question = "Was kostet die Sondernutzungserlaubnis für Café-Tische?"
+    answer = AnswerWriter(settings).improve(question, poisoned.answerer.answer(question))
+    assert answer.text.startswith("Die Sondernutzung kostet in der Innenstadt 12,00 Euro je Quadratmeter und Monat.")
     assert_safe(answer.text, _sources_of(answer, poisoned.answerer), secrets=_secrets(settings), forbidden=[],
                 where="control")  # fmt: skip
