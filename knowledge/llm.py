@@ -26,16 +26,18 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simplemma
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import SecretStr
 
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
 from knowledge.text import analyze, lemmas, normalize, synonym_table
+
+if TYPE_CHECKING:  # LangChain is loaded only when a writer is configured: the extractive path never needs it
+    from langchain_core.messages import BaseMessage
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +402,8 @@ class AnswerWriter:
 
     def messages(self, question: str, answer: Answer) -> list[BaseMessage]:
         """System prompt and the chosen official sentences; planted instructions never reach the model."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         excerpts = strip_planted_instructions(answer.text)[0]
         title = answer.service_title or answer.service_id or ""
         instruction = LANGUAGE_INSTRUCTION.get(answer.language, LANGUAGE_INSTRUCTION["de"])

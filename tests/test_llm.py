@@ -8,16 +8,19 @@ the model's when every check passes, otherwise the extractive one, unchanged.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from knowledge.llm import (
     NO_ANSWER_MARK,
     AnswerWriter,
+    _english_lexicon,
     reply_problems,
     unsupported_claims,
     unsupported_numbers,
@@ -99,6 +102,17 @@ def test_english_replies_are_checked_against_the_german_sentences():
 
 def test_writer_is_off_without_an_endpoint(demo_settings: Settings):
     assert AnswerWriter.from_settings(demo_settings) is None
+
+
+def test_writer_needs_neither_the_answerer_nor_langchain_to_import():
+    """`Answerer` imports this module to call the writer: an import back would be a cycle, LangChain a cost."""
+    code = "import sys, knowledge.llm; assert not {'knowledge.answering', 'langchain_core'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
+
+
+def test_english_german_lexicon_ships_with_the_package():
+    lexicon = _english_lexicon()
+    assert len(lexicon) > 1000 and "reisepass" in lexicon["passport"]
 
 
 @pytest.fixture(scope="module")
