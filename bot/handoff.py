@@ -68,7 +68,8 @@ class QueueEntry(BaseModel):
     conversation: Conversation
     position: int
     waiting_s: float
-    last_text: str = ""
+    question: str = ""  # the citizen's latest own question: the headline staff read first
+    last_text: str = ""  # the citizen's latest typed words (button presses left out)
 
 
 class Note(BaseModel):
@@ -391,8 +392,22 @@ class HandoffService:
         return conversation
 
     def hand_back(self, conversation_id: str, staff: StaffMember) -> Conversation:
-        """The bot continues; Rasa's tracker and the service slot are untouched, so context stays."""
-        self._held(conversation_id, staff)
+        """The bot continues; Rasa's tracker and the service slot are untouched, so context stays.
+
+        Refused while a callback/e-mail ticket is open: handing back would drop it from the queue
+        while the citizen still waits for the promised call, so the ticket ends only by closing
+        the conversation with a resolution (or by a transfer, which keeps it queued). A question
+        the citizen asked last and nobody answered is named to the citizen, who is asked to put
+        it to the bot again (the console warns staff before they get here).
+        """
+        held = self._held(conversation_id, staff)
+        if held.callback:
+            raise HandoffError(
+                "Hier ist noch eine Rückruf- oder E-Mail-Bitte offen. Melden Sie sich wie erbeten bei der "
+                "Bürgerin oder dem Bürger und beenden Sie die Unterhaltung dann mit einem Abschlusscode – "
+                "oder leiten Sie sie an ein anderes Team weiter."
+            )
+        unanswered = self.unanswered(conversation_id)
         self.redis.delete(claim_key(conversation_id))
         conversation = self.store.update(
             conversation_id, state=ConversationState.BOT, assignee=None, assignee_name=None, handoff_reason=None
@@ -401,12 +416,12 @@ class HandoffService:
             Event(conversation_id=conversation_id, type=EventType.HANDED_BACK, actor=f"staff:{staff.username}",
                   payload={"staff": staff.username, "team": conversation.team})
         )  # fmt: skip
-        self._tell(
-            conversation_id,
-            "staff_left",
-            f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. Sie können mir "
-            "jederzeit weitere Fragen stellen.",
-        )
+        text = f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. "
+        if unanswered:
+            text += "Ihre letzte Nachricht ist noch nicht beantwortet: Bitte stellen Sie mir Ihre Frage noch einmal."
+        else:
+            text += "Sie können mir jederzeit weitere Fragen stellen."
+        self._tell(conversation_id, "staff_left", text)
         self.store.publish_state(conversation_id, state="bot")
         self._notify_consoles("handed_back", conversation_id)
         return conversation
@@ -435,6 +450,15 @@ class HandoffService:
 
     # --- views for the console --------------------------------------------------------------------
 
+    def unanswered(self, conversation_id: str) -> str | None:
+        """The citizen's last message if neither the bot nor staff replied after it, else None."""
+        for message in reversed(self.store.history(conversation_id)):
+            if message.role in ("bot", "staff"):
+                return None
+            if message.role == "citizen":
+                return message.text
+        return None
+
     def queue(self, staff: StaffMember | None = None) -> list[QueueEntry]:
         """Everyone waiting, in order; with `staff`, only what that person may take (positions stay global)."""
         now = time.time()
@@ -446,13 +470,15 @@ class HandoffService:
                 continue
             if staff is not None and not self.may_handle(staff, conversation):
                 continue
-            last = [m.text for m in self.store.history(conversation_id)[-10:] if m.role == "citizen"]
+            typed = [m.text for m in self.store.history(conversation_id) if m.role == "citizen" and not _is_choice(m)]
+            questions = [t for t in typed if not _asks_for_a_person(t)]
             entries.append(
                 QueueEntry(
                     conversation=conversation,
                     position=position,
                     waiting_s=round(now - (conversation.queued_at or now), 1),
-                    last_text=(last[-1] if last else "")[:200],
+                    question=(questions[-1] if questions else "")[:200],
+                    last_text=(typed[-1] if typed else "")[:200],
                 )
             )
         return entries
@@ -542,9 +568,27 @@ class HandoffService:
         return abandoned
 
 
+def _is_choice(message: Message) -> bool:
+    """A button press (its payload is kept by the router) or a raw command, not words the citizen wrote."""
+    return bool(message.data.get("payload")) or message.text.startswith("/")
+
+
+def _asks_for_a_person(text: str) -> bool:
+    """A request typed by hand ("Ich möchte mit einem Menschen sprechen"), not the citizen's question."""
+    from bot.router import wants_human  # lazy: the router imports this module
+
+    return wants_human(text)
+
+
 def staff_view(message: Message) -> dict[str, Any]:
-    """What the console shows of a message: text (never HTML), role, sources of bot answers."""
+    """What the console shows of a message: text (never HTML), role, sources of bot answers.
+
+    `options` are the buttons the citizen was offered, `choice` marks a citizen's button press, so
+    staff can read "the bot asked, the citizen clicked 'Ja, bitte verbinden'" in the transcript.
+    """
     return {
+        "options": [b.title for b in message.buttons],
+        "choice": message.role == "citizen" and _is_choice(message),
         "seq": message.seq,
         "role": message.role,
         "text": message.text,

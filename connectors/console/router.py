@@ -153,6 +153,7 @@ class ConversationDetail(BaseModel):
     messages: list[dict[str, Any]]
     notes: list[Note]
     position: int | None
+    unanswered: str | None = None  # the citizen's last message, if nobody replied to it yet
 
 
 class TextIn(BaseModel):
@@ -218,6 +219,7 @@ def _detail(handoff: HandoffService, conversation_id: str, staff: Staff) -> Conv
         messages=[staff_view(m) for m in handoff.store.history(conversation_id)],
         notes=handoff.notes(conversation_id),
         position=handoff.position(conversation_id),
+        unanswered=handoff.unanswered(conversation_id),
     )
 
 

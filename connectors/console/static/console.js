@@ -245,8 +245,12 @@
       if (c.callback) top.push(el("span", "cs-badge cs-badge--callback", c.callback.kind === "phone" ? "Rückruf" : "E-Mail"));
       top.push(wait);
       button.appendChild(line("cs-line--top", top));
-      button.appendChild(el("span", "cs-line cs-quote", entry.last_text ? "„" + truncate(entry.last_text, 140) + "“"
-        : "(noch keine Nachricht)"));
+      var question = entry.question || entry.last_text;
+      button.appendChild(el("span", "cs-line cs-quote", question ? "„" + truncate(question, 140) + "“"
+        : "(noch keine Frage)"));
+      if (entry.last_text && entry.last_text !== question) {
+        button.appendChild(el("span", "cs-line cs-line--meta", "Zuletzt: „" + truncate(entry.last_text, 100) + "“"));
+      }
       button.appendChild(line("cs-line--meta", [channelName(c.channel), languageName(c.language), serviceName(c.service)]));
       button.appendChild(el("span", "cs-line cs-line--meta", "Team: " + teamName(c.team)));
       if (c.callback) button.appendChild(el("span", "cs-line cs-line--callback", callbackText(c.callback)));
@@ -389,6 +393,16 @@
     return box;
   }
 
+  /** The buttons the citizen was offered, so staff can read what a click answered. */
+  function renderOptions(options) {
+    var box = el("div", "cs-options");
+    box.appendChild(el("p", "cs-options-title", "Angebotene Auswahl:"));
+    var list = el("ul", "cs-option-list");
+    options.forEach(function (title) { list.appendChild(el("li", "cs-option", title)); });
+    box.appendChild(list);
+    return box;
+  }
+
   function messageElement(message) {
     var role = /^(citizen|bot|staff|system)$/.test(message.role) ? message.role : "system";
     var node = el("div", "cs-msg cs-msg--" + role);
@@ -397,8 +411,10 @@
     head.appendChild(el("span", "cs-msg-who", roleLabel(message)));
     if (message.ts) head.appendChild(el("span", "cs-msg-time", clock(message.ts)));
     node.appendChild(head);
+    if (message.choice) head.appendChild(el("span", "cs-badge cs-badge--choice", "Schaltfläche gewählt"));
     node.appendChild(el("p", "cs-msg-text", message.text));
     if (Array.isArray(message.sources) && message.sources.length) node.appendChild(renderSources(message.sources));
+    if (Array.isArray(message.options) && message.options.length) node.appendChild(renderOptions(message.options));
     return node;
   }
 
@@ -463,7 +479,8 @@
     if (c.priority) parts.splice(1, 0, el("span", "cs-badge cs-badge--urgent", "dringend"));
     meta.appendChild(line("cs-line--meta", parts));
     var callback = $("conv-callback");
-    callback.textContent = callbackText(c.callback);
+    callback.textContent = c.callback ? callbackText(c.callback) +
+      " · Offen, bis die Unterhaltung mit einem Abschlusscode beendet wird." : "";
     callback.hidden = !c.callback;
 
     var closed = c.state === "closed";
@@ -646,7 +663,26 @@
 
   function handBack() {
     if (!requireHeld("sie zurückzugeben")) return;
-    api("POST", "/conversations/" + encodeURIComponent(app.selected) + "/handback").then(function () {
+    var id = app.selected;
+    showActionError("");
+    // ask the server (not the transcript on screen) whether the citizen's last message got a reply
+    api("GET", "/conversations/" + encodeURIComponent(id)).then(function (detail) {
+      if (app.selected !== id) return;
+      if (detail.unanswered) {
+        app.returnFocus = document.activeElement;
+        $("handback-question").textContent = "„" + truncate(detail.unanswered, 300) + "“";
+        $("handback-dialog").showModal();
+        $("handback-cancel").focus();
+        return;
+      }
+      confirmHandBack();
+    }).catch(failed);
+  }
+
+  function confirmHandBack() {
+    var id = app.selected;
+    if ($("handback-dialog").open) $("handback-dialog").close();
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/handback").then(function () {
       announce("Die Unterhaltung ist zurück beim Chatbot.");
       return refreshDetail();
     }).catch(failed);
@@ -773,7 +809,12 @@
     });
     source.addEventListener("message", function (event) {
       if (source !== app.source || app.selected !== id) return;
-      addMessage(parse(event.data), true);
+      var message = parse(event.data);
+      addMessage(message, true);
+      // a bot answer on another topic changed the conversation's service: header and lists follow
+      if (message && message.service_id && app.conversation && message.service_id !== app.conversation.service) {
+        scheduleRefresh({ conversation_id: id });
+      }
     });
     source.addEventListener("console", function (event) {
       if (source !== app.source) return;
@@ -919,7 +960,7 @@
 
   // ---- keyboard ---------------------------------------------------------------------------------------
   function anyDialogOpen() {
-    return $("close-dialog").open || $("help-dialog").open;
+    return $("close-dialog").open || $("help-dialog").open || $("handback-dialog").open;
   }
 
   function openHelp() {
@@ -1017,7 +1058,12 @@
     $("close-cancel").addEventListener("click", function () { $("close-dialog").close(); });
     $("help-open").addEventListener("click", openHelp);
     $("help-close").addEventListener("click", function () { $("help-dialog").close(); });
-    ["close-dialog", "help-dialog"].forEach(function (id) {
+    $("handback-confirm").addEventListener("click", confirmHandBack);
+    $("handback-cancel").addEventListener("click", function () {
+      app.returnFocus = $("reply-text");  // answer first
+      $("handback-dialog").close();
+    });
+    ["close-dialog", "help-dialog", "handback-dialog"].forEach(function (id) {
       $(id).addEventListener("close", function () {
         var target = app.returnFocus;
         app.returnFocus = null;
