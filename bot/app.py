@@ -265,7 +265,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_api)
     app.include_router(build_prometheus_router())  # GET /metrics (Prometheus)
     # dashboard and metrics API for supervisors, below /console where the session cookie lives
-    app.include_router(build_metrics_router(require("supervisor"), "/console/metrics", "/console/api/metrics"))
+    app.include_router(
+        build_metrics_router(require("supervisor"), "/console/metrics", "/console/api/metrics", console_url="/console")
+    )
     document_shared_errors(app)  # 400 (unreadable body) and 503 (Redis down) from shared layers, for clients
     docs_paths = mount_docs(app)
     app.add_middleware(BusyWhileRebuilding)  # inside the security headers, so "busy" answers carry them too

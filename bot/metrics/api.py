@@ -22,9 +22,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.metrics.compute import Metrics, MetricsQuery, default_period
-from bot.metrics.render import STATIC, render_dashboard
+from bot.metrics.render import STATIC, parse_date, render_dashboard
 from bot.metrics.report import csv_text
-from bot.metrics.service import build_view, metrics_from_settings, service_titles
+from bot.metrics.service import build_view, metrics_from_settings, service_titles, team_names
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,31 +43,51 @@ def get_metrics(request: Request) -> Metrics:
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-From = Annotated[dt.date | None, Query(alias="from", description="Erster Tag (YYYY-MM-DD), inklusive.")]
-To = Annotated[dt.date | None, Query(alias="to", description="Letzter Tag (YYYY-MM-DD), inklusive.")]
+From = Annotated[
+    str | None, Query(alias="from", max_length=20, description="Erster Tag (TT.MM.JJJJ oder JJJJ-MM-TT), inklusive.")
+]
+To = Annotated[
+    str | None, Query(alias="to", max_length=20, description="Letzter Tag (TT.MM.JJJJ oder JJJJ-MM-TT), inklusive.")
+]
+DATE_HELP = "Bitte geben Sie das Datum als TT.MM.JJJJ ein, z. B. 01.11.2026."
+
+
+def _day(text: str | None, label: str) -> dt.date | None:
+    """German (what the dashboard's fields show) or ISO dates; anything else is a 422 in German."""
+    if not text or not text.strip():
+        return None
+    try:
+        return parse_date(text)
+    except ValueError:
+        raise HTTPException(422, f"„{label}“ ist kein gültiges Datum. {DATE_HELP}") from None
 
 
 def _query(
     metrics: Metrics,
-    first: dt.date | None,
-    last: dt.date | None,
+    first_text: str | None,
+    last_text: str | None,
     channel: str | None,
     service: str | None,
     team: str | None,
 ) -> MetricsQuery:
     default_first, default_last = default_period(metrics.timezone)
-    first, last = first or default_first, last or default_last
+    first = _day(first_text, "von") or default_first
+    last = _day(last_text, "bis") or default_last
     if last < first or (last - first).days > MAX_DAYS:
         raise HTTPException(422, "Zeitraum ungültig (von ≤ bis, höchstens drei Jahre).")
     return MetricsQuery(first, last, channel or None, service or None, team or None)
 
 
 def build_metrics_router(
-    require_supervisor: Callable[..., Any], prefix: str = "/metrics", api_prefix: str = "/api/metrics"
+    require_supervisor: Callable[..., Any],
+    prefix: str = "/metrics",
+    api_prefix: str = "/api/metrics",
+    console_url: str | None = None,
 ) -> APIRouter:
     """JSON API under `api_prefix` and the dashboard under `prefix`, all behind `require_supervisor`.
 
-    The gateway mounts both below /console, where the console's session cookie is scoped.
+    The gateway mounts both below /console, where the console's session cookie is scoped;
+    `console_url` is where the dashboard's "back" link leads.
     """
     router = APIRouter(
         dependencies=[Depends(require_supervisor)],
@@ -95,16 +115,23 @@ def build_metrics_router(
         channel: str | None = None, service: str | None = None, team: str | None = None,
     ) -> HTMLResponse:  # fmt: skip
         settings: Settings = request.app.state.settings
-        query = _query(metrics, first, last, channel, service, team)
+        error, typed, status = None, {}, 200
+        try:
+            query = _query(metrics, first, last, channel, service, team)
+        except HTTPException as exc:  # a typo in a date field: say so on the page, show the default period
+            error, typed, status = str(exc.detail), {"from": first or "", "to": last or ""}, 422
+            query = _query(metrics, None, None, channel, service, team)
         view = await run_in_threadpool(build_view, metrics, query, settings, True)
         everything = await run_in_threadpool(metrics.table, MetricsQuery(query.first, query.last))
         titles = service_titles(settings)
+        names = team_names(settings)
         options = {
             "channels": sorted(everything.by("channel")),
             "services": sorted(((s, titles.get(s, s)) for s in everything.by("service")), key=lambda x: x[1]),
-            "teams": sorted(t for t in everything.by("team") if t != "-"),
+            "teams": sorted(((t, names.get(t, t)) for t in everything.by("team") if t != "-"), key=lambda x: x[1]),
         }
-        return HTMLResponse(render_dashboard(view, options, prefix), headers={"Cache-Control": "no-store"})
+        page = render_dashboard(view, options, prefix, console_url, error, typed)
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
     @router.get(f"{prefix}/export.csv")
     async def export_csv(request: Request, metrics: MetricsDep, first: From = None, last: To = None) -> Response:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -22,9 +21,11 @@ from sqlalchemy.engine import Engine
 
 from bot.db import events
 from bot.metrics.compute import day_start
-from knowledge.text import analyze_many, normalize
+from bot.privacy import redact
+from knowledge.text import analyze_many
 
 SIMILARITY = 0.35
+LABEL_CHARS = 120
 MAX_QUESTIONS = 20_000
 # words of the privacy placeholders ([NAME], [ADRESSE], ...) say nothing about the topic
 # and filler words citizens open with ("kurze Frage: brauche ich ...") say nothing either
@@ -55,7 +56,8 @@ def abstained_questions(engine: Engine, first: dt.date, last: dt.date, timezone:
     )
     with engine.connect() as connection:
         payloads = [row[0] for row in connection.execute(query)]
-    questions = [str(p.get("question") or "").strip() for p in payloads if isinstance(p, dict)]
+    # redacted when stored; redacted again here, so rules added since then also cover older events
+    questions = [redact(str(p.get("question") or "")).strip() for p in payloads if isinstance(p, dict)]
     return [q for q in reversed(questions) if q]
 
 
@@ -108,21 +110,35 @@ def group_questions(questions: list[str], threshold: float = SIMILARITY, limit: 
                 top_terms.append(term)
             if len(top_terms) == 3:
                 break
-        examples = [texts[i] for i in members[:3]]
-        label = ", ".join(_display_word(t, examples) for t in top_terms) or examples[0][:40]
-        out.append(GapGroup(label=label, count=count, examples=examples, terms=top_terms))
+        typical = max(members, key=lambda i: (distinct[texts[i]], _is_sentence(texts[i]),
+                                              _similarity(vectors[i], centroid), -len(texts[i])))  # fmt: skip
+        examples = [texts[typical], *[texts[i] for i in members if i != typical][:2]]
+        out.append(GapGroup(label=_label(texts[typical]), count=count, examples=examples, terms=top_terms))
     out.sort(key=lambda g: (-g.count, g.label))
     return out[:limit]
 
 
-def _display_word(term: str, examples: list[str]) -> str:
-    """The word as citizens wrote it ("Baulärm"), not the normalised lemma ("baulaerm")."""
-    for text in examples:
-        for token in re.findall(r"[^\W\d_][\w-]*", text):
-            folded = normalize(token)
-            if folded == term or (len(term) >= 4 and folded.startswith(term)):
-                return token[:1].upper() + token[1:]
-    return term.capitalize()
+def _is_sentence(text: str) -> bool:
+    """A question as people ask it, not a string of search words ("Bar Bingen längsten")."""
+    return text.rstrip().endswith("?") or len(text.split()) >= 6
+
+
+def _similarity(vector: dict[str, float], centroid: dict[str, float]) -> float:
+    return sum(v * centroid.get(t, 0.0) for t, v in vector.items())
+
+
+def _label(question: str, limit: int = LABEL_CHARS) -> str:
+    """A group is named by its most typical question, as a citizen asked it (redacted, shortened).
+
+    Most typical: asked most often; then a whole sentence before search words; then closest to
+    the group's centre.
+
+    Why not keywords: three top terms read as word salad ("Bar, Bingen, Längsten"); a real
+    question tells editors at once what is missing. It passes through `redact` once more, since a
+    label is shown more prominently than any example.
+    """
+    text = " ".join(redact(question).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def content_gaps(engine: Engine, first: dt.date, last: dt.date, timezone: str, limit: int = 20) -> list[GapGroup]:

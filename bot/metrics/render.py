@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,22 @@ def date_de(value: str | dt.date) -> str:
     return f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
 
 
+def date_input(value: str | dt.date) -> str:
+    """2026-11-02 -> 02.11.2026: how German staff type and read a date (not the browser's locale)."""
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return day.strftime("%d.%m.%Y")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as typed in German (02.11.2026, 2.11.26) or ISO (2026-11-02, as links and the API use)."""
+    text = text.strip()
+    german = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})", text)
+    if german:
+        day, month, year = (int(part) for part in german.groups())
+        return dt.date(year + 2000 if year < 100 else year, month, day)
+    return dt.date.fromisoformat(text)
+
+
 def period_de(label: str) -> str:
     if len(label) == 10:
         return dt.date.fromisoformat(label).strftime("%d.%m.%Y")
@@ -62,18 +79,37 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
     )
-    env.filters.update(num=num, pct=pct, duration=duration, date_de=date_de, period_de=period_de)
+    env.filters.update(num=num, pct=pct, duration=duration, date_de=date_de, period_de=period_de, date_input=date_input)
     env.globals.update(channel_name=lambda c: CHANNEL_NAMES.get(c, c), reason_name=lambda r: REASON_NAMES.get(r, r))
     return env
 
 
+def _figure(svg: str, caption: str) -> Markup:
+    """A chart with a visible caption: stacked SVGs without one read as a single chart mixing topics."""
+    return Markup('<figure class="chart-figure"><figcaption>{}</figcaption>{}</figure>').format(caption, Markup(svg))
+
+
 def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Markup]:
-    """The SVG charts of a view (trusted markup: built by bot.metrics.charts with escaped labels)."""
+    """The charts of a view, each a <figure> with its caption (SVG built by bot.metrics.charts, labels escaped)."""
+    return {name: _figure(svg, _CAPTIONS[name]) for name, svg in _chart_svgs(view, top_services).items()}
+
+
+_CAPTIONS = {
+    "trend": "Unterhaltungen im Zeitverlauf",
+    "saved": "Geschätzt eingesparte Arbeitsstunden im Zeitverlauf",
+    "services": "Geschätzt eingesparte Arbeitsstunden nach Leistung",
+    "demand": "Unterhaltungen nach Leistung",
+    "reasons": "Gründe für Übergaben an Mitarbeitende (Anzahl Übergaben)",
+    "channels": "Unterhaltungen nach Kanal (Anzahl Unterhaltungen)",
+}
+
+
+def _chart_svgs(view: dict[str, Any], top_services: int) -> dict[str, str]:
     trend = view["trend"]
     labels = [row["period"] for row in trend]
     services = [row for row in view["services"] if row["service"] != "-"][:top_services]
     return {
-        "trend": Markup(
+        "trend": (
             charts.line_chart(
                 labels,
                 [
@@ -84,7 +120,7 @@ def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Marku
                 "Unterhaltungen im Zeitverlauf",
             )
         ),
-        "saved": Markup(
+        "saved": (
             charts.line_chart(
                 labels,
                 [("eingesparte Stunden (geschätzt)", [round(row["minutes_saved"] / 60, 1) for row in trend])],
@@ -92,17 +128,17 @@ def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Marku
                 unit=" h",
             )
         ),
-        "services": Markup(
+        "services": (
             charts.bar_chart(
                 [(row["title"], round(row["minutes_saved"] / 60, 1)) for row in services],
                 "Geschätzt eingesparte Arbeitsstunden nach Leistung",
                 unit=" h",
             )
         ),
-        "demand": Markup(
+        "demand": (
             charts.bar_chart([(row["title"], row["conversations"]) for row in services], "Unterhaltungen nach Leistung")
         ),
-        "reasons": Markup(
+        "reasons": (
             charts.bar_chart(
                 [
                     (REASON_NAMES.get(r, r), n)
@@ -111,7 +147,7 @@ def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Marku
                 "Gründe für Übergaben an Mitarbeitende",
             )
         ),
-        "channels": Markup(
+        "channels": (
             charts.bar_chart(
                 [(CHANNEL_NAMES.get(row["channel"], row["channel"]), row["conversations"]) for row in view["channels"]],
                 "Unterhaltungen nach Kanal",
@@ -120,12 +156,23 @@ def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Marku
     }
 
 
-def render_dashboard(view: dict[str, Any], options: dict[str, list[str]], base: str) -> str:
+def render_dashboard(
+    view: dict[str, Any],
+    options: dict[str, Any],
+    base: str,
+    console_url: str | None = None,
+    error: str | None = None,
+    typed: dict[str, str] | None = None,
+) -> str:
+    """The dashboard page; `typed` keeps what the supervisor entered when a date could not be read."""
     return (
         environment()
         .get_template("dashboard.html")
-        .render(view=view, charts=view_charts(view), options=options, base=base)
-    )
+        .render(
+            view=view, charts=view_charts(view), options=options, base=base, console_url=console_url,
+            error=error, typed=typed or {},
+        )
+    )  # fmt: skip
 
 
 def render_report(view: dict[str, Any], generated: dt.datetime) -> str:

@@ -5,6 +5,7 @@ One function means the dashboard and the report can never disagree about a numbe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict
 from typing import Any
@@ -15,6 +16,7 @@ from bot.db import engine_for
 from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
 from bot.settings import Settings
+from bot.teams import load_teams
 
 CHANNEL_NAMES = {"web": "Website", "rest": "REST/API", "telegram": "Telegram", "matrix": "Matrix",
                  "whatsapp": "WhatsApp", "console": "Konsole", "-": "unbekannt"}  # fmt: skip
@@ -48,6 +50,14 @@ def service_titles(settings: Settings) -> dict[str, str]:
     return titles
 
 
+def team_names(settings: Settings) -> dict[str, str]:
+    """Team id -> the name staff know ("Bürgerbüro"), from the teams file the console uses."""
+    names = {UNKNOWN: "ohne Team"}
+    with contextlib.suppress(ValueError):  # an unreadable teams file must not take the figures down
+        names.update({team.id: team.name for team in load_teams(settings.teams_file).teams})
+    return names
+
+
 def bucket_for(first: dt.date, last: dt.date) -> str:
     days = (last - first).days + 1
     return "day" if days <= 45 else "week" if days <= 200 else "month"
@@ -62,6 +72,10 @@ def build_view(metrics: Metrics, query: MetricsQuery, settings: Settings, gaps: 
     for row in services:
         row["title"] = titles.get(row["service"], row["service"])
     services.sort(key=lambda row: row["service"] == UNKNOWN)  # "no service recognised" last (stable sort)
+    names = team_names(settings)
+    teams = metrics.breakdown(table, "team")
+    for row in teams:
+        row["team_name"] = names.get(row["team"], row["team"])
     return {
         "period": {"from": query.first.isoformat(), "to": query.last.isoformat(), "bucket": bucket},
         "filters": {"channel": query.channel, "service": query.service, "team": query.team},
@@ -69,7 +83,7 @@ def build_view(metrics: Metrics, query: MetricsQuery, settings: Settings, gaps: 
         "trend": metrics.trend(table, bucket),
         "channels": metrics.breakdown(table, "channel"),
         "services": services,
-        "teams": metrics.breakdown(table, "team"),
+        "teams": teams,
         "gaps": [asdict(g) for g in content_gaps(metrics.engine, query.first, query.last, metrics.timezone)]
         if gaps
         else [],

@@ -137,3 +137,49 @@ def test_report_renders_to_pdf_in_headless_chromium(metrics: Metrics, tmp_path: 
     errors = html_to_pdf(render_report(view, dt.datetime(2026, 11, 20)), output)
     assert errors == []
     assert output.read_bytes().startswith(b"%PDF") and output.stat().st_size > 10_000
+
+
+# --- issue 16, item 11: what a supervisor reads on the dashboard ------------------------------------
+
+
+def _dashboard(client: TestClient, **params: str) -> tuple[int, str]:
+    response = client.get("/metrics/dashboard", params=params or PERIOD, headers={"X-Role": "supervisor"})
+    return response.status_code, response.text
+
+
+def test_dashboard_names_teams_and_keeps_each_chart_on_its_own(client: TestClient) -> None:
+    _status, html = _dashboard(client)
+    assert "Kfz-Zulassung und Führerschein" in html and "Bürgerbüro" in html  # names from the teams file
+    assert ">kfz<" not in html and ">buergerbuero<" not in html  # never the raw ids in cells or options
+    assert 'value="kfz"' in html  # the filter still sends the id
+    figures = re.findall(r'<figure class="chart-figure"><figcaption>(.*?)</figcaption>(.*?)</figure>', html, re.S)
+    captions = [caption for caption, _svg in figures]
+    assert any(c.startswith("Gründe für Übergaben") for c in captions)
+    assert any(c.startswith("Unterhaltungen nach Kanal") for c in captions)
+    assert all(svg.count("<svg") == 1 for _caption, svg in figures)  # one chart per caption, never two stacked
+    reasons = next(svg for caption, svg in figures if caption.startswith("Gründe"))
+    assert "Telegram" not in reasons and "Website" not in reasons  # channels are not handoff reasons
+
+
+def test_dashboard_dates_are_german_and_typos_are_explained(client: TestClient) -> None:
+    _status, html = _dashboard(client)
+    assert 'type="date"' not in html  # the browser would show its own locale's format
+    assert 'value="02.11.2026"' in html and 'value="03.11.2026"' in html and "TT.MM.JJJJ" in html
+    status, typed = _dashboard(client, **{"from": "2.11.2026", "to": "03.11.2026"})
+    assert status == 200 and 'value="02.11.2026"' in typed and "25,0 %" in typed  # the same figures as ISO dates
+    status, wrong = _dashboard(client, **{"from": "31.02.2026", "to": "03.11.2026"})
+    assert status == 422 and 'role="alert"' in wrong and "TT.MM.JJJJ" in wrong and 'value="31.02.2026"' in wrong
+    api = client.get("/api/metrics/summary", params={"from": "gestern"}, headers={"X-Role": "supervisor"})
+    assert api.status_code == 422 and "TT.MM.JJJJ" in api.json()["detail"]
+    german = client.get("/api/metrics/summary", params={"from": "02.11.2026", "to": "03.11.2026"},
+                        headers={"X-Role": "supervisor"})  # fmt: skip
+    assert german.json()["summary"]["conversations"] == 8
+
+
+def test_dashboard_links_back_to_the_console(metrics: Metrics, tmp_path: Path) -> None:
+    app = FastAPI()
+    app.state.settings = Settings(data_dir=tmp_path)
+    app.state.metrics = metrics
+    app.include_router(build_metrics_router(require_supervisor, console_url="/console"))
+    html = TestClient(app).get("/metrics/dashboard", params=PERIOD, headers={"X-Role": "supervisor"}).text
+    assert re.search(r'<a class="back" href="/console">[^<]*Mitarbeiterkonsole</a>', html)
