@@ -15,13 +15,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 from redis.exceptions import RedisError
 
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
-from bot.conversations import Conversation, ConversationStore, Message
+from bot.conversations import ConversationStore
 from bot.docs import mount_docs
 from bot.eventlog import start_event_writer
 from bot.handoff import HandoffError, HandoffService
@@ -36,10 +38,18 @@ from bot.settings import Settings, get_settings
 from bot.startup import BusyWhileRebuilding, open_index, rebuild_index
 from bot.teams import load_teams
 from connectors.channels import start_channels
+from connectors.common import (
+    MAX_PAYLOAD_CHARS,
+    MAX_TEXT_CHARS,
+    CitizenInputError,
+    check_citizen_input,
+    request_validation_failed,
+)
 from connectors.console.auth import Accounts, demo_accounts, require
 from connectors.console.router import abandonment_sweeper
 from connectors.console.router import api as console_api
 from connectors.console.router import pages as console_pages
+from connectors.public import PublicConversation, PublicMessage, public_conversation, public_message
 from connectors.rest.router import router as partner_router
 from connectors.telegram.router import router as telegram_router
 from connectors.web.handoff import router as handoff_router
@@ -58,13 +68,28 @@ class QuestionIn(BaseModel):
 
 
 class MessageIn(BaseModel):
-    text: str = Field(min_length=1, max_length=20_000, description="What the citizen typed or the button title.")
-    payload: str | None = Field(default=None, max_length=500, description="Button payload, if a button was used.")
+    text: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS, description="What the citizen typed or the button title."
+    )
+    payload: str | None = Field(
+        default=None, max_length=MAX_PAYLOAD_CHARS, description="Button payload, if a button was used."
+    )
+
+    @model_validator(mode="after")
+    def _citizen_input(self) -> MessageIn:
+        """The check every channel applies (connectors.common); its German reason becomes the 422 `msg`."""
+        try:
+            self.text, self.payload = check_citizen_input(self.text, self.payload)
+        except CitizenInputError as exc:
+            raise PydanticCustomError(exc.code, str(exc)) from None
+        return self
 
 
 class MessagesOut(BaseModel):
-    conversation: Conversation
-    messages: list[Message]
+    """Public models only: the internal record holds staff logins, teams and callback contact data."""
+
+    conversation: PublicConversation
+    messages: list[PublicMessage]
 
 
 def get_answerer(request: Request) -> Answerer:
@@ -108,9 +133,7 @@ async def readiness(request: Request) -> dict[str, object]:
     return {"status": "ok", **checks}
 
 
-@questions.post(
-    "/ask", response_model=Answer, dependencies=[Depends(limit_per_ip)], responses={429: RATE_LIMITED}
-)
+@questions.post("/ask", response_model=Answer, dependencies=[Depends(limit_per_ip)], responses={429: RATE_LIMITED})
 async def ask(body: QuestionIn, answerer: Annotated[Answerer, Depends(get_answerer)]) -> Answer:
     return await run_in_threadpool(answerer.answer, body.question)
 
@@ -128,7 +151,7 @@ async def post_message(
 ) -> MessagesOut:
     replies = await router.handle(conversation_id, body.text, channel="rest", payload=body.payload)
     conversation = router.store.get_or_create(conversation_id)
-    return MessagesOut(conversation=conversation, messages=replies)
+    return MessagesOut(conversation=public_conversation(conversation), messages=[public_message(m) for m in replies])
 
 
 @conversations.get(
@@ -140,7 +163,8 @@ def get_conversation(
     conversation = store.get(conversation_id)
     if conversation is None:
         raise HTTPException(404, "Unterhaltung nicht gefunden")
-    return MessagesOut(conversation=conversation, messages=store.history(conversation_id, after_seq=after))
+    messages = [public_message(m) for m in store.history(conversation_id, after_seq=after)]
+    return MessagesOut(conversation=public_conversation(conversation), messages=messages)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -251,6 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # docs page without a CDN (bot/docs.py): FastAPI's own pages would stay blank offline and under our CSP
     app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(RedisError, redis_unavailable)
+    app.add_exception_handler(RequestValidationError, request_validation_failed)  # never echoes the input
     app.add_exception_handler(HandoffError, handoff_refused)  # console and citizen handoff routes alike
     app.include_router(health)
     app.include_router(questions)

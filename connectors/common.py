@@ -5,6 +5,11 @@ Why these live in one place:
   declared Content-Length over the limit is refused before anything is read), then decoded strictly:
   invalid UTF-8, invalid or absurdly nested JSON and text with control characters are clean 4xx
   answers, never a 5xx and never a half-processed message.
+- What a citizen writes passes one check, `check_citizen_input`, on every channel (widget REST and
+  WebSocket, partner REST, Telegram, WhatsApp, Matrix): type, length, control characters and lone
+  surrogates. JSON may spell a lone surrogate (`"\\ud800"`); such a string cannot be encoded as UTF-8,
+  so Redis, logs and JSON responses would all fail on it later, far from the cause. One check at the
+  door keeps the channels consistent and every later layer free of such text.
 - Messenger addresses (Telegram chat ids, WhatsApp phone numbers, Matrix rooms) never become
   conversation ids. The id is a keyed hash (HMAC with a per-installation key kept in Redis), so it
   reveals nothing and cannot be computed by someone who knows a phone number; the public
@@ -31,13 +36,16 @@ from typing import Any, Protocol
 
 import redis
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from bot.conversations import PREFIX, Button, Message
 from bot.presentation import text_with_sources
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000  # same as the web widget: longer messages get a friendly "please shorten"
+MAX_TEXT_CHARS = 2000  # every channel: longer messages get a friendly "please shorten"
+MAX_PAYLOAD_CHARS = 500  # button payloads are ours ("/intent{...}") and short
 DELIVERED_TTL_S = 24 * 3600
 ID_KEY = f"{PREFIX}:channel-id-key"
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -50,6 +58,7 @@ TEXTS: dict[str, str] = {
     "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte senden Sie sie ohne diese Zeichen "
     "noch einmal.",
     "empty": "Bitte schreiben Sie mir Ihre Frage.",
+    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
     "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten geschickt. Bitte warten Sie einen Moment, "
     "dann antworte ich Ihnen gern wieder.",
     "option_expired": "Diese Auswahl ist nicht mehr gültig. Bitte schreiben Sie mir Ihre Frage noch einmal.",
@@ -109,22 +118,89 @@ def decode_json(body: bytes) -> Any:
         raise HTTPException(400, BAD_JSON) from exc
 
 
+# --- citizen input: the one check every channel applies ---------------------------------------------
+
+
 def has_bad_chars(value: str) -> bool:
-    """Control characters (tab and line breaks are fine) and lone surrogates, which Redis cannot store."""
+    """Control characters (tab and line breaks are fine) and lone surrogates, which cannot be encoded."""
     return any(
         (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs" for ch in value
     )
 
 
+class CitizenInputError(ValueError):
+    """A citizen's message that is not processed; `code` names the friendly reply (a key of TEXTS)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(TEXTS[code])
+        self.code = code
+
+
+def check_citizen_input(text: object, payload: object = None) -> tuple[str, str | None]:
+    """The text (stripped) and payload of a citizen's message, or `CitizenInputError` saying why not.
+
+    Order matters for the reply: a wrong type is "unreadable", overlong text is "too long" before
+    its characters are looked at (the scan is then bounded), and whitespace-only text is "empty".
+    An empty payload counts as none: widgets send `""` for a typed message.
+    """
+    if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
+        raise CitizenInputError("invalid")
+    if len(text) > MAX_TEXT_CHARS + 100 or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
+        raise CitizenInputError("too_long")  # + 100: surrounding whitespace is forgiven below
+    if has_bad_chars(text) or (payload is not None and has_bad_chars(payload)):
+        raise CitizenInputError("control_chars")
+    stripped = text.strip()
+    if not stripped:
+        raise CitizenInputError("empty")
+    if len(stripped) > MAX_TEXT_CHARS:
+        raise CitizenInputError("too_long")
+    return stripped, (payload or None)
+
+
 def text_problem(text: str) -> str | None:
     """Why a citizen's text cannot be processed (a key of TEXTS), or None when it is fine."""
-    if not text.strip():
-        return "empty"
-    if has_bad_chars(text):
-        return "control_chars"
-    if len(text) > MAX_TEXT_CHARS:
-        return "too_long"
+    try:
+        check_citizen_input(text)
+    except CitizenInputError as exc:
+        return exc.code
     return None
+
+
+def usable_identifier(value: str, max_chars: int = 256) -> bool:
+    """Whether an id a messenger sent (sender, message or event id) can be hashed, logged and stored.
+
+    Ids are not citizen text, but they reach Redis keys and logs the same way; one with a lone
+    surrogate would fail there with a 500 (and the messenger would retry it for days).
+    """
+    return 0 < len(value) <= max_chars and not has_bad_chars(value)
+
+
+def _printable(value: object, limit: int = 200) -> object:
+    """A value that JSON can always encode as UTF-8: lone surrogates become visible escapes."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = str(value)[:limit]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def request_validation_failed(request: Request, exc: Exception) -> JSONResponse:
+    """422 like FastAPI's own answer, but without echoing the input back.
+
+    FastAPI's default handler repeats the offending input in the response. For a string with a lone
+    surrogate (valid JSON: `"\\ud800"`) that echo cannot be encoded, and the handler itself failed
+    with a 500. Echoing a citizen's text back is needless anyway (it may hold personal data), so the
+    answer names the field and the problem only; `type`, `loc` and `msg` keep FastAPI's schema.
+    """
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {
+            "type": _printable(error.get("type", "value_error")),
+            "loc": [_printable(part) for part in error.get("loc", ())][:10],
+            "msg": _printable(error.get("msg", "")),
+        }
+        for error in errors[:20]
+    ]
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 def constant_time_equal(given: str | None, expected: str) -> bool:

@@ -38,6 +38,7 @@ from connectors.common import (
     numbered_text,
     remember_options,
     split_text,
+    usable_identifier,
 )
 from connectors.messaging import Inbound, MessengerGateway
 
@@ -164,6 +165,10 @@ class MatrixBot:
                 log.warning("matrix: encrypted room %s is not supported (no libolm); events skipped", room_id)
             return None
         if not isinstance(event, nio.RoomMessage) or event.sender == self.user_id:
+            return None
+        if not (usable_identifier(room_id) and usable_identifier(event.event_id)):
+            # JSON can spell ids no Redis key or log line can hold; one must not stop the rest of the sync
+            log.warning("matrix: event with an unusable id skipped")
             return None
         if isinstance(event, nio.RoomMessageNotice):
             return None  # notices are what bots send: answering them could start a bot-to-bot loop

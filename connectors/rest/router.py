@@ -29,13 +29,17 @@ from bot.settings import Settings
 from connectors.common import (
     BAD_SHAPE,
     BAD_TEXT,
+    MAX_PAYLOAD_CHARS,
     MAX_TEXT_CHARS,
+    CitizenInputError,
+    check_citizen_input,
     client_ip,
     decode_json,
-    has_bad_chars,
     pseudonymous_id,
     read_body,
 )
+from connectors.public import public_message
+from knowledge.models import Source
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,9 @@ class PartnerMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What the citizen wrote (or the title).")
-    payload: str | None = Field(default=None, max_length=500, description="Payload of a button the citizen chose.")
+    payload: str | None = Field(
+        default=None, max_length=MAX_PAYLOAD_CHARS, description="Payload of a button the citizen chose."
+    )
 
 
 class PartnerButton(BaseModel):
@@ -72,7 +78,7 @@ class PartnerMessage(BaseModel):
     role: str = Field(description="citizen, bot, staff or system")
     text: str
     buttons: list[PartnerButton] = Field(default_factory=list)
-    sources: list[dict[str, Any]] = Field(default_factory=list, description="Official sources of an answer.")
+    sources: list[Source] = Field(default_factory=list, description="Official sources of an answer.")
     ts: float = Field(description="Unix time")
     seq: int = Field(description="Order in the conversation; poll with `?after=` the last one you saw.")
 
@@ -122,14 +128,16 @@ def internal_id(store: ConversationStore, partner: str, conversation_id: str) ->
 
 
 def _public(message: Message) -> PartnerMessage:
+    """Built from the citizens' public model, so partners never see more than the widget does."""
+    public = public_message(message)
     return PartnerMessage(
-        id=message.id,
-        role=message.role,
-        text=message.text,
-        buttons=[PartnerButton(title=b.title, payload=b.payload) for b in message.buttons],
-        sources=list(message.data.get("sources") or []),
-        ts=message.ts,
-        seq=message.seq,
+        id=public.id,
+        role=public.role,
+        text=public.text,
+        buttons=[PartnerButton(title=b.title, payload=b.payload) for b in public.buttons],
+        sources=public.data.sources,
+        ts=public.ts,
+        seq=public.seq,
     )
 
 
@@ -154,14 +162,13 @@ async def partner_post_message(
         body = PartnerMessageIn.model_validate(data)
     except ValidationError as exc:
         raise HTTPException(400, BAD_SHAPE) from exc
-    if has_bad_chars(body.text) or (body.payload is not None and has_bad_chars(body.payload)):
-        raise HTTPException(400, BAD_TEXT)
-    text = body.text.strip()
-    if not text:
-        raise HTTPException(400, BAD_SHAPE)
+    try:  # the same check as every other channel (connectors.common)
+        text, payload = check_citizen_input(body.text, body.payload)
+    except CitizenInputError as exc:
+        raise HTTPException(400, BAD_TEXT if exc.code == "control_chars" else BAD_SHAPE) from exc
     store: ConversationStore = request.app.state.store
     internal = internal_id(store, partner, conversation_id)
-    replies = await request.app.state.router.handle(internal, text, channel="partner", payload=body.payload or None)
+    replies = await request.app.state.router.handle(internal, text, channel="partner", payload=payload)
     conversation = store.get_or_create(internal, "partner")
     return PartnerConversation(
         conversation_id=conversation_id, state=conversation.state, messages=[_public(m) for m in replies]

@@ -34,6 +34,7 @@ from connectors.common import (
     option_ref,
     remember_options,
     split_text,
+    usable_identifier,
 )
 from connectors.messaging import Inbound
 
@@ -130,8 +131,8 @@ def to_inbound(update: Update) -> Inbound | None:
     callback = update.callback_query
     if callback is not None:
         chat = callback.message.chat if callback.message is not None else None
-        if chat is None or chat.type != "private" or not callback.data:
-            return None
+        if chat is None or chat.type != "private" or not callback.data or not usable_identifier(callback.id):
+            return None  # an unusable id could not even be acknowledged (the Bot API call would fail)
         return Inbound(
             channel=CHANNEL,
             sender_id=str(chat.id),

@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,14 @@ from redis.exceptions import RedisError
 
 from bot.conversations import ConversationStore, channel_name
 from bot.security import origin_allowed
+from connectors.common import MAX_TEXT_CHARS, CitizenInputError, check_citizen_input, has_bad_chars
+from connectors.public import public_message, public_message_json
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["web"])
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the REST API
-MAX_TEXT_CHARS = 2000
-MAX_PAYLOAD_CHARS = 500
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + 1000  # generous for JSON escapes; anything bigger is refused unread
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
 LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
@@ -68,9 +67,7 @@ class FrameError(ValueError):
         self.code = code
 
 
-def _has_control_chars(value: str) -> bool:
-    """True for C0/C1 control characters; tab and line breaks are ordinary whitespace in pasted text."""
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
+_has_control_chars = has_bad_chars  # the console checks staff texts with the same rule
 
 
 def parse_frame(raw: str | None) -> tuple[str, str | None]:
@@ -87,19 +84,12 @@ def parse_frame(raw: str | None) -> tuple[str, str | None]:
         frame = json.loads(raw)
     except ValueError as exc:
         raise FrameError("invalid") from exc
-    if not isinstance(frame, dict) or not isinstance(frame.get("text"), str):
+    if not isinstance(frame, dict):
         raise FrameError("invalid")
-    payload = frame.get("payload")
-    if payload is not None and not isinstance(payload, str):
-        raise FrameError("invalid")
-    text = frame["text"].strip()
-    if not text:
-        raise FrameError("empty")
-    if len(text) > MAX_TEXT_CHARS or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
-        raise FrameError("too_long")
-    if _has_control_chars(text) or (payload is not None and _has_control_chars(payload)):
-        raise FrameError("control_chars")
-    return text, (payload or None)
+    try:  # the same check as every other channel (connectors.common)
+        return check_citizen_input(frame.get("text"), frame.get("payload"))
+    except CitizenInputError as exc:
+        raise FrameError(exc.code) from exc
 
 
 def error_frame(code: str) -> dict[str, str]:
@@ -268,13 +258,16 @@ async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -
             frame = json.loads(item["data"])
         except (TypeError, ValueError):
             continue
-        kind = frame.get("kind")
+        kind = frame.get("kind") if isinstance(frame, dict) else None
         if kind == "message":
-            seq = int((frame.get("message") or {}).get("seq") or 0)
+            message = public_message_json(frame.get("message"))  # internal fields stay on the server
+            if message is None:
+                continue
+            seq = message["seq"]
             if seq and seq <= last_seq:
                 continue
             last_seq = max(last_seq, seq)
-            await sock.send(frame)
+            await sock.send({"kind": "message", "message": message})
             await sock.mark_relayed(seq)
         elif kind == "state":
             await sock.send(state_frame(frame))
@@ -332,7 +325,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
         await pubsub.subscribe(channel_name(conversation_id))
         last_seq = max(after, 0)
         for stored in await run_in_threadpool(store.history, conversation_id, last_seq):
-            await sock.send({"kind": "message", "message": stored.model_dump(mode="json")})
+            await sock.send(
+                {"kind": "message", "message": public_message(stored).model_dump(mode="json", exclude_none=True)}
+            )
             last_seq = max(last_seq, stored.seq)
         conversation = await run_in_threadpool(store.get, conversation_id)
         if conversation is not None:
