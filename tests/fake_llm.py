@@ -3,7 +3,7 @@
 Why a process: the gateway talks to a city's model over HTTP from worker threads with a hard
 timeout; a server in the test's own process and event loop would not show what a slow or dead
 endpoint does to a real request. The test steers the server over two extra routes:
-`POST /_control` (reply text, delay, HTTP status) and `GET|DELETE /_requests` (what the model was
+`POST /_control` (reply text, delay, HTTP status, or a raw body) and `GET|DELETE /_requests` (what the model was
 sent). `stop()` kills the process, so the endpoint is down for real.
 
 Run alone: `python -m tests.fake_llm --port 8765`.
@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.settings import PROJECT_ROOT
 
@@ -29,7 +29,7 @@ from bot.settings import PROJECT_ROOT
 def build_app() -> FastAPI:
     """The server: `/v1/chat/completions` answers as the last `/_control` call said."""
     app = FastAPI()
-    behaviour: dict[str, Any] = {"reply": "", "delay_s": 0.0, "status": 200}
+    behaviour: dict[str, Any] = {"reply": "", "delay_s": 0.0, "status": 200, "raw": None}
     received: list[dict[str, Any]] = []
 
     @app.post("/_control")
@@ -52,6 +52,8 @@ def build_app() -> FastAPI:
         received.append(body)
         if behaviour["delay_s"]:
             await asyncio.sleep(float(behaviour["delay_s"]))
+        if behaviour["raw"] is not None:  # a broken server: this body as it is
+            return Response(str(behaviour["raw"]), media_type="application/json")
         if behaviour["status"] != 200:
             error = {"error": {"message": "model failed", "type": "server_error", "code": behaviour["status"]}}
             return JSONResponse(error, status_code=int(behaviour["status"]))
@@ -110,9 +112,9 @@ class FakeLlm:
         self.stop()
         self._control.close()
 
-    def behave(self, *, reply: str = "", delay_s: float = 0.0, status: int = 200) -> None:
+    def behave(self, *, reply: str = "", delay_s: float = 0.0, status: int = 200, raw: str | None = None) -> None:
         """Set how the next completions are answered (and forget what was asked before)."""
-        self._control.post("/_control", json={"reply": reply, "delay_s": delay_s, "status": status})
+        self._control.post("/_control", json={"reply": reply, "delay_s": delay_s, "status": status, "raw": raw})
         self.clear_requests()
 
     @property

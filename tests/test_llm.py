@@ -228,6 +228,21 @@ def test_server_error_falls_back(demo_settings, llm: FakeLlm):
     assert writer.counts == {"error": 1} and len(llm.requests) == 1, "asked once, no retries"
 
 
+@pytest.mark.parametrize("raw", ["not json at all", '{"choices": []}', '{"id": "x", "object": "chat.completion"}'])
+def test_malformed_response_falls_back(demo_settings, llm: FakeLlm, raw: str):
+    llm.behave(raw=raw)
+    writer = writer_for(demo_settings, llm.url)
+    assert writer.improve(FEE_QUESTION, EXTRACTIVE_DE) == EXTRACTIVE_DE
+    assert writer.counts == {"error": 1}
+
+
+def test_overlong_reply_falls_back(demo_settings, llm: FakeLlm):
+    llm.behave(reply=" ".join([GOOD_DE] * 10))  # every word true, but no short answer
+    writer = writer_for(demo_settings, llm.url)
+    assert writer.improve(FEE_QUESTION, EXTRACTIVE_DE) == EXTRACTIVE_DE
+    assert writer.counts == {"rejected": 1}
+
+
 def test_endpoint_that_is_down_falls_back(demo_settings):
     with FakeLlm() as server:
         server.stop()
