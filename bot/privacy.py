@@ -13,8 +13,9 @@ redacted question still reads naturally and still groups with similar questions.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -99,20 +100,35 @@ _STREET_SUFFIX = (
     r"anger|graben|leite|wall|kai|zeile|bogen|promenade"
 )
 _STREET_WORD = r"Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm|Ufer|Chaussee|Markt|Promenade"
-_HOUSE_NO = r"\d{1,4}(?:\s?[a-hA-H](?![\w]))?(?:\s?[-/]\s?\d{1,4}[a-hA-H]?)?"
+# A number after a street-shaped word followed by a unit is a distance or an amount, not a house number
+# ("Fußweg 10 Minuten", "Bahnsteig 3 Meter weiter").
+_UNIT_AFTER = (
+    r"(?!\s*(?i:mal|min\.?|minuten|std\.?|stunden|sekunden|tage?n?|wochen?|monate?n?|jahren?|euro|eur|€|"
+    r"km|m|meter|kilometer|uhr|prozent|%|personen|leute|häuser|stockwerke)\b)"
+)
+_HOUSE_NO = rf"\d{{1,4}}(?:\s?[a-hA-H](?![\w]))?(?:\s?[-/]\s?\d{{1,4}}[a-hA-H]?)?{_UNIT_AFTER}"
 _POSTCODE_CITY = (
     rf"(?:0[1-9]|[1-9]\d)\d{{3}}\s+[{_UPPER}][{_LETTER}-]+"
     rf"(?:\s(?:am|an der|im|in der|ob der)\s[{_UPPER}][{_LETTER}-]+)?"  # Frankfurt am Main
 )
+# Citizens type street names as they please: "bahnhofstr. 5", "Bahnhof-Str. 5a", "karl-marx-allee 12",
+# "hauptstr 7", "am alten markt 3". A one-word street therefore ignores case; "str" needs no dot when a
+# number follows. Two-word streets in lower case need an adjective-like first word ("alten", "lange"),
+# and the words that make "auf platz 3" a rank are excluded in `_accept_address`.
 _STREET = (
-    rf"(?:[{_UPPER}][{_LETTER}-]*(?i:{_STREET_SUFFIX})"  # Marienplatz, Hauptstr., Sankt-Martin-Straße
-    rf"|[{_UPPER}][{_LETTER}-]+\s(?:{_STREET_WORD}))"  # Lange Straße, Alter Markt
+    rf"(?:[{_LETTER}][{_LETTER}-]*(?i:{_STREET_SUFFIX}|str(?=\s?\d))"  # Marienplatz, hauptstr. 5, Karl-Marx-Allee
+    rf"|[{_UPPER}][{_LETTER}-]+\s(?:{_STREET_WORD})"  # Lange Straße, Alter Markt
+    rf"|[{_LETTER}][{_LOWER}-]+(?:e|en|er|es)\s(?i:{_STREET_WORD}))"  # lange straße, am alten markt
 )
-_ADDRESS = re.compile(rf"\b(?P<street>{_STREET})\s?(?P<no>{_HOUSE_NO})\b(?:,?\s+{_POSTCODE_CITY})?")
+_POSTCODE_ANY_CITY = (  # after a street and house number, a lower-case city is a city too ("80331 münchen")
+    rf"(?:0[1-9]|[1-9]\d)\d{{3}}\s+[{_LETTER}][{_LETTER}-]+"
+    rf"(?:\s(?:am|an der|im|in der|ob der)\s[{_LETTER}][{_LETTER}-]+)?"
+)
+_ADDRESS = re.compile(rf"(?<![\w-])(?P<street>{_STREET})\s?(?P<no>{_HOUSE_NO})\b(?:,?\s+{_POSTCODE_ANY_CITY})?")
 _POSTCODE = re.compile(rf"\b{_POSTCODE_CITY}")
 _LIVES_IN = re.compile(
     rf"(?i:\b(?:wohne|wohnen|wohnhaft|Anschrift|Adresse|Wohnort)\b)(?:\s*(?::|ist|lautet|jetzt|seit kurzem))?"
-    rf"\s+(?i:in der |in |im |am |an der |auf der )?(?P<pii>[{_UPPER}][{_LETTER}-]*(?:{_STREET_SUFFIX}))\b"
+    rf"\s+(?i:in der |in |im |am |an der |auf der )?(?P<pii>[{_LETTER}][{_LETTER}-]*(?i:{_STREET_SUFFIX}))(?!\w)"
 )
 # Words that follow numbers like postcodes do, but are amounts, counts or units.
 _NOT_A_CITY = {
@@ -185,18 +201,90 @@ _NOT_A_STREET = {
     "wall",
     "zeile",
 }
+# Compounds that end like a street but are places or things ("Stellplatz 3", "bahnsteig 4").
+_NOT_A_STREET_ENDINGS = (
+    "schwanger",
+    "langer",
+    "länger",
+    "fänger",
+    "gering",
+    "ehering",
+    "läufer",
+    "rufer",
+    "parkplatz",
+    "stellplatz",
+    "sitzplatz",
+    "spielplatz",
+    "arbeitsplatz",
+    "studienplatz",
+    "ausbildungsplatz",
+    "kitaplatz",
+    "krippenplatz",
+    "bahnsteig",
+    "supermarkt",
+    "wochenmarkt",
+    "flohmarkt",
+    "weihnachtsmarkt",
+    "arbeitsmarkt",
+    "wohnungsmarkt",
+    "fragebogen",
+    "antragsbogen",
+    "verkäufer",
+    "käufer",
+)
 _NOT_A_STREET_OWNER = {
     "ihr",
     "ihre",
+    "ihren",
     "mein",
     "meine",
+    "meinen",
+    "unser",
+    "unsere",
+    "unseren",
+    "seine",
+    "seinen",
+    "keine",
+    "keinen",
+    "jede",
+    "jeden",
+    "jeder",
+    "welche",
+    "welchen",
+    "andere",
+    "anderen",
+    "gleiche",
+    "gleichen",
+    "selbe",
+    "selben",
+    "ganze",
+    "ganzen",
     "auf",
     "dieser",
     "diese",
+    "diesen",
     "nächste",
+    "nächsten",
     "nächster",
     "erste",
+    "ersten",
+    "zweite",
+    "zweiten",
+    "dritte",
+    "dritten",
+    "vierte",
+    "vierten",
     "letzte",
+    "letzten",
+    "eine",
+    "einen",
+    "eines",
+    "alle",
+    "alles",
+    "freie",
+    "freien",
+    "neue",
+    "neuen",
 }
 _ORDINAL_CONTEXT = re.compile(r"(?i)\b(?:seite|nummer|nr\.?|schritt|punkt|abschnitt|stock|etage|zimmer|raum)\s*$")
 
@@ -397,7 +485,12 @@ class _Rule:
     accept: Callable[[re.Match[str], str], bool] | None = None
 
 
-def _replace(text: str, rule: _Rule, public: frozenset[str] = frozenset()) -> str:
+def _public_key(value: str) -> str:
+    """How a public value is compared: "ruppertstr. 19" is the office at "Ruppertstraße 19"."""
+    return re.sub(r"[\W_]+", "", value.casefold().replace("straße", "str").replace("strasse", "str"))
+
+
+def _replace(text: str, rule: _Rule, public_keys: frozenset[str] = frozenset()) -> str:
     """Replace the `pii` group (or the whole match) of every accepted match with the placeholder."""
     out: list[str] = []
     last = 0
@@ -406,7 +499,7 @@ def _replace(text: str, rule: _Rule, public: frozenset[str] = frozenset()) -> st
             continue
         group = "pii" if "pii" in rule.pattern.groupindex and match.group("pii") is not None else 0
         start, end = match.span(group)
-        if start < last or text[start:end] in public:
+        if start < last or (public_keys and _public_key(text[start:end]) in public_keys):
             continue
         out.append(text[last:start])
         out.append(rule.placeholder)
@@ -438,11 +531,16 @@ def _accept_bare_id(match: re.Match[str], _text: str) -> bool:
 def _accept_address(match: re.Match[str], text: str) -> bool:
     street = match.group("street")
     words = street.split()
-    if street.lower() in _NOT_A_STREET:
+    if street.lower() in _NOT_A_STREET or any(street.lower().endswith(word) for word in _NOT_A_STREET_ENDINGS):
         return False
     if len(words) == 2 and (words[0].lower() in _NAME_STOP or words[0].lower() in _NOT_A_STREET_OWNER):
         return False  # "Ihr Platz 3", "Auf Platz 3": a rank, not a street
     return not _ORDINAL_CONTEXT.search(text[: match.start()])
+
+
+def _accept_lives_in(match: re.Match[str], _text: str) -> bool:
+    street = match.group("pii").lower()
+    return street not in _NOT_A_STREET and not any(street.endswith(word) for word in _NOT_A_STREET_ENDINGS)
 
 
 def _accept_postcode(match: re.Match[str], text: str) -> bool:
@@ -510,7 +608,7 @@ _RULES_BEFORE_NAMES: tuple[_Rule, ...] = (
     _Rule(_BIRTH_BEFORE, BIRTH_DATE),
     _Rule(_BIRTH_AFTER, BIRTH_DATE),
     _Rule(_ADDRESS, ADDRESS, _accept_address),
-    _Rule(_LIVES_IN, ADDRESS),
+    _Rule(_LIVES_IN, ADDRESS, _accept_lives_in),
     _Rule(_POSTCODE, ADDRESS, _accept_postcode),
     _Rule(_PHONE_CUE, PHONE),
     _Rule(_PHONE, PHONE, _accept_phone),
@@ -524,7 +622,11 @@ CONTENT_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "content"
 
 def public_values(texts: Iterable[str]) -> frozenset[str]:
     """Values in official texts that look like personal data but are the administration's own
-    (office addresses, hotlines, functional mailboxes); bot answers quote them and they must stay."""
+    (office addresses, hotlines, functional mailboxes); bot answers quote them and they must stay.
+
+    An office address is also kept without its postcode and city, because a citizen who asks about
+    "Ruppertstraße 19" names the office, not a private home.
+    """
     found: set[str] = set()
     for text in texts:
         for rule in _RULES_BEFORE_NAMES:
@@ -532,28 +634,73 @@ def public_values(texts: Iterable[str]) -> frozenset[str]:
                 if rule.accept is None or rule.accept(match, text):
                     group = "pii" if "pii" in rule.pattern.groupindex and match.group("pii") is not None else 0
                     found.add(match.group(group))
+                    if rule.pattern is _ADDRESS:
+                        found.add(f"{match.group('street')} {match.group('no')}")
     return frozenset(found)
+
+
+def _json_texts(node: object) -> Iterator[str]:
+    """Every string of a JSON export, plus structured addresses written out ("Implerstraße 11, 81371 München").
+
+    Exports such as the DLDB keep an office's street, number, postcode and city in separate fields;
+    answers quote them joined, so they are joined here the same way.
+    """
+    if isinstance(node, dict):
+        street, number = node.get("street"), node.get("house_number")
+        if isinstance(street, str) and isinstance(number, str | int):
+            yield f"{street} {number}, {node.get('postal_code') or node.get('zip') or ''} {node.get('city') or ''}"
+        for value in node.values():
+            yield from _json_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _json_texts(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def _content_texts(content_dir: Path) -> Iterator[str]:
+    for path in sorted(content_dir.rglob("*")):
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".yaml", ".yml"):
+                yield path.read_text(encoding="utf-8", errors="replace")
+            elif suffix == ".json":
+                yield from _json_texts(json.loads(path.read_text(encoding="utf-8-sig")))
+        except (OSError, ValueError, RecursionError):
+            continue  # a broken file is the ingest report's business, not the redaction's
 
 
 @lru_cache(maxsize=4)
 def _content_public_values(content_dir: Path = CONTENT_DIR) -> frozenset[str]:
+    """The public values of the shipped content (YAML services, JSON exports), read once per process."""
     if not content_dir.is_dir():
         return frozenset()
-    return public_values(p.read_text(encoding="utf-8") for p in sorted(content_dir.glob("*.yaml")))
+    return public_values(_content_texts(content_dir))
+
+
+@lru_cache(maxsize=1)
+def _default_keys() -> frozenset[str]:
+    return frozenset(_public_key(v) for v in _content_public_values())
+
+
+@lru_cache(maxsize=8)
+def _keys(public: frozenset[str]) -> frozenset[str]:
+    return frozenset(_public_key(v) for v in public)
 
 
 def redact(text: str, public: frozenset[str] | None = None) -> str:
     """Return `text` with personal data replaced by German placeholders such as [NAME] or [IBAN].
 
     `public`: values to keep because they are the administration's own contact data; by default
-    those found in the demo content (knowledge/content), so quoted office addresses survive.
+    those of the content in knowledge/content, so quoted office addresses survive, however a
+    citizen spells them ("ruppertstr. 19").
     Idempotent: redacting a redacted text changes nothing, so every layer may call it safely.
     """
     if not text:
         return text
-    keep = _content_public_values() if public is None else public
+    keys = _default_keys() if public is None else _keys(public)
     for rule in _RULES_BEFORE_NAMES:
-        text = _replace(text, rule, keep)
+        text = _replace(text, rule, keys)
     text = _redact_names(text, _NAME_CUE)
     text = _redact_names(text, _GREETING)
     text = _redact_salutations(text)

@@ -30,6 +30,15 @@ POSITIVES = [
     ("Umzug in die Sankt-Martin-Straße 3-5 nächste Woche", "[ADRESSE]", "Martin-Straße 3"),
     ("wir sind in die Lange Straße 14 gezogen", "[ADRESSE]", "Lange Straße 14"),
     ("Ich bin nach 60311 Frankfurt am Main gezogen", "[ADRESSE]", "60311"),
+    # lower case, abbreviated and hyphenated street names, as citizens type them
+    ("ich wohne bahnhofstr. 5", "[ADRESSE]", "bahnhofstr"),
+    ("Neue Anschrift: Bahnhof-Str. 5a", "[ADRESSE]", "Bahnhof-Str"),
+    ("wir ziehen in die karl-marx-allee 12 um", "[ADRESSE]", "karl-marx-allee"),
+    ("meine adresse ist am alten markt 3", "[ADRESSE]", "markt 3"),
+    ("lieferung an hauptstr 7, 80331 münchen", "[ADRESSE]", "80331"),
+    ("bitte an die schillerstrasse 12b schicken", "[ADRESSE]", "schillerstrasse"),
+    ("ich wohne in der leopoldstraße seit mai", "[ADRESSE]", "leopoldstraße"),
+    ("Umzug nach goethe-platz 4 – was muss ich tun?", "[ADRESSE]", "goethe-platz 4"),
     ("Ich wohne in der Leopoldstraße, zweiter Hinterhof", "[ADRESSE]", "Leopoldstraße"),
     ("geboren am 12.03.1985 in Augsburg", "[GEBURTSDATUM]", "12.03.1985"),
     ("Geburtsdatum: 3. Mai 1990", "[GEBURTSDATUM]", "3. Mai 1990"),
@@ -65,6 +74,13 @@ NEGATIVES = [
     "Ich möchte mit Frau Bürgermeisterin sprechen.",
     "Brauche ich für die Geburtsurkunde einen Termin am 05.06.2026?",
     "Mein Kind ist 2 Jahre alt, bekomme ich einen Kita-Platz?",
+    # street-shaped words in lower case that are no address
+    "vom bahnhof ist es ein fußweg 10 minuten",
+    "ich bin auf platz 3 der warteliste",
+    "die zweite straße 2 mal links, dann sind sie da",
+    "am bahnsteig 3 ist der aufzug kaputt",
+    "gilt der antrag für stellplatz 4 in der tiefgarage?",
+    "muss ich für den wochenmarkt 2 formulare ausfüllen?",
 ]
 
 
@@ -123,3 +139,29 @@ def test_official_contact_data_from_the_content_is_kept() -> None:
 
 def test_private_address_is_redacted_even_with_public_values_loaded() -> None:
     assert "[ADRESSE]" in redact("Ich wohne in der Lindwurmstraße 45")
+
+
+def test_office_address_from_the_content_is_kept_however_it_is_spelled() -> None:
+    from bot.privacy import public_values
+
+    public = public_values(["Kreisverwaltungsreferat, Ruppertstraße 19, 80337 München. Telefon 089 233-96000"])
+    for question in (
+        "Ist das Bürgerbüro in der Ruppertstraße 19?",
+        "ist das bürgerbüro in der ruppertstr. 19?",
+        "muss ich zur ruppertstrasse 19, 80337 münchen?",
+        "Ruppert-Str. 19 oder woanders?",
+    ):
+        assert redact(question, public=public) == question
+    assert "[ADRESSE]" in redact("ich wohne in der ruppertstr. 21", public=public)  # the neighbour is private
+
+
+def test_office_addresses_of_the_shipped_json_content_are_public() -> None:
+    # the Munich export keeps street and number in separate fields; answers quote them joined
+    from bot.privacy import _content_public_values
+
+    public = _content_public_values()
+    assert "Ruppertstraße 19" in public and "Implerstraße 11, 81371 München" in public
+    assert (
+        redact("Kommen Sie in die Implerstraße 11, 81371 München.")
+        == "Kommen Sie in die Implerstraße 11, 81371 München."
+    )
