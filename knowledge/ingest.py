@@ -20,7 +20,7 @@ from knowledge.confidence import Calibrator, fit
 from knowledge.embeddings import EmbeddingCache, get_embedder
 from knowledge.guard import remove_planted_instructions
 from knowledge.importers import load_path
-from knowledge.importers.base import ImportFailure
+from knowledge.importers.base import ImportFailure, oversized_reason
 from knowledge.index import IndexState, IndexUnavailableError, KnowledgeIndex
 from knowledge.models import Service
 from knowledge.text import analyze_many
@@ -91,6 +91,10 @@ def ingest(
         for sentence in planted:  # reported, so an editor can see and fix the source
             reason = f"Satz nicht übernommen, er richtet sich als Anweisung an den Assistenten: „{sentence[:120]}“"
             report.skipped.append(ImportFailure(service.origin or str(path), reason))
+        oversized = oversized_reason(service)
+        if oversized:  # the analysis refuses over-long texts (spaCy E088): report the file, ingest the rest
+            report.failed.append(ImportFailure(service.origin or str(path), oversized))
+            continue
         if service.id in incoming:
             report.failed.append(ImportFailure(service.origin or str(path), f"doppelte ID '{service.id}'"))
             continue

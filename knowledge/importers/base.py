@@ -38,6 +38,35 @@ class ImportResult:
         self.skipped.extend(other.skipped)
 
 
+# How much text one service may carry. Real service pages and forms hold 2,000-30,000 characters. The
+# German analysis (spaCy, `knowledge.text`) refuses any text over 1,000,000 characters (error E088) and
+# needs roughly a gigabyte of memory per million; one such text in a batch used to abort a whole ingest
+# run. A service beyond this limit is reported as failed with its path, and the rest is ingested.
+MAX_SERVICE_TEXT_CHARS = 300_000
+
+
+def service_text_chars(service: Service) -> int:
+    """Characters of a service that reach the analysis: title, summary, sections and keywords."""
+    sections = sum(len(text) for text in service.sections.values())
+    return len(service.title) + len(service.summary) + sections + sum(len(k) + 2 for k in service.keywords)
+
+
+def oversized_reason(service: Service) -> str | None:
+    """A German reason when a service carries more text than `MAX_SERVICE_TEXT_CHARS`, else None."""
+    size = service_text_chars(service)
+    if size <= MAX_SERVICE_TEXT_CHARS:
+        return None
+    return (
+        f"zu viel Text für eine Leistung ({_german_number(size)} Zeichen, höchstens "
+        f"{_german_number(MAX_SERVICE_TEXT_CHARS)}): Datei beschädigt oder mehrere Leistungen in einer Datei; "
+        "bitte aufteilen"
+    )
+
+
+def _german_number(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
 def display_path(path: Path) -> str:
     """Paths in reports relative to the working directory when possible, to keep them readable."""
     try:

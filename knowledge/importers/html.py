@@ -33,10 +33,15 @@ from bs4 import (
 from bs4.dammit import UnicodeDammit
 from pydantic import ValidationError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path, read_bytes
+from knowledge.importers.base import ImportFailure, ImportResult, display_path, oversized_reason, read_bytes
 from knowledge.models import SECTION_LABELS_DE, Link, Section, Service
 
 SUFFIXES = {".html", ".htm"}
+# Bounds on the work one file may cause, like the PDF importer's. Parsing needs about 25 bytes of memory
+# per byte of markup (a 68 MB page took 1.6 GB), and a page's text must stay far below what the German
+# analysis accepts (see `base.MAX_SERVICE_TEXT_CHARS`). Saved service pages are 20-500 KB; a page saved
+# with its images embedded as data URLs can be larger, and is refused with a hint.
+MAX_HTML_BYTES = 5_000_000
 
 # --- Helpers shared with the other importers -------------------------------------------------
 
@@ -786,6 +791,9 @@ def load_html_file(path: Path) -> ImportResult:
     """Import a saved web page; its canonical URL (if any) becomes the source citizens are shown."""
     path = Path(path)
     shown = display_path(path)
+    too_big = _too_big(path)
+    if too_big:
+        return ImportResult(failures=[ImportFailure(shown, too_big)])
     raw, problem = read_bytes(path, shown)
     if problem:
         return problem
@@ -805,4 +813,21 @@ def load_html_file(path: Path) -> ImportResult:
         return ImportResult(failures=[ImportFailure(shown, reason)])
     if service is None:
         return ImportResult(skipped=[ImportFailure(shown, "leere Seite")])
+    oversized = oversized_reason(service)
+    if oversized:
+        return ImportResult(failures=[ImportFailure(shown, oversized)])
     return ImportResult(services=[service.model_copy(update={"origin": shown})])
+
+
+def _too_big(path: Path) -> str | None:
+    """Checked on the file's size before it is read, so a huge file costs no memory at all."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # `read_bytes` reports why the file cannot be read
+    if size <= MAX_HTML_BYTES:
+        return None
+    return (
+        f"HTML-Datei ist zu groß ({size / 1_000_000:.1f} MB, höchstens {MAX_HTML_BYTES / 1_000_000:.0f} MB); "
+        "bitte die Seite ohne eingebettete Bilder speichern oder aufteilen"
+    )

@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
 
-from knowledge.importers.base import ImportFailure, ImportResult, display_path, limit_reason, read_bytes
+from knowledge.importers.base import (
+    ImportFailure,
+    ImportResult,
+    display_path,
+    limit_reason,
+    oversized_reason,
+    read_bytes,
+)
 from knowledge.importers.html import (
     clean_line,
     describe_validation_error,
@@ -367,6 +374,9 @@ def load_pdf_file(path: Path, *, sidecar: Path | None = None) -> ImportResult:
         )
     except ValidationError as exc:
         return ImportResult(failures=[ImportFailure(shown, describe_validation_error(exc))])
+    oversized = oversized_reason(service)  # the content-stream limits above bound time, this bounds the text
+    if oversized:
+        return ImportResult(failures=[ImportFailure(shown, oversized)])
     result.services.append(service)
     if content.unreadable_pages:
         pages = ", ".join(str(n) for n in content.unreadable_pages)
