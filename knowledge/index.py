@@ -61,7 +61,21 @@ class IndexState:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnavailableError(f"index state {path} is unreadable: {exc}") from exc
 
+    def canonicalise(self) -> None:
+        """Order every table by id, in place.
+
+        Insertion order records history: an incremental ingest re-adds the passages of a changed
+        service at the end, a fresh one keeps the import order. Whatever iterates these tables
+        (BM25's document order and its tie-breaking, the seeded sampling of calibration questions)
+        must see the same order for the same content, so the index depends on the content only.
+        """
+        for table in (self.services, self.service_hashes, self.passages, self.passage_hashes, self.passage_terms):
+            ordered = sorted(table.items())
+            table.clear()
+            table.update(ordered)
+
     def save(self, path: Path) -> None:
+        self.canonicalise()  # the same content writes the same file
         payload: dict[str, Any] = {
             "version": STATE_VERSION,
             "services": [s.model_dump(mode="json") for s in self.services.values()],
@@ -81,6 +95,7 @@ class KnowledgeIndex:
     def __init__(self, settings: Settings, state: IndexState, vectors: VectorStore, embedder: Embedder) -> None:
         from knowledge.retrieval import title_terms, title_words
 
+        state.canonicalise()
         self.settings = settings
         self.services = state.services
         self.passages = state.passages
@@ -147,6 +162,8 @@ class KnowledgeIndex:
             raise IndexUnavailableError(
                 f"vector store has {vectors.count()} passages, state has {len(state.passages)}: rebuild needed"
             )
+        if vectors.ids() != sorted(state.passages):  # also loads the vectors for exact search
+            raise IndexUnavailableError("vector store and state hold different passages: rebuild needed")
         embedder = get_embedder(settings.embedding_model, settings.embedding_threads)
         index = cls(settings, state, vectors, embedder)
         if Calibrator.load(cls.calibration_path(settings)) is None:
