@@ -361,6 +361,11 @@ class AnswerWriter:
     answer's source links) when every check passes, otherwise the answer it was given. Outcomes
     are counted in `counts` (written, rejected, error, timeout, busy, resting) and each fallback is
     logged with its reason. Safe to share between threads.
+
+    Wiring: `Answerer.__init__` holds `self.writer = AnswerWriter.from_settings(index.settings)`, and
+    the one place that builds a service answer (`Answerer.answer_service`, used by `answer()`, the
+    dialogue and the console) ends with `return self.writer.improve(question, answer) if self.writer
+    else answer`; abstentions and refusals never get there.
     """
 
     def __init__(self, settings: Settings, *, rest_after_timeout_s: float = TIMEOUT_REST_S) -> None:
