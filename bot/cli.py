@@ -89,44 +89,70 @@ def ask(
 
 @app.command("eval")
 def evaluate_cmd(
-    questions: Annotated[Path, typer.Option("--questions", help="JSON lines with question/service/expect.")],
+    questions: Annotated[
+        Path, typer.Option("--questions", help="JSON lines: question, service, expect; optional fact, also, lang.")
+    ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     through: Annotated[str, typer.Option("--through", help="'retrieval' (in process) or 'bot' (running stack)")] = (
         "retrieval"
     ),
     url: Annotated[str | None, typer.Option(help="Gateway URL for --through bot; default from settings.")] = None,
+    details: Annotated[
+        Path | None, typer.Option("--details", help="Write one JSON line per question: answer, ranking, verdicts.")
+    ] = None,
 ) -> None:
-    """Compare hybrid retrieval with the bm25 and dense baselines on the same questions."""
+    """Score answers and rankings: hybrid (the product) against the bm25 and dense baselines."""
     from knowledge.answering import Answerer
-    from knowledge.evaluation import evaluate, load_questions
+    from knowledge.evaluation import evaluate, load_questions, write_details
     from knowledge.ingest import ensure_index
 
+    if through not in ("retrieval", "bot"):
+        raise typer.BadParameter("--through must be 'retrieval' or 'bot'")
     settings = get_settings()
-    items = load_questions(questions)
+    try:
+        items = load_questions(questions)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err.print(f"[red]Fragendatei {questions} nicht lesbar:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    bot_figures = None
     if through == "bot":
         import httpx
 
-        from bot.bot_eval import evaluate_through_bot
+        from bot.bot_eval import BotEvalError, evaluate_through_bot
 
         base = url or f"http://{settings.host}:{settings.port}"
         try:
             bot_figures = evaluate_through_bot(base, items)
-        except httpx.HTTPError as exc:
-            err.print(f"[red]Gateway unter {base} nicht erreichbar ({exc}).[/red] Bitte zuerst `make run` starten.")
+        except BotEvalError as exc:  # the gateway answered: say what it said
+            err.print(f"[red]Gateway unter {base} antwortete mit einem Fehler:[/red] {exc}")
             raise typer.Exit(2) from exc
-        result = evaluate(Answerer(ensure_index(settings)), items)
-        result["systems"]["bot"] = bot_figures  # type: ignore[index]
-    elif through == "retrieval":
-        result = evaluate(Answerer(ensure_index(settings)), items)
-    else:
-        raise typer.BadParameter("--through must be 'retrieval' or 'bot'")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing answered at that address
+            err.print(
+                f"[red]Gateway unter {base} nicht erreichbar ({type(exc).__name__}: {exc}).[/red] "
+                "Bitte zuerst `make run` starten."
+            )
+            raise typer.Exit(2) from exc
+        except httpx.TransportError as exc:  # connected, then no (complete) answer: a slow or crashing gateway
+            err.print(f"[red]Gateway unter {base}: Verbindung abgebrochen ({type(exc).__name__}: {exc}).[/red]")
+            raise typer.Exit(2) from exc
+    records: list[dict[str, object]] | None = [] if details else None
+    result = evaluate(Answerer(ensure_index(settings)), items, details=records)
+    if bot_figures is not None:
+        result["systems"]["bot"] = bot_figures
+    if details and records is not None:
+        write_details(details, records)
     if as_json:
         print(json.dumps(result, indent=1))
         return
-    systems: dict[str, dict[str, float]] = result["systems"]  # type: ignore[assignment]
-    print(f"n={result['n']}")
+    systems: dict[str, dict[str, float]] = result["systems"]
+    print(f"n={result['n']}  fact_accuracy={result['fact_accuracy']} ({result['facts']} questions with a fact)")
     for name, figures in systems.items():
         print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
+    english = result["english"]
+    if english["n"]:
+        print(f"English: n={english['n']}  fact_accuracy={english['fact_accuracy']} ({english['facts']} with a fact)")
+        for name, figures in english["systems"].items():
+            print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
 
 
 @app.command("eval-omosqa")
