@@ -8,7 +8,9 @@ message records (confidence, timings, handoff flags) as well.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from concurrent.futures import CancelledError
 from typing import Any
 
 from bot.handoff import StaffMember
@@ -68,8 +70,11 @@ def test_widget_rest_and_socket_show_the_display_name_never_the_login(make_clien
     assert staff_message["data"]["staff"] == "Frau Kluge"
     assert any(m["data"].get("sources") for m in body["messages"] if m["role"] == "bot")  # sources stay
 
-    with client.websocket_connect(f"/ws/conversations/{cid}") as socket:
-        frames: list[dict[str, Any]] = []
+    frames: list[dict[str, Any]] = []
+    # Starlette's TestClient cancels the session right after sending the disconnect; when that lands in
+    # the handler's teardown the future reports CancelledError (also on the code before this change).
+    # Everything checked here is received before leaving the block.
+    with contextlib.suppress(CancelledError), client.websocket_connect(f"/ws/conversations/{cid}") as socket:
         while not frames or frames[-1]["kind"] != "ready":
             frames.append(socket.receive_json())
         handoff.reply(cid, STAFF, "Sind Sie noch da?")  # relayed live
