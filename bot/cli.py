@@ -100,6 +100,9 @@ def evaluate_cmd(
     details: Annotated[
         Path | None, typer.Option("--details", help="Write one JSON line per question: answer, ranking, verdicts.")
     ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Also let the model at BUERGERBOT_LLM_URL write the answers; compare both.")
+    ] = False,
 ) -> None:
     """Score answers and rankings: hybrid (the product) against the bm25 and dense baselines."""
     from knowledge.answering import Answerer
@@ -114,6 +117,15 @@ def evaluate_cmd(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         err.print(f"[red]Fragendatei {questions} nicht lesbar:[/red] {exc}")
         raise typer.Exit(2) from exc
+    writer = None
+    if llm:
+        from knowledge.llm import AnswerWriter
+
+        writer = AnswerWriter.from_settings(settings)
+        if writer is None:
+            err.print("[red]--llm braucht ein Sprachmodell:[/red] bitte BUERGERBOT_LLM_URL setzen.")
+            raise typer.Exit(2)
+        settings = settings.model_copy(update={"llm_url": None})  # the usual figures stay extractive
     bot_figures = None
     if through == "bot":
         import httpx
@@ -136,9 +148,14 @@ def evaluate_cmd(
             err.print(f"[red]Gateway unter {base}: Verbindung abgebrochen ({type(exc).__name__}: {exc}).[/red]")
             raise typer.Exit(2) from exc
     records: list[dict[str, object]] | None = [] if details else None
-    result = evaluate(Answerer(ensure_index(settings)), items, details=records)
+    answerer = Answerer(ensure_index(settings))
+    result = evaluate(answerer, items, details=records)
     if bot_figures is not None:
         result["systems"]["bot"] = bot_figures
+    if writer is not None:
+        from knowledge.llm_eval import compare_writer
+
+        result["llm"] = compare_writer(answerer, writer, items)
     if details and records is not None:
         write_details(details, records)
     if as_json:
@@ -153,6 +170,14 @@ def evaluate_cmd(
         print(f"English: n={english['n']}  fact_accuracy={english['fact_accuracy']} ({english['facts']} with a fact)")
         for name, figures in english["systems"].items():
             print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
+    if "llm" in result:
+        comparison = result["llm"]
+        print(
+            f"LLM: n={comparison['n']}  changed={comparison['llm_changed']}  fact_lost={comparison['fact_lost']}"
+            f"  fact_gained={comparison['fact_gained']}  writer={comparison['writer']}"
+        )
+        for name, figures in comparison["systems"].items():
+            print(f"{name:10} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
 
 
 @app.command("eval-omosqa")
