@@ -41,6 +41,8 @@ from connectors.channels import start_channels
 from connectors.common import (
     MAX_PAYLOAD_CHARS,
     MAX_TEXT_CHARS,
+    PAYLOAD_PATTERN,
+    TEXT_PATTERN,
     CitizenInputError,
     check_citizen_input,
     request_validation_failed,
@@ -68,11 +70,20 @@ class QuestionIn(BaseModel):
 
 
 class MessageIn(BaseModel):
+    # The patterns document the shared check for clients (and schemathesis); the check itself runs below,
+    # so a refusal carries its German reason rather than a regular expression.
     text: str = Field(
-        min_length=1, max_length=MAX_TEXT_CHARS, description="What the citizen typed or the button title."
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="What the citizen typed or the button title: no control characters except tab and line "
+        "breaks, not only whitespace.",
+        json_schema_extra={"pattern": TEXT_PATTERN},
     )
     payload: str | None = Field(
-        default=None, max_length=MAX_PAYLOAD_CHARS, description="Button payload, if a button was used."
+        default=None,
+        max_length=MAX_PAYLOAD_CHARS,
+        description="Button payload, if a button was used.",
+        json_schema_extra={"pattern": PAYLOAD_PATTERN},
     )
 
     @model_validator(mode="after")

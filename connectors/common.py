@@ -128,6 +128,14 @@ def has_bad_chars(value: str) -> bool:
     )
 
 
+# The check below as JSON Schema patterns, for API documentation: no C0/C1 control characters except
+# tab, line feed and carriage return, and (for text) at least one character that is not whitespace.
+_ALLOWED = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+_VISIBLE = r"[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
+PAYLOAD_PATTERN = rf"^{_ALLOWED}*$"
+
+
 class CitizenInputError(ValueError):
     """A citizen's message that is not processed; `code` names the friendly reply (a key of TEXTS)."""
 
