@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     def matrix_enabled(self) -> bool:
         return bool(self.matrix_homeserver_url and self.matrix_user_id and self.matrix_access_token)
 
+    city_name: str = Field(
+        default="Landeshauptstadt München",
+        min_length=2,
+        max_length=120,
+        description="The city whose content is served, as citizens know it (the demo page's name and title).",
+    )
+
     # staff console and handoff
     teams_file: Path | None = Field(
         default=None, description="Teams, office hours, canned responses (YAML); default bot/config/teams.yaml."

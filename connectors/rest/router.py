@@ -24,6 +24,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.conversations import ConversationState, ConversationStore, Message
+from bot.presentation import strip_source_lines, text_with_sources
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from connectors.common import (
@@ -76,7 +77,12 @@ class PartnerButton(BaseModel):
 class PartnerMessage(BaseModel):
     id: str
     role: str = Field(description="citizen, bot, staff or system")
-    text: str
+    text: str = Field(description="The message; an answer's sources are not repeated in it (see `sources`).")
+    display_text: str = Field(
+        default="",
+        description="For a text-only display: the text followed by the sources with their date, each link once "
+        "(what Telegram, WhatsApp and Matrix show). Show either this or `text` with `sources`.",
+    )
     buttons: list[PartnerButton] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, description="Official sources of an answer.")
     ts: float = Field(description="Unix time")
@@ -133,7 +139,8 @@ def _public(message: Message) -> PartnerMessage:
     return PartnerMessage(
         id=public.id,
         role=public.role,
-        text=public.text,
+        text=strip_source_lines(public.text, message.data),
+        display_text=text_with_sources(public.text, message.data),
         buttons=[PartnerButton(title=b.title, payload=b.payload) for b in public.buttons],
         sources=public.data.sources,
         ts=public.ts,

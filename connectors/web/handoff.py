@@ -8,11 +8,13 @@ never written to events or the durable transcript.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
+from bot.conversations import Conversation
 from bot.handoff import HandoffService, HandoffStatus
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
@@ -45,6 +47,32 @@ class PhoneCallbackIn(BaseModel):
 CallbackIn = Annotated[EmailCallbackIn | PhoneCallbackIn, Field(discriminator="contact_kind")]
 
 
+class CitizenStatus(HandoffStatus):
+    """What the widget's status line needs to tell the truth while the citizen waits.
+
+    The line must say the same as the status message in the chat: a queue position only promises
+    "someone answers here" while the team is at work and signed in; otherwise it names when the team
+    is back (`next_opening`, German; `next_opening_at` in the city's time zone for other languages),
+    and after a callback request it says the team will get in touch.
+    """
+
+    next_opening_at: str | None = Field(default=None, description="ISO time of the next opening, city time.")
+    callback: bool = Field(default=False, description="A callback or e-mail request was left.")
+
+
+def citizen_status(
+    handoff: HandoffService, conversation: Conversation, now: dt.datetime | None = None
+) -> CitizenStatus:
+    """The handoff status of one conversation as the citizen may see it (one source for socket and REST)."""
+    status = handoff.status(conversation, now)
+    opening = handoff.teams.hours(conversation.team).next_opening(now)
+    return CitizenStatus(
+        **status.model_dump(),
+        next_opening_at=opening.isoformat(timespec="minutes") if opening else None,
+        callback=bool(conversation.callback),
+    )
+
+
 class CallbackOut(BaseModel):
     state: str
     message: str
@@ -60,11 +88,11 @@ def request_callback(
     return CallbackOut(state=conversation.state, message="Danke! Ihre Bitte ist bei uns eingegangen.")
 
 
-@router.get("/{conversation_id}/queue", response_model=HandoffStatus, responses={404: {}})
+@router.get("/{conversation_id}/queue", response_model=CitizenStatus, responses={404: {}})
 def queue_status(
     conversation_id: ConversationId, handoff: Annotated[HandoffService, Depends(get_handoff)]
-) -> HandoffStatus:
+) -> CitizenStatus:
     conversation = handoff.store.get(conversation_id)
     if conversation is None:
         raise HTTPException(404, "Unterhaltung nicht gefunden")
-    return handoff.status(conversation)
+    return citizen_status(handoff, conversation)

@@ -25,15 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from redis.exceptions import RedisError
 
-from bot.conversations import ConversationStore, channel_name
+from bot.conversations import ConversationState, ConversationStore, channel_name
 from bot.security import origin_allowed
+from bot.settings import Settings
+from bot.teams import load_teams
 from connectors.common import MAX_TEXT_CHARS, CitizenInputError, check_citizen_input, has_bad_chars
 from connectors.public import public_message, public_message_json
+from connectors.web.demo import render_demo_page
+from connectors.web.handoff import citizen_status
 
 log = logging.getLogger(__name__)
 
@@ -98,81 +102,20 @@ def error_frame(code: str) -> dict[str, str]:
 
 # --- demo page and static files -------------------------------------------------------------------
 
-DEMO_PAGE = """<!doctype html>
-<html lang="de">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Bürgerservice – Stadt Musterstadt</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/demo.css">
-<script src="/widget/widget.js" defer></script>
-</head>
-<body>
-<a class="skip" href="#inhalt">Zum Inhalt springen</a>
-<header class="site-header">
-  <div class="inner">
-    <p class="brand">Stadt Musterstadt <small>Bürgerservice online</small></p>
-    <nav aria-label="Hauptnavigation">
-      <ul>
-        <li><a href="#dienstleistungen">Dienstleistungen</a></li>
-        <li><a href="#oeffnungszeiten">Öffnungszeiten</a></li>
-        <li><a href="#kontakt">Kontakt</a></li>
-        <li><a href="#chat-hinweise">Chat und Datenschutz</a></li>
-      </ul>
-    </nav>
-  </div>
-</header>
-<main id="inhalt">
-  <h1>Bürgerservice</h1>
-  <p>Im Bürgerbüro erledigen Sie Ihre Anliegen rund um Ausweise, Wohnsitz, Fahrzeuge und Urkunden.
-  Viele Leistungen können Sie auch online beantragen. Unser Chat-Assistent beantwortet Ihre Fragen
-  rund um die Uhr – ausschließlich auf Grundlage der offiziellen Leistungsbeschreibungen der Stadt,
-  mit Quelle und Stand. Auf Wunsch verbindet er Sie mit einer Mitarbeiterin oder einem Mitarbeiter.</p>
-
-  <h2 id="dienstleistungen">Häufig gefragte Dienstleistungen</h2>
-  <ul class="cards">
-    <li><h3>Personalausweis</h3><p>Beantragen, verlängern, verloren melden.</p></li>
-    <li><h3>Reisepass</h3><p>Für Erwachsene und Kinder, auch im Expressverfahren.</p></li>
-    <li><h3>Wohnsitz anmelden</h3><p>Innerhalb von zwei Wochen nach dem Einzug.</p></li>
-    <li><h3>Bewohnerparkausweis</h3><p>Parken im eigenen Wohnviertel.</p></li>
-    <li><h3>Hundesteuer</h3><p>Hund anmelden, abmelden, Steuerbescheid.</p></li>
-    <li><h3>Führungszeugnis</h3><p>Für Arbeitgeber, Ehrenamt oder Behörden.</p></li>
-  </ul>
-
-  <h2 id="oeffnungszeiten">Öffnungszeiten des Bürgerbüros</h2>
-  <table>
-    <caption class="skip">Öffnungszeiten</caption>
-    <tr><th scope="row">Montag bis Freitag</th><td>7:30 bis 12:00 Uhr</td></tr>
-    <tr><th scope="row">Dienstag und Donnerstag</th><td>zusätzlich 14:00 bis 18:00 Uhr</td></tr>
-  </table>
-
-  <h2 id="kontakt">Kontakt</h2>
-  <p>Bürgerbüro Musterstadt, Rathausplatz 1, 12345 Musterstadt. Telefon: 0123 456-0.</p>
-
-  <h2 id="chat-hinweise">Chat und Datenschutz</h2>
-  <p>Der Chat setzt keine Cookies und lädt nichts von fremden Servern. Ihre Unterhaltung ist nur in diesem
-  Browser-Tab mit einer zufälligen Kennung verbunden, die beim Schließen des Tabs verworfen wird.
-  Bitte geben Sie im Chat keine vertraulichen Daten wie Ausweisnummern ein.</p>
-</main>
-<footer class="site-footer">
-  <div class="inner">
-    <p><a href="#inhalt">Impressum</a> · <a href="#chat-hinweise">Datenschutz</a> ·
-    <a href="#inhalt">Erklärung zur Barrierefreiheit</a></p>
-  </div>
-</footer>
-</body>
-</html>
-"""
-
 _STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def demo_page() -> HTMLResponse:
+def demo_page(request: Request) -> HTMLResponse:
     """A city service page with the widget embedded the way a city would do it: one script tag."""
     # The strict Content-Security-Policy (no inline script or style) comes from bot.security for every response.
-    return HTMLResponse(DEMO_PAGE)
+    state = request.app.state
+    settings: Settings = state.settings
+    handoff = getattr(state, "handoff", None)  # not there while the index is rebuilt at start-up
+    teams = handoff.teams if handoff is not None else load_teams(settings.teams_file)
+    answerer = getattr(state, "answerer", None)
+    services = answerer.index.services.values() if answerer is not None else []
+    return HTMLResponse(render_demo_page(settings.city_name, teams, services))
 
 
 @router.get("/demo.css", include_in_schema=False)
@@ -231,8 +174,12 @@ class _Socket:
                 await self.relayed.wait_for(lambda: self.last_seq >= seq)
 
 
+_ISO_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)?$")
+
+
 def state_frame(frame: dict[str, Any]) -> dict[str, Any]:
-    """What the widget may show of a state change: the state, the queue position, the staff member's name."""
+    """What the widget may show of a state change: the state, the queue position, the staff member's name,
+    and while queued whether someone can answer now (see `connectors.web.handoff.CitizenStatus`)."""
     out: dict[str, Any] = {"kind": "state", "state": frame.get("state")}
     position = frame.get("position")
     if isinstance(position, int) and not isinstance(position, bool) and position > 0:
@@ -240,10 +187,34 @@ def state_frame(frame: dict[str, Any]) -> dict[str, Any]:
     staff = frame.get("staff")
     if isinstance(staff, str) and staff and frame.get("state") == "staff":
         out["staff"] = staff[:80]
+    if frame.get("state") == "queued":
+        for flag in ("office_open", "staff_online", "callback"):
+            if isinstance(frame.get(flag), bool):
+                out[flag] = frame[flag]
+        if isinstance(frame.get("next_opening"), str):
+            out["next_opening"] = frame["next_opening"][:80]
+        if isinstance(frame.get("next_opening_at"), str) and _ISO_MINUTE.match(frame["next_opening_at"]):
+            out["next_opening_at"] = frame["next_opening_at"]
     return out
 
 
-async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -> None:
+async def _with_status(websocket: WebSocket, conversation_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """A "queued" frame completed with the citizen's current status, computed when it is sent.
+
+    Whoever publishes "queued" (handoff request, callback, transfer, a colleague served first) need not
+    know about office hours; and the answer is fresh, because the team's hours move on by themselves.
+    """
+    if frame.get("state") != "queued":
+        return frame
+    handoff = websocket.app.state.handoff
+    conversation = await run_in_threadpool(handoff.store.get, conversation_id)
+    if conversation is None or conversation.state is not ConversationState.QUEUED:
+        return frame
+    status = await run_in_threadpool(citizen_status, handoff, conversation)
+    return {**frame, **status.model_dump()}
+
+
+async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int, conversation_id: str) -> None:
     """Forward live frames; messages at or below `last_seq` were already replayed and are skipped."""
     while True:
         # Subscribe confirmations and PONGs are *not* ignored here: with ignore_subscribe_messages=True they
@@ -270,7 +241,7 @@ async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int) -
             await sock.send({"kind": "message", "message": message})
             await sock.mark_relayed(seq)
         elif kind == "state":
-            await sock.send(state_frame(frame))
+            await sock.send(state_frame(await _with_status(sock.websocket, conversation_id, frame)))
 
 
 async def _receive(sock: _Socket, conversation_id: str) -> None:
@@ -333,11 +304,11 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
         if conversation is not None:
             position = await run_in_threadpool(websocket.app.state.handoff.position, conversation_id)
             current = {"state": conversation.state.value, "position": position, "staff": conversation.assignee_name}
-            await sock.send(state_frame(current))
+            await sock.send(state_frame(await _with_status(websocket, conversation_id, current)))
         await sock.mark_relayed(last_seq)
         await sock.send({"kind": "ready", "seq": last_seq})
         tasks = {
-            asyncio.create_task(_relay(sock, pubsub, last_seq)),
+            asyncio.create_task(_relay(sock, pubsub, last_seq, conversation_id)),
             asyncio.create_task(_receive(sock, conversation_id)),
         }
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -23,8 +23,10 @@ from tests.browser.widget_helpers import (
     wait_idle,
 )
 
-QUEUED = re.compile(  # the widget shows the position from the state frame (also after a reload)
-    r"^Sie sind an Position \d+ der Warteschlange\. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier\.$"
+QUEUED = re.compile(  # the status from the state frame (also after a reload): position, or why nobody answers now
+    r"^Sie sind an Position \d+ der Warteschlange\. (Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier|"
+    r"Gerade sind alle Mitarbeitenden im Gespräch oder nicht angemeldet)\.$"
+    r"|^Ihr Anliegen ist in der Warteschlange\. Das Chat-Team ist wieder .+ für Sie da\.$"
 )
 DATE = re.compile(r"Stand: \d{2}\.\d{2}\.\d{4}")
 XSS = "<img src=x onerror=alert(1)>"

@@ -76,7 +76,13 @@
       cbSending: "Wird gesendet …",
       cbMissing: "Bitte geben Sie Ihre E-Mail-Adresse oder Telefonnummer an.",
       cbFailed: "Ihre Bitte konnte gerade nicht gesendet werden. Bitte versuchen Sie es gleich noch einmal.",
-      queued: "Sie sind in der Warteschlange. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier.",
+      queued: "Sie sind in der Warteschlange.",
+      queuedBusy: "Sie sind an Position {n} der Warteschlange. Gerade sind alle Mitarbeitenden im Gespräch oder " +
+        "nicht angemeldet.",
+      queuedClosed: "Ihr Anliegen ist in der Warteschlange. Das Chat-Team ist wieder {when} für Sie da.",
+      queuedLater: "zu den nächsten Servicezeiten",
+      queuedCallback: "Ihre Rückruf- oder E-Mail-Bitte ist eingegangen. Das Team meldet sich bei Ihnen.",
+      cbDone: "Rückruf oder E-Mail angefordert",
       staffState: "Eine Mitarbeiterin oder ein Mitarbeiter ist jetzt für Sie da.",
       closedState: "Diese Unterhaltung wurde beendet.",
       connecting: "Verbindung wird hergestellt …",
@@ -136,7 +142,13 @@
       cbSending: "Sending …",
       cbMissing: "Please enter your e-mail address or phone number.",
       cbFailed: "Your request could not be sent. Please try again in a moment.",
-      queued: "You are in the queue. A member of staff will reply here.",
+      queued: "You are in the queue.",
+      queuedBusy: "You are number {n} in the queue. All members of staff are busy or not signed in right now.",
+      queuedClosed: "Your request is in the queue. The chat team is back {when}.",
+      queuedLater: "during the next service hours",
+      queuedCallback: "Your request for a call back or an e-mail has been received. The team will contact you.",
+      cbDone: "Call back or e-mail requested",
+      weekdays: ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
       staffState: "A member of staff is now with you.",
       closedState: "This conversation has ended.",
       connecting: "Connecting …",
@@ -289,6 +301,7 @@
     log.setAttribute("aria-live", "polite");
     log.setAttribute("aria-label", T.log);
     log.tabIndex = 0; // scrollable region must be reachable by keyboard
+    if ("ResizeObserver" in window) new window.ResizeObserver(keepBottomInView).observe(log);
 
     var typing = el("p", "bb-typing");
     typing.setAttribute("role", "status");
@@ -379,8 +392,50 @@
     ui.launcher.focus();
   }
 
+  // ---- where the log is scrolled ------------------------------------------------------------------------
+  // A reply is read from its start: after the citizen's question the log shows the first message of the
+  // reply (an answer, then "War das hilfreich?"), not the end of the last one. A reply is what arrives
+  // while the server works on the citizen's message (between its typing frames, or in one REST answer);
+  // any other message (staff, status changes, replay) is shown from its own start. When the space for the
+  // log changes (a status line or alert appears, the typing line goes), the bottom of what was visible
+  // stays in place, without pushing the start of the latest reply out of view.
+  var turnStart = null; // first message of the latest reply
+  var replyOpen = false; // the server is still answering the citizen's last message
+  var logHeight = 0;
+
+  function setLogScroll(top) {
+    ui.log.scrollTop = top;
+    logHeight = ui.log.clientHeight; // reading it applies the layout, so the observer sees no false change
+  }
+
   function scrollToEnd() {
-    ui.log.scrollTop = ui.log.scrollHeight;
+    setLogScroll(ui.log.scrollHeight);
+  }
+
+  function startOf(node) {
+    return Math.max(0, node.offsetTop - 8);
+  }
+
+  function showReplyStart(node, seq) {
+    var startSeq = turnStart ? Number(turnStart.getAttribute("data-seq")) || 0 : 0;
+    if (!replyOpen || !turnStart || !turnStart.isConnected || (seq && startSeq > seq)) turnStart = node;
+    setLogScroll(startOf(turnStart));
+  }
+
+  function setReplyOpen(open) {
+    replyOpen = open;
+    if (open) turnStart = null;
+  }
+
+  function keepBottomInView() {
+    var height = ui.log.clientHeight;
+    if (!height) return; // closed dialog
+    if (logHeight && height !== logHeight) {
+      var top = ui.log.scrollTop + (logHeight - height);
+      if (turnStart && turnStart.isConnected) top = Math.min(top, startOf(turnStart));
+      ui.log.scrollTop = Math.max(0, top);
+    }
+    logHeight = height;
   }
 
   function showAlert(text) {
@@ -400,24 +455,55 @@
 
   var conversationState = "bot";
   var queuePosition = 0; // from state frames and GET .../queue while waiting
+  var availability = null; // while waiting: can someone answer now, when is the team back, callback left?
   var staffName = ""; // the staff member holding the conversation, as the citizen may see it
   var queueTimer = null;
   var QUEUE_POLL_MS = 20000;
+
+  /** "am Mittwoch um 08:00 Uhr" comes from the server in German; other languages build it from the ISO time. */
+  function nextOpeningText(status) {
+    if (UI_LANG === "de") return typeof status.next_opening === "string" && status.next_opening
+      ? status.next_opening : T.queuedLater;
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2})/.exec(String(status.next_opening_at || ""));
+    if (!m) return T.queuedLater;
+    var weekday = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay();
+    return "on " + T.weekdays[weekday] + " at " + m[4];
+  }
+
+  /** The status line while waiting says what the chat's status message says: no promise nobody can keep. */
+  function queuedText() {
+    var status = availability;
+    if (status && status.callback) return T.queuedCallback;
+    if (status && status.office_open === false) return T.queuedClosed.replace("{when}", nextOpeningText(status));
+    var n = String(queuePosition || 1);
+    if (status && status.staff_online === false) return T.queuedBusy.replace("{n}", n);
+    if (status && queuePosition) return T.queuedAt.replace("{n}", n);
+    return T.queued; // not known yet: GET .../queue follows at once
+  }
 
   function setState(state, details) {
     details = details || {};
     conversationState = state || "bot";
     if (conversationState !== "queued") queuePosition = 0;
     else if (typeof details.position === "number" && details.position > 0) queuePosition = details.position;
+    if (conversationState !== "queued") availability = null;
+    else if (typeof details.office_open === "boolean") {
+      availability = {
+        office_open: details.office_open,
+        staff_online: details.staff_online !== false,
+        next_opening: details.next_opening,
+        next_opening_at: details.next_opening_at,
+        callback: Boolean(details.callback) || Boolean(availability && availability.callback)
+      };
+    }
     if (conversationState !== "staff") staffName = "";
     else if (typeof details.staff === "string" && details.staff) staffName = details.staff.slice(0, 80);
-    var text = { queued: T.queued, staff: T.staffState, closed: T.closedState }[conversationState] || "";
-    if (conversationState === "queued" && queuePosition) text = T.queuedAt.replace("{n}", String(queuePosition));
+    var text = { queued: queuedText(), staff: T.staffState, closed: T.closedState }[conversationState] || "";
     if (conversationState === "staff" && staffName) text = T.staffNamed.replace("{name}", staffName);
     if (ui.stateLine.textContent !== text) ui.stateLine.textContent = text; // unchanged text is not re-announced
     ui.stateLine.hidden = !text;
     ui.human.hidden = conversationState === "queued" || conversationState === "staff";
-    if (conversationState === "queued") startQueuePolling(!queuePosition);
+    if (conversationState === "queued") startQueuePolling(!queuePosition || !availability);
     else stopQueuePolling();
   }
 
@@ -426,9 +512,7 @@
     window.fetch(apiUrl("/queue"), { credentials: "omit" }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (status) {
-      if (status && conversationState === "queued" && typeof status.position === "number") {
-        setState("queued", { position: status.position });
-      }
+      if (status && conversationState === "queued") setState("queued", status); // hours move on by themselves
     }).catch(function () { /* offline: the next tick tries again */ });
   }
 
@@ -478,6 +562,7 @@
       if (!button || !button.title) return;
       var b = el("button", "bb-option", button.title);
       b.type = "button";
+      if (button.payload === CALLBACK_PAYLOAD) b.setAttribute("data-callback", "");
       b.addEventListener("click", function () {
         if (button.payload === CALLBACK_PAYLOAD) openCallbackForm(b); // a form, not a chat message
         else sendMessage(String(button.title), button.payload || null);
@@ -498,12 +583,44 @@
     if (role === "staff" && typeof data.staff === "string" && data.staff) who.textContent += ": " + data.staff.slice(0, 80);
     who.lang = UI_LANG;
     item.appendChild(who);
+    var sources = Array.isArray(data.sources) ? data.sources.filter(function (s) { return s && typeof s === "object"; })
+      : [];
+    var text = sources.length ? withoutSourceLines(message.text) : String(message.text || "");
     var body = el("div", "bb-text");
-    appendRichText(body, message.text);
+    var parts = languageParts(data.parts, message.text);
+    if (parts) {
+      // e.g. an English lead and the official German text: each part in its language, for screen readers
+      parts.forEach(function (part) {
+        var block = el("div", "bb-part");
+        block.lang = part.lang;
+        appendRichText(block, sources.length ? withoutSourceLines(part.text) : part.text);
+        if (block.textContent.trim()) body.appendChild(block);
+      });
+    } else {
+      appendRichText(body, text);
+    }
     item.appendChild(body);
-    if (Array.isArray(data.sources) && data.sources.length) item.appendChild(renderSources(data.sources));
+    if (sources.length) item.appendChild(renderSources(sources));
     if (Array.isArray(message.buttons) && message.buttons.length) item.appendChild(renderButtons(message.buttons));
     return item;
+  }
+
+  /** The sources are listed under "Quellen"; a raw "Quelle: <url> (Stand: …)" line in the text would repeat them. */
+  var SOURCE_LINE = /^\s*(?:Quellen?|Sources?)\s*:\s*https?:\/\/\S+(?:\s*\((?:Stand|As of)\b[^)]*\))?\s*$/i;
+  function withoutSourceLines(text) {
+    var lines = String(text || "").split(/\r?\n/).filter(function (line) { return !SOURCE_LINE.test(line); });
+    return lines.join("\n").replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  /** Parts in their languages, used only when they really make up the message's text. */
+  function languageParts(parts, text) {
+    if (!Array.isArray(parts) || !parts.length) return null;
+    var valid = parts.every(function (part) {
+      return part && typeof part.text === "string" && typeof part.lang === "string" && /^[a-zA-Z-]{2,12}$/.test(part.lang);
+    });
+    if (!valid) return null;
+    var joined = parts.map(function (part) { return part.text; }).join("\n\n");
+    return joined === String(text || "") ? parts : null;
   }
 
   function insertBySeq(node, seq) {
@@ -547,8 +664,14 @@
     if (seq) node.setAttribute("data-seq", String(seq));
     insertBySeq(node, seq || Number.MAX_SAFE_INTEGER);
     if (ui.dialog.hidden && message.role !== "citizen") ui.unread.hidden = false;
-    if (message.role === "citizen") scrollToEnd();
-    else ui.log.scrollTop = Math.max(0, node.offsetTop - 8); // long answers are read from their start
+    var data = message.data && typeof message.data === "object" ? message.data : {};
+    if (data.kind === "callback_confirmed") disableCallbackButtons();
+    if (message.role === "citizen") {
+      turnStart = null;
+      scrollToEnd();
+    } else {
+      showReplyStart(node, seq);
+    }
   }
 
   function showPending(text) {
@@ -557,6 +680,7 @@
     ui.log.appendChild(node);
     var entry = { text: text, node: node };
     pending.push(entry);
+    turnStart = null;
     scrollToEnd();
     return entry;
   }
@@ -671,6 +795,15 @@
     ui.dialog.insertBefore(form, ui.form);
   }
 
+  /** A request was left: its buttons stay visible (what happened is still readable) but cannot be used again. */
+  function disableCallbackButtons() {
+    var buttons = ui.log.querySelectorAll(".bb-option[data-callback]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = true;
+      buttons[i].textContent = T.cbDone;
+    }
+  }
+
   function callbackKind() {
     return callback.radios[1].checked ? "phone" : "email";
   }
@@ -744,7 +877,10 @@
           callback.note.value = "";
           callback.consent.checked = false;
           closeCallbackForm(true);
+          disableCallbackButtons();
+          if (availability) availability.callback = true;
           if (data && data.state) setState(data.state);
+          if (conversationState === "queued") refreshPosition(); // the status line now names the request
           if (!socketOpen) poll(); // the confirmation arrives live; without a socket fetch it now
           return;
         }
@@ -802,6 +938,7 @@
       socket = null;
       socketOpen = false;
       setTyping(false);
+      setReplyOpen(false);
       scheduleReconnect();
     };
     socket.onerror = function () { /* onclose follows and schedules the reconnect */ };
@@ -824,9 +961,13 @@
     if (!frame || typeof frame !== "object") return;
     if (frame.kind === "message") showMessage(frame.message);
     else if (frame.kind === "state") setState(frame.state, frame);
-    else if (frame.kind === "typing") setTyping(Boolean(frame.active));
+    else if (frame.kind === "typing") {
+      setTyping(Boolean(frame.active));
+      if (!frame.active) setReplyOpen(false); // the server relayed every reply before this frame
+    }
     else if (frame.kind === "error") {
       setTyping(false);
+      setReplyOpen(false);
       var last = lastUnconfirmed();
       if (last && frame.code !== "unavailable") {
         ui.input.value = ui.input.value || last.text; // give the text back so it can be corrected
@@ -851,6 +992,7 @@
     started = true;
     var entry = showPending(text);
     setTyping(true);
+    setReplyOpen(true);
     var frame = { text: text, payload: payload || null };
     if (socket && socketOpen) {
       socket.send(JSON.stringify(frame));
@@ -882,8 +1024,10 @@
       confirmRest(entry, body);
       applyRest(body);
       setTyping(false);
+      setReplyOpen(false);
     }).catch(function (error) {
       setTyping(false);
+      setReplyOpen(false);
       dropPending(entry);
       if (!ui.input.value) ui.input.value = frame.text;
       showAlert(error && error.status === 429 ? T.errors.rate_limited : T.sendFailed);
@@ -911,7 +1055,10 @@
 
   function applyRest(body) {
     if (!body) return;
+    var batch = !replyOpen && Boolean((body.messages || []).length); // one poll's news is read from its start
+    if (batch) setReplyOpen(true);
     (body.messages || []).forEach(showMessage);
+    if (batch) setReplyOpen(false);
     if (body.conversation) setState(body.conversation.state, { staff: body.conversation.assignee_name });
   }
 
