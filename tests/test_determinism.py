@@ -4,12 +4,18 @@ Two ingests of identical files used to give different abstentions: Chroma's HNSW
 several threads and is approximate, the confidence model is fitted on rankings read from it, and the
 USE embedder gave a text slightly different vectors depending on its batch neighbours. These tests
 build the demo content from scratch into separate data directories (and once through an ingest
-history) and compare the evaluation output question by question.
+history) and compare the evaluation output question by question. The two builds from scratch run
+as separate `buergerbot eval` processes with different hash seeds, so set and dict iteration order
+that leaked into an answer would show up as well.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,8 @@ from tests.conftest import make_settings
 
 DEMO = PROJECT_ROOT / "tests" / "fixtures" / "demo_content"
 # our own questions about the demo content (never the shared evaluation sets); every second line keeps it fast
-QUESTIONS = load_questions(PROJECT_ROOT / "bench" / "data" / "holdout_questions.jsonl")[::2]
+HOLDOUT = PROJECT_ROOT / "bench" / "data" / "holdout_questions.jsonl"
+QUESTIONS = load_questions(HOLDOUT)[::2]
 
 
 def _build(data_dir: Path, content: Path) -> Settings:
@@ -40,10 +47,7 @@ def _build(data_dir: Path, content: Path) -> Settings:
 def _evaluation(settings: Settings) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     details: list[dict[str, Any]] = []
     result = evaluate(Answerer(KnowledgeIndex.open(settings)), QUESTIONS, details=details)
-    for figures in result["systems"].values():  # timings are the only thing allowed to differ
-        figures.pop("p50_ms")
-        figures.pop("p95_ms")
-    return result, details
+    return _without_timings(result), details
 
 
 def _index_files(settings: Settings) -> dict[str, bytes]:
@@ -51,20 +55,60 @@ def _index_files(settings: Settings) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(settings.index_dir.glob("*.json"))}
 
 
-def _assert_same(first: Settings, second: Settings) -> None:
-    (result_one, details_one), (result_two, details_two) = _evaluation(first), _evaluation(second)
+def _without_timings(result: dict[str, Any]) -> dict[str, Any]:
+    for figures in result["systems"].values():  # timings are the only thing allowed to differ
+        figures.pop("p50_ms")
+        figures.pop("p95_ms")
+    return result
+
+
+def _assert_same_outcomes(
+    first: tuple[dict[str, Any], list[dict[str, Any]]], second: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> None:
+    (result_one, details_one), (result_two, details_two) = first, second
     assert len(details_one) == len(details_two) == len(QUESTIONS)
     for one, two in zip(details_one, details_two, strict=True):
         assert one == two, f"different outcome for {one['question']!r}"
     assert result_one == result_two
+
+
+def _assert_same_files(first: Settings, second: Settings) -> None:
     files_one, files_two = _index_files(first), _index_files(second)
     assert set(files_one) == set(files_two)
     for name in files_one:  # also what the figures do not show, e.g. a confidence that moved but not across 0.05
         assert files_one[name] == files_two[name], f"{name} differs between two builds of the same content"
 
 
+def _assert_same(first: Settings, second: Settings) -> None:
+    _assert_same_outcomes(_evaluation(first), _evaluation(second))
+    _assert_same_files(first, second)
+
+
+def _eval_process(settings: Settings, questions: Path, hash_seed: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`buergerbot eval` in its own process: it ingests the content into the empty data dir, then evaluates."""
+    details = settings.data_dir / "details.jsonl"
+    env = {
+        **os.environ,
+        "BUERGERBOT_DATA_DIR": str(settings.data_dir),
+        "BUERGERBOT_CONTENT_DIR": str(settings.content_dir),
+        "PYTHONHASHSEED": hash_seed,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", "--questions", str(questions), "--json", "--details", str(details)],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    return _without_timings(json.loads(done.stdout)), lines
+
+
 def test_same_content_ingested_twice_from_scratch_gives_the_same_answers(tmp_path: Path) -> None:
-    _assert_same(_build(tmp_path / "one", DEMO), _build(tmp_path / "two", DEMO))
+    questions = tmp_path / "questions.jsonl"
+    lines = [line for line in HOLDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions.write_text("\n".join(lines[::2]) + "\n", encoding="utf-8")  # the same lines as QUESTIONS
+    one, two = make_settings(tmp_path / "one", content_dir=DEMO), make_settings(tmp_path / "two", content_dir=DEMO)
+    _assert_same_outcomes(_eval_process(one, questions, "1"), _eval_process(two, questions, "2"))
+    _assert_same_files(one, two)
 
 
 def test_an_index_grown_by_incremental_ingests_equals_one_built_from_scratch(tmp_path: Path) -> None:
