@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from bot.conversations import ConversationStore
+from bot.conversations import Button, ConversationStore, Message
 from bot.redis_server import redis_client
 from bot.settings import PROJECT_ROOT
 from bot.teams import DEFAULT_TEAMS_FILE
@@ -189,7 +190,7 @@ def test_takeover_round_trip_citizen_and_agent(stack, tabs, add_account, screens
     page = console_login(staff, stack.url, agent)
     entry = queue_entry(page, cid)
     expect(entry).to_be_visible()
-    expect(entry).to_contain_text("Ich möchte mit einem Menschen sprechen")  # the citizen's last words
+    expect(entry.locator(".cs-quote")).to_have_text("„Was kostet ein Reisepass?“")  # the question, not the click
     expect(entry).to_contain_text("Web-Chat")
     expect(entry).to_contain_text("Deutsch")
     expect(entry).to_contain_text("Reisepass")  # the service, by its title
@@ -643,3 +644,225 @@ def test_an_ended_session_sends_the_browser_to_login(stack, tabs, add_account, l
     queue_entry(page, cid).click()  # the next API call answers 401
     expect(page).to_have_url(stack.url + "/console/login")
     assert tab.errors == []
+
+
+# --- (g) issue 16: what staff read, hand-back safeguards, team permissions, counts, dashboard --------
+
+
+def _api(page: Page, method: str, path: str) -> dict:
+    """A console API call from inside the signed-in page (cookie and CSRF token as the console sends them)."""
+    return page.evaluate(
+        """async ([method, path]) => {
+            const me = await (await fetch('/console/api/me')).json();
+            const r = await fetch('/console/api' + path, {method, headers: {'X-CSRF-Token': me.csrf}});
+            return {status: r.status, body: await r.json()};
+        }""",
+        [method, path],
+    )
+
+
+def _service_title(page: Page, cid: str) -> str:
+    return page.evaluate(
+        """async (cid) => {
+            const config = await (await fetch('/console/api/config')).json();
+            const detail = await (await fetch('/console/api/conversations/' + cid)).json();
+            const id = detail.conversation.service;
+            return id ? (config.services[id] || id) : 'ohne Thema';
+        }""",
+        cid,
+    )
+
+
+def test_queue_card_transcript_options_and_header_follow_the_conversation(stack, tabs, add_account, redis_url):
+    agent = add_account("agent", "Frau Berger")
+    cid = f"ask-{uuid.uuid4().hex[:12]}"
+    stack.send(cid, "Was kostet ein Personalausweis?")
+    store = ConversationStore(redis_client(redis_url))
+    offer_text = "Möchten Sie mit einer Mitarbeiterin oder einem Mitarbeiter sprechen?"
+    consent = [Button(title="Ja, bitte verbinden", payload="/affirm"), Button(title="Nein, danke", payload="/deny")]
+    store.append(Message(conversation_id=cid, role="bot", text=offer_text, buttons=consent))  # as Rasa offers it
+    stack.send(cid, "Ja, bitte verbinden", payload="/affirm")  # the citizen clicks the consent button
+
+    tab = tabs()
+    page = console_login(tab, stack.url, agent)
+    entry = queue_entry(page, cid)
+    expect(entry.locator(".cs-quote")).to_have_text("„Was kostet ein Personalausweis?“")
+    expect(entry).not_to_contain_text("Ja, bitte verbinden")
+    entry.click()
+    offer = transcript(page, "bot").filter(has_text="Möchten Sie mit einer Mitarbeiterin")
+    expect(offer.locator(".cs-options")).to_contain_text("Angebotene Auswahl:")
+    expect(offer.locator(".cs-option")).to_have_text(["Ja, bitte verbinden", "Nein, danke"])
+    click = transcript(page, "citizen").filter(has_text="Ja, bitte verbinden")
+    expect(click.locator(".cs-badge--choice")).to_have_text("Schaltfläche gewählt")
+
+    page.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+    page.get_by_role("button", name="Zurück an den Chatbot").click()
+    expect(page.locator("#conv-meta")).to_contain_text("beim Chatbot")
+    before = page.locator("#conversation-heading").inner_text()
+    assert before == "Anliegen: " + _service_title(page, cid)
+
+    stack.send(cid, "Wie lange ist ein Reisepass gültig?")  # the bot answers about another service
+    expect(transcript(page, "citizen").last).to_contain_text("Reisepass gültig")
+    expect(transcript(page, "bot").last).to_be_visible()
+    for _ in range(100):  # the store has the new service once the bot's answer is there
+        if "Anliegen: " + _service_title(page, cid) != before:
+            break
+        page.wait_for_timeout(100)
+    now = "Anliegen: " + _service_title(page, cid)
+    assert now != before, "the second question should be about another service"
+    expect(page.locator("#conversation-heading")).to_have_text(now)
+    assert tab.clean(), (tab.errors, tab.dialogs)
+
+
+def test_hand_back_warns_about_an_unanswered_question_and_keeps_callback_tickets(stack, tabs, add_account, redis_url):
+    agent = add_account("agent", "Frau Berger")
+    cid = f"unans-{uuid.uuid4().hex[:12]}"
+    stack.send(cid, "Ich möchte mit einem Menschen sprechen")
+    tab = tabs(bypass_csp=True)  # bypass only to inject axe
+    page = console_login(tab, stack.url, agent)
+    queue_entry(page, cid).click()
+    page.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+    stack.send(cid, "Brauche ich ein biometrisches Foto?")  # staff hold it: nobody answers yet
+    expect(transcript(page, "citizen").last).to_contain_text("biometrisches Foto")
+
+    page.get_by_role("button", name="Zurück an den Chatbot").click()
+    dialog = page.get_by_role("dialog", name="Frage noch unbeantwortet")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("„Brauche ich ein biometrisches Foto?“")
+    expect(dialog.get_by_role("button", name="Erst antworten")).to_be_focused()
+    serious = axe_violations(page)
+    assert serious == [], "\n".join(serious)
+    dialog.get_by_role("button", name="Erst antworten").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_label("Antwort an die Bürgerin / den Bürger")).to_be_focused()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+
+    page.keyboard.press("Alt+b")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Trotzdem zurückgeben").click()
+    expect(page.locator("#conv-meta")).to_contain_text("beim Chatbot")
+    left = ConversationStore(redis_client(redis_url)).history(cid)[-1]
+    assert left.data.get("kind") == "staff_left" and "noch nicht beantwortet" in left.text
+
+    # a callback ticket stays tracked: no hand-back that would drop it out of the queue
+    ticket = f"cb-{uuid.uuid4().hex[:12]}"
+    stack.send(ticket, "Ich möchte mit einem Menschen sprechen")
+    done = httpx.post(f"{stack.url}/api/conversations/{ticket}/callback", timeout=60,
+                      json={"contact_kind": "email", "contact": "erika@example.org", "consent": True})  # fmt: skip
+    assert done.status_code == 200, done.text
+    queue_entry(page, ticket).click()
+    banner = page.locator("#conv-callback")
+    expect(banner).to_contain_text("Antwort per E-Mail erbeten: erika@example.org")
+    expect(banner).to_contain_text("Offen, bis die Unterhaltung mit einem Abschlusscode beendet wird")
+    page.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+    page.get_by_role("button", name="Zurück an den Chatbot").click()
+    expect(page.locator("#action-error")).to_contain_text("Rückruf- oder E-Mail-Bitte offen")
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+    expect(banner).to_be_visible()
+    assert ConversationStore(redis_client(redis_url)).get(ticket).callback is not None
+    assert tab.clean(), (tab.errors, tab.dialogs)
+
+
+def test_agents_work_their_own_teams_and_transfer_explicitly(stack, tabs, add_account, screenshots: Path):
+    berger = add_account("agent", "Frau Berger", ("buergerbuero",))
+    yilmaz = add_account("agent", "Herr Yılmaz", ("kfz",))
+    cid = f"team-{uuid.uuid4().hex[:12]}"
+    stack.send(cid, "Ich möchte mit einem Menschen sprechen")  # no topic recognised: the general team, open to all
+
+    page = console_login(tabs(), stack.url, berger)
+    expect(page.locator("#queue-scope")).to_have_text(
+        "Sie sehen die Anfragen Ihrer Teams: Bürgerbüro, Bürgerservice (allgemein) (für alle offen). "
+        "Andere Teams erreichen Sie über „Weiterleiten“."
+    )
+    queue_entry(page, cid).click()
+    page.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(page.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+    page.get_by_label("Weiterleiten an Team").select_option(label="Kfz-Zulassung und Führerschein")
+    page.get_by_role("button", name="Weiterleiten", exact=True).click()
+    notice = page.locator("#conv-notice")
+    expect(notice).to_have_text(
+        "Weitergeleitet an das Team Kfz-Zulassung und Führerschein. "
+        "Die Unterhaltung liegt jetzt in dessen Warteschlange."
+    )
+    expect(page.locator("#conv-body")).to_be_hidden()
+    expect(queue_entry(page, cid)).to_have_count(0)  # Kfz's queue is not hers
+    refused = _api(page, "POST", f"/conversations/{cid}/take")
+    assert refused["status"] == 403 and "Kfz-Zulassung" in refused["body"]["detail"]
+    page.screenshot(path=str(screenshots / "console-transferred-away.png"))
+
+    kfz = console_login(tabs(), stack.url, yilmaz)
+    queue_entry(kfz, cid).click()
+    kfz.get_by_role("button", name="Übernehmen", exact=True).click()
+    expect(kfz.locator("#conv-meta")).to_contain_text("von Ihnen betreut")
+
+
+def test_running_conversations_are_counted_alike_in_list_and_overview(stack, tabs, add_account, redis_url):
+    supervisor = add_account("supervisor", "Frau Schneider")
+    store = ConversationStore(redis_client(redis_url))
+    for n in range(70):  # more running conversations than the list shows
+        cid = f"busy-{n:02d}-{uuid.uuid4().hex[:8]}"
+        store.get_or_create(cid)
+        store.append(Message(conversation_id=cid, role="citizen", text="Was kostet ein Personalausweis?"))
+    tab = tabs(bypass_csp=True)
+    page = console_login(tab, stack.url, supervisor)
+    expect(page.locator("#live-list .cs-entry")).to_have_count(60)
+    total = int(page.locator("#live-count").inner_text())
+    assert total >= 70
+    expect(page.locator("#live-more")).to_have_text(f"Angezeigt werden die 60 zuletzt aktiven von {total}.")
+    expect(page.locator("#live-definition")).to_contain_text("letzte Nachricht vor höchstens 30 Minuten")
+    page.get_by_role("button", name="Teamübersicht").click()
+    expect(page.locator("#ov-live")).to_have_text(str(total))
+    expect(page.locator("#ov-states-total")).to_have_text(str(total))
+    states = page.locator("#ov-states tr").all_inner_texts()
+    assert sum(int(row.split()[-1]) for row in states) == total, states
+    serious = axe_violations(page)
+    assert serious == [], "\n".join(serious)
+
+
+def test_dashboard_in_german_with_team_names_and_a_way_back(stack, browser, add_account, screenshots: Path):
+    supervisor = add_account("supervisor", "Frau Schneider")
+    stack.send(f"dash-{uuid.uuid4().hex[:12]}", "Ich möchte mit einem Menschen sprechen")  # a handoff, team known
+    context = browser.new_context(viewport=CONSOLE_VIEWPORT, locale="en-US", bypass_csp=True)  # an English browser
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = console_login(Tab(context=context, page=context.new_page()), stack.url, supervisor)
+        page.get_by_role("link", name="Kennzahlen-Dashboard").click()
+        expect(page).to_have_url(re.compile(r"/console/metrics/dashboard$"))
+        team_table = page.locator("table", has=page.locator("caption", has_text="Unterhaltungen nach Team"))
+        for _ in range(60):  # the event log writer copies the handoff within a second or two
+            if "Bürgerservice (allgemein)" in team_table.inner_text():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(team_table).to_contain_text("Bürgerservice (allgemein)")
+        expect(team_table).not_to_contain_text("buergerservice")
+        expect(page.get_by_label("Team")).to_contain_text("Bürgerservice (allgemein)")
+
+        start, end = page.get_by_label("von"), page.get_by_label("bis")
+        expect(start).to_have_value(re.compile(r"^\d{2}\.\d{2}\.\d{4}$"))  # German, although the browser is English
+        expect(end).to_have_value(re.compile(r"^\d{2}\.\d{2}\.\d{4}$"))
+        start.fill("01.01.2026")
+        page.get_by_role("button", name="Anzeigen").click()
+        expect(page.locator(".page-head")).to_contain_text("1. Januar 2026 bis")
+        expect(page.get_by_label("von")).to_have_value("01.01.2026")
+        page.get_by_label("von").fill("31.02.2026")
+        page.get_by_role("button", name="Anzeigen").click()
+        expect(page.get_by_role("alert")).to_contain_text("TT.MM.JJJJ")
+
+        reasons = page.locator("figure", has=page.locator("figcaption", has_text="Gründe für Übergaben"))
+        channels = page.locator("figure", has=page.locator("figcaption", has_text="Unterhaltungen nach Kanal"))
+        expect(reasons.locator("svg")).to_have_count(1)
+        expect(channels.locator("svg")).to_have_count(1)
+        expect(reasons).not_to_contain_text("Unterhaltungen nach Kanal")
+        serious = axe_violations(page)
+        assert serious == [], "\n".join(serious)
+        page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+
+        page.get_by_role("link", name="Zur Mitarbeiterkonsole").click()
+        expect(page).to_have_url(stack.url + "/console")
+        expect(page.locator("#me")).to_contain_text("Frau Schneider")
+    finally:
+        context.close()

@@ -691,13 +691,19 @@
   function transfer() {
     if (!requireHeld("sie weiterzuleiten")) return;
     var team = $("transfer-team").value;
-    api("POST", "/conversations/" + encodeURIComponent(app.selected) + "/transfer", { team: team }).then(function () {
+    var id = app.selected;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/transfer", { team: team }).then(function () {
       var done = "Weitergeleitet an das Team " + teamName(team) + ".";
+      var gone = done + " Die Unterhaltung liegt jetzt in dessen Warteschlange.";
+      if (app.selected !== id) { // the stream said first that it is no longer ours: say why
+        if (!app.selected) leaveConversation(gone);
+        return null;
+      }
       announce(done);
-      return api("GET", "/conversations/" + encodeURIComponent(app.selected)).then(function (detail) {
-        renderMeta(detail);
+      return api("GET", "/conversations/" + encodeURIComponent(id)).then(function (detail) {
+        if (app.selected === id) renderMeta(detail);
       }, function (err) {
-        if (err.status === 403) leaveConversation(done + " Die Unterhaltung liegt jetzt in dessen Warteschlange.");
+        if (err.status === 403 && (app.selected === id || !app.selected)) leaveConversation(gone);
       });
     }).catch(failed);
   }
