@@ -106,7 +106,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate every system on the same questions; hybrid is the product (`Answerer`) as a citizen meets it.
 
-    `details`, when given, receives one record per question (see `README`, "Evaluation").
+    `details`, when given, receives one record per question (fields: README, the `eval` paragraph).
     """
     index = answerer.index
     tallies = {system: _Tally([], [], [], []) for system in SYSTEMS}
