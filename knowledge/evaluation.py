@@ -70,12 +70,14 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 def normalise_text(text: str) -> str:
-    """Case-folded, Unicode-composed, whitespace collapsed: how a fact and an answer are compared.
+    """Case-folded, Unicode-normalised, invisible characters dropped, whitespace collapsed.
 
-    Line breaks and bullets in the answer layout, non-breaking spaces and "STRASSE"/"Straße" casing
-    must not decide whether the citizen got the fact.
+    This is how a fact and an answer are compared: line breaks of the answer layout, non-breaking
+    spaces, the zero-width spaces and soft hyphens of exported web texts and "STRASSE"/"Straße"
+    casing must not decide whether the citizen got the fact.
     """
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+    visible = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    return " ".join(visible.casefold().split())
 
 
 def contains_fact(answer_text: str, fact: str) -> bool:

@@ -60,6 +60,7 @@ def test_a_fact_is_compared_case_insensitively_and_whitespace_normalised() -> No
     answer = "Gebühren:\n- 37,00 Euro für Antragstellerinnen\u00a0und Antragsteller ab 24 Jahren"
     assert contains_fact(answer, "37,00 EURO für antragstellerinnen und  Antragsteller")
     assert contains_fact(answer, "Euro für\nAntragstellerinnen")
+    assert contains_fact("Bürger\u00adbüro am Marien\u200bplatz 8", "Bürgerbüro am Marienplatz")
     assert not contains_fact(answer, "22,80 Euro")
 
 
