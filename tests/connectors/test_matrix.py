@@ -19,6 +19,7 @@ import nio
 import pytest
 
 from bot.conversations import ConversationStore, Message
+from bot.presentation import strip_source_lines
 from bot.settings import Settings
 from connectors.common import TEXTS, pseudonymous_id
 from tests.connectors.conftest import conversation_keys
@@ -113,7 +114,8 @@ def test_sync_loop_answers_new_messages_maps_numbers_and_delivers_staff_replies(
     assert conversation_keys(redis_db) == [f"bb:conv:{conversation_id}"]
     history = client.get(f"/api/conversations/{conversation_id}").json()["messages"]
     assert [m["text"] for m in history if m["role"] == "citizen"] == ["Was kostet ein Personalausweis?", first_option]
-    assert chosen["body"].startswith(history[-1]["text"])  # the answer for the chosen option
+    stored = history[-1]  # the answer for the chosen option, its sources once at the end (bot.presentation)
+    assert chosen["body"].startswith(strip_source_lines(stored["text"], stored["data"]))
 
     # a member of staff answers later (the console appends to the conversation): the outbox sends it
     store = ConversationStore(redis_db)
