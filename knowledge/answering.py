@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 import simplemma
 
+from knowledge.extraction import LineScorer, Selection, render
 from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
+from knowledge.llm import AnswerWriter
 from knowledge.models import Answer, Section, Service, Source
-from knowledge.retrieval import Retrieval, ServiceHit, retrieve
+from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
 from knowledge.text import analyze
 
-MAX_LINES_PER_SECTION = 5
 VAGUE_RATIO = 0.6  # one-word questions: offer services scoring within 60 % of the best
 TIED_RATIO = 0.95  # longer questions: only practically tied services, and only when not confident
 CLARIFY_BELOW_CONFIDENCE = 0.8
@@ -79,55 +80,30 @@ def detect_language(question: str) -> str:
     return "en" if scores.get("en", 0.0) > scores.get("de", 0.0) + 0.2 else "de"
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _pick_lines(text: str, question_terms: set[str]) -> list[str]:
-    """All lines of a short section; for a long one, the lines sharing most words with the question."""
-    lines = _lines(text)
-    if len(lines) <= MAX_LINES_PER_SECTION:
-        return lines
-    scored = [(len(question_terms.intersection(analyze(line, expand=False))), -i, line) for i, line in enumerate(lines)]
-    best = sorted(scored, reverse=True)[:MAX_LINES_PER_SECTION]
-    keep = {line for _, _, line in best}
-    return [line for line in lines if line in keep]
-
-
-def _choose_sections(service: Service, hit: ServiceHit, asked: list[Section]) -> tuple[list[Section], list[Section]]:
-    """(sections to show, asked-for sections the service lacks)."""
-    present = [s for s in asked if s in service.sections]
-    missing = [s for s in asked if s not in service.sections]
-    if present:
-        return present[:2], missing
-    best = next((sp.passage.section for sp in hit.passages if sp.passage.section in service.sections), None)
-    if best is None or best is Section.UEBERBLICK:
-        fallback = [s for s in (Section.ABLAUF, Section.VORAUSSETZUNGEN) if s in service.sections][:1]
-        return fallback, missing
-    return [best], missing
-
-
 def _date_de(service: Service) -> str:
     return service.updated.strftime("%d.%m.%Y") if service.updated else "ohne Datum"
 
 
-def compose(service: Service, sections: list[Section], missing: list[Section], question: str, language: str) -> str:
-    terms = set(analyze(question, expand=True))
+NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nichts Genaues. Das steht dort:"
+
+
+def compose(service: Service, selection: Selection, language: str, *, overview: bool) -> str:
+    """Title, the chosen official lines (or, honestly, the overview), source and date.
+
+    "Nothing on this" is said only when no line of the whole service answers the question, never
+    because one field of the export is empty.
+    """
     parts: list[str] = []
     if language == "en":
         parts.append(ENGLISH_NOTE)
-    parts.append(f"{service.title}")
-    if missing and not sections:
-        labels = ", ".join(s.label_de for s in missing)
-        parts.append(f"Zu „{labels}“ steht in der offiziellen Beschreibung nichts.")
-    elif missing:
-        labels = ", ".join(s.label_de for s in missing)
-        parts.append(f"Zu „{labels}“ steht in der offiziellen Beschreibung nichts. Das steht dort:")
-    if service.summary and (not sections or missing):
-        parts.append(service.summary)
-    for section in sections:
-        lines = _pick_lines(service.sections[section], terms)
-        parts.append(f"{section.label_de}:\n" + "\n".join(lines))
+    parts.append(service.title)
+    if selection.answered and not overview:
+        parts.append(render(selection))
+    else:
+        if not overview:
+            parts.append(NOT_COVERED_DE)
+        lead = service.summary or next(iter(service.sections.values()), "")
+        parts.append(lead)
     parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
     return "\n\n".join(parts)
 
@@ -157,6 +133,8 @@ class Answerer:
     def __init__(self, index: KnowledgeIndex) -> None:
         self.index = index
         self.threshold = index.settings.abstain_threshold
+        self.lines = LineScorer(index)
+        self.writer = AnswerWriter.from_settings(index.settings)  # optional LLM (BUERGERBOT_LLM_URL)
 
     def assess(self, question: str) -> Assessment:
         question = question.strip()
@@ -228,17 +206,31 @@ class Answerer:
         assessment: Assessment | None = None,
         sections: list[Section] | None = None,
     ) -> Answer:
-        """Compose the answer for a known service (top hit, button choice or dialogue context)."""
+        """Answer from one known service (top hit, button choice or dialogue context).
+
+        The lines come from the service's whole text (`extraction.py`); `sections` (a button or a
+        typed section request) restricts them to those sections.
+        """
         service = self.index.services[service_id]
-        hit = None
         if assessment is not None:
-            hit = next((h for h in assessment.retrieval.hits if h.service_id == service_id), None)
-        asked = sections if sections is not None else requested_sections(question)
-        chosen, missing = _choose_sections(service, hit or ServiceHit(service_id, 0.0, []), asked)
+            terms, vector = assessment.retrieval.query_terms, assessment.retrieval.query_vector
+        else:
+            terms = analyze_query(self.index, question).terms
+            vector = self.index.embedder.embed_query(question)
+        only = [s for s in sections if s in service.sections] if sections else None
+        selection = self.lines.select(service_id, question, terms, vector, only=only or None)
+        if only and not selection.lines:
+            selection = self.lines.select(service_id, question, terms, vector)
+        title = self.index.title_terms.get(service_id, set())
+        general = (
+            not only
+            and not requested_sections(question)
+            and set(analyze_query(self.index, question).content_terms) <= title
+        )
         language = assessment.language if assessment else detect_language(question)
-        shown = chosen or [Section.UEBERBLICK]
-        return Answer(
-            text=compose(service, chosen, missing, question, language),
+        shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
+        answer = Answer(
+            text=compose(service, selection, language, overview=general),
             service_id=service.id,
             service_title=service.title,
             sections=shown,
@@ -258,6 +250,8 @@ class Answerer:
             if assessment
             else [],
         )
+        # the LLM may only reword these official lines; every check failing means the extractive answer
+        return self.writer.improve(question, answer) if self.writer else answer
 
 
 def refusal(language: str) -> Answer:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from bot.settings import Settings
 from knowledge.confidence import DEFAULT, Calibrator
-from knowledge.embeddings import Embedder, get_embedder
+from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage, Service
 from knowledge.text import TypoCorrector, german_pipeline, lemmas
@@ -116,6 +117,16 @@ class KnowledgeIndex:
         self._n = max(1, len(state.passages))
         self.calibrator = Calibrator.load(self.calibration_path(settings)) or DEFAULT
         self._off_topic_vectors: np.ndarray | None = None
+        self._cache: EmbeddingCache | None = None
+        self._cache_lock = threading.Lock()
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Vectors of content texts through the on-disk cache, so a text is embedded once per machine."""
+        with self._cache_lock:
+            if self._cache is None:
+                name = f"embeddings-{self.embedder.name}.sqlite"
+                self._cache = EmbeddingCache(self.settings.data_dir / "cache" / name, self.embedder)
+            return self._cache.embed(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
 
     @property
     def off_topic_vectors(self) -> np.ndarray:

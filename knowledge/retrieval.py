@@ -47,6 +47,7 @@ class Retrieval:
     hits: list[ServiceHit]
     features: dict[str, float]
     query_terms: list[str]
+    query_vector: np.ndarray | None = None  # reused to pick answer lines, so the question is embedded once
 
     @property
     def top(self) -> ServiceHit | None:
@@ -136,7 +137,7 @@ def retrieve(
 
         nearest_off_topic = float((index.off_topic_vectors @ unit_rows(vector)).max())
         features[NOVELTY] = features["dense_top"] - nearest_off_topic
-    return Retrieval(hits=hits, features=features, query_terms=query.terms)
+    return Retrieval(hits=hits, features=features, query_terms=query.terms, query_vector=vector)
 
 
 def _service_order(index: KnowledgeIndex, ranking: list[tuple[str, float]]) -> list[str]:

@@ -52,13 +52,35 @@ def demo_index(demo_settings: Settings):
     from knowledge.ingest import ensure_index
 
     index = ensure_index(demo_settings)
-    # keep the vectors for the next run
+    _keep_vectors(demo_settings)
+    return index
+
+
+def _keep_vectors(settings: Settings) -> None:
+    """Copy the session's embedding caches back, so the next run embeds nothing it embedded before."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     for name in DEMO_CACHES:
-        cached = demo_settings.data_dir / "cache" / name
+        cached = settings.data_dir / "cache" / name
         if cached.exists():
             copy_sqlite(cached, CACHE_DIR / name)
+
+
+@pytest.fixture(scope="session")
+def munich_index(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped default content, Munich's real catalogue (about 20 s to build on a fresh machine)."""
+    from knowledge.ingest import ensure_index
+
+    settings = make_settings(tmp_path_factory.mktemp("munich-data"), content_dir=MUNICH_CONTENT)
+    index = ensure_index(settings)
+    _keep_vectors(settings)
     return index
+
+
+@pytest.fixture(scope="session")
+def munich_answerer(munich_index):
+    from knowledge.answering import Answerer
+
+    return Answerer(munich_index)
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,6 @@ def _amount(text: str) -> tuple[str, str]:
 # Until `Answerer` calls `AnswerWriter.improve` (knowledge/answering.py is being rewritten; the two lines
 # are in AnswerWriter's docstring), /api/ask never asks the model. Strict: once it does, this test passes,
 # pytest reports XPASS as a failure, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="Answerer does not call the LLM writer yet")
 def test_ask_serves_the_models_reply_only_when_it_is_true(make_client, llm: FakeLlm):
     client = make_client(llm_url=llm.url, llm_timeout_s=1.0)
 

@@ -1,0 +1,252 @@
+"""Which sentences of a service answer *this* question: scored over the service's whole text.
+
+The previous answer picked a section ("Gebühren") and printed up to five of its lines in order; on
+Munich's catalogue that dropped the one fee line asked for ("über 24 Jahren: 46 Euro") and claimed
+"Zu Fristen steht nichts", when the description said "ein Jahr gültig". So now every line of the
+service competes, wherever the catalogue put it: a fee line in the description, a deadline in the
+overview, an office address in the locations.
+
+A line's score adds four pieces of evidence: the question's rare words it contains (idf-weighted,
+after typo correction and synonyms), its vector similarity to the question (so English questions
+and paraphrases find German lines), whether it holds the *kind* of fact asked for (an amount for
+"Was kostet", a duration for "Wie lange", an office or phone number for "Wo"/"anrufen"), and
+whether it sits in the section that kind of question usually lives in. Bullets carry their list
+heading, so "46 Euro" is shown with "über 24 Jahren" and under "Gebühren".
+
+The weights are set by hand and checked on the content's own structure; they are not yet learned
+from answer-sentence data (the OMoS-QA model in `knowledge/omosqa/` needs a second, slower embedder
+for every line; see the issue note).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from knowledge.models import Section, Service
+from knowledge.sections import requested_sections
+from knowledge.text import analyze
+
+if TYPE_CHECKING:
+    from knowledge.index import KnowledgeIndex
+
+_MONEY = re.compile(r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bfree of charge\b", re.I)
+_FEE_WORD = re.compile(r"gebühr|kosten|bezahl|zahlen", re.I)
+_DURATION = re.compile(
+    r"\b(?:\d+|ein|eine[nm]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
+    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?n?|wochen?|monate?n?|jahre?n?|stunden?)\b|"
+    r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
+    re.I,
+)
+_CLOCK = re.compile(r"\b\d{1,2}[.:]\d{2}\s*uhr\b|\bmontags?\b|\bdienstags?\b|\bmittwochs?\b|\bdonnerstags?\b|"
+                    r"\bfreitags?\b|\bsamstags?\b|\böffnungszeit\w*", re.I)  # fmt: skip
+_PHONE = re.compile(r"\b(?:telefon|tel\.|hotline|rufnummer)\b|\b0\d{2,4}[ /-]?\d{3,}|\b\d{3} \d{3}\b", re.I)
+_ONLINE = re.compile(r"\bonline\w*|https?://|\binternet\b|\be-?mail\b", re.I)
+_DOCUMENT = re.compile(
+    r"\b\w*(?:ausweis|pass|bescheinigung|urkunde|nachweis|formular|bestätigung|foto|vollmacht|unterlagen|"
+    r"dokument|original|kopie)\w*\b",
+    re.I,
+)
+_ASKS_PHONE = re.compile(r"\b(?:anruf\w*|telefon\w*|hotline|phone|call|sperr\w*|block\w*)\b", re.I)
+_ASKS_TIME = re.compile(r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|when|opening)\b", re.I)
+_HEADING_MAX_WORDS = 8
+
+# evidence weights (see module doc)
+W_LEXICAL = 1.0
+W_DENSE = 1.2
+W_KIND = 1.2
+W_SECTION = 0.3
+DENSE_FLOOR = 0.25  # cosine below this says nothing
+RELATIVE_KEEP = 0.7  # further lines are kept when they score at least this share of the best line
+MAX_LINES = 4
+MAX_FEE_LINES = 6
+MAX_GENERAL_FEE_LINES = 2
+MAX_CHARS = 560
+MIN_SCORE = 0.35  # below this, no line of the service answers the question
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a service, with what it needs to be understood on its own."""
+
+    position: int
+    section: Section
+    text: str
+    heading: str  # the list heading a bullet belongs to ("Gebühren:", "Unterlagen:"), or ""
+
+    @property
+    def is_heading(self) -> bool:
+        return not self.text.startswith("- ") and (
+            self.text.endswith(":")
+            or (len(self.text.split()) <= _HEADING_MAX_WORDS and not self.text.rstrip().endswith((".", "!", "?")))
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The lines chosen for a question (source order) and how sure the extractor is."""
+
+    lines: list[Line]
+    best_score: float
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.lines) and self.best_score >= MIN_SCORE
+
+    @property
+    def sections(self) -> list[Section]:
+        return list(dict.fromkeys(line.section for line in self.lines))
+
+
+def service_lines(service: Service) -> list[Line]:
+    """All lines of a service in reading order (sections in their canonical order)."""
+    lines: list[Line] = []
+    for section in Section:
+        text = service.sections.get(section)
+        if not text:
+            continue
+        heading = ""
+        for raw in text.splitlines():
+            raw = raw.strip()
+            if not raw:
+                continue
+            line = Line(len(lines), section, raw, heading if raw.startswith("- ") else "")
+            if not raw.startswith("- "):
+                heading = raw if line.is_heading else ""
+            lines.append(line)
+    return lines
+
+
+def _kind_match(line: Line, asked: list[Section], question: str) -> float:
+    """How well the line holds the kind of fact the question asks for (0..1)."""
+    text = line.text
+    best = 0.0
+    for section in asked:
+        if (section is Section.GEBUEHREN and _MONEY.search(text)) or (
+            section is Section.FRISTEN and _DURATION.search(text)
+        ):
+            best = max(best, 1.0)
+        elif section is Section.GEBUEHREN and _FEE_WORD.search(text):
+            best = max(best, 0.3)  # talks about paying, but states no amount
+        elif section is Section.ZUSTAENDIGE_STELLE and (
+            line.section is Section.ZUSTAENDIGE_STELLE or _CLOCK.search(text)
+        ):
+            best = max(best, 0.8)
+        elif section is Section.UNTERLAGEN and _DOCUMENT.search(text):
+            best = max(best, 0.6)
+        elif (section is Section.ONLINE_DIENST and _ONLINE.search(text)) or (
+            section is Section.FORMULARE and line.section is Section.FORMULARE
+        ):
+            best = max(best, 0.8)
+    if _ASKS_PHONE.search(question) and _PHONE.search(text):
+        best = max(best, 1.0)
+    if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _DURATION.search(text)):
+        best = max(best, 0.8)
+    return best
+
+
+class LineScorer:
+    """Scores the lines of one index's services; analysis and vectors of lines are cached per service."""
+
+    def __init__(self, index: KnowledgeIndex) -> None:
+        self.index = index
+        self._lines: dict[str, tuple[list[Line], list[frozenset[str]], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def prepared(self, service_id: str) -> tuple[list[Line], list[frozenset[str]], np.ndarray]:
+        cached = self._lines.get(service_id)
+        if cached is not None:
+            return cached
+        service = self.index.services[service_id]
+        lines = service_lines(service)
+        terms = [frozenset(analyze(f"{line.heading} {line.text}", expand=False)) for line in lines]
+        vectors = self.index.embed_texts([f"{line.heading} {line.text}".strip() for line in lines])
+        norms = np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12) if len(lines) else 1.0
+        prepared = (lines, terms, (vectors / norms).astype(np.float32) if len(lines) else vectors)
+        with self._lock:
+            self._lines[service_id] = prepared
+        return prepared
+
+    def select(
+        self,
+        service_id: str,
+        question: str,
+        query_terms: list[str],
+        query_vector: np.ndarray | None,
+        only: list[Section] | None = None,
+    ) -> Selection:
+        """The lines that answer `question`; `only` restricts to sections a citizen picked by button."""
+        lines, terms, vectors = self.prepared(service_id)
+        if not lines:
+            return Selection([], 0.0)
+        asked = requested_sections(question)
+        weights = {t: self.index.idf(t) for t in dict.fromkeys(query_terms)}
+        title = self.index.title_terms.get(service_id, set())
+        # the service's own name says which service, not which line: it must not pull every line
+        content = {t: w for t, w in weights.items() if t not in title} or weights
+        total = sum(content.values()) or 1.0
+        if query_vector is not None and len(vectors):
+            unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+            cosines = vectors @ unit.astype(np.float32)
+        else:
+            cosines = np.zeros(len(lines), np.float32)
+        scores: list[float] = []
+        for line, line_terms, cosine in zip(lines, terms, cosines, strict=True):
+            lexical = sum(w for t, w in content.items() if t in line_terms) / total
+            score = (
+                W_LEXICAL * lexical
+                + W_DENSE * max(0.0, float(cosine) - DENSE_FLOOR)
+                + W_KIND * _kind_match(line, asked, question)
+                + W_SECTION * float(line.section in asked)
+            )
+            if line.is_heading and not line.text.startswith("- "):
+                score *= 0.5  # a heading alone answers nothing; it comes along with its bullets
+            if only is not None and line.section not in only:
+                score = 0.0
+            scores.append(score)
+        order = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
+        best = scores[order[0]]
+        # fee lists are short lines, and the one asked for is often the fourth ("über 24 Jahren")
+        limit = MAX_FEE_LINES if Section.GEBUEHREN in asked else MAX_LINES
+        chosen: list[int] = []
+        size = 0
+        for i in order:
+            if len(chosen) >= limit or scores[i] < RELATIVE_KEEP * best or scores[i] <= 0:
+                break
+            if chosen and size + len(lines[i].text) > MAX_CHARS:
+                continue
+            chosen.append(i)
+            size += len(lines[i].text)
+        if not asked and only is None:
+            # a question about a situation rather than a detail: what it costs belongs to a short answer
+            fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
+            for i in fees[:MAX_GENERAL_FEE_LINES]:
+                if size + len(lines[i].text) <= MAX_CHARS:
+                    chosen.append(i)
+                    size += len(lines[i].text)
+        return Selection([lines[i] for i in sorted(chosen)], best)
+
+
+def render(selection: Selection) -> str:
+    """Chosen lines under their section labels, each bullet with its list heading once."""
+    parts: list[str] = []
+    current: Section | None = None
+    shown_headings: set[str] = set()
+    block: list[str] = []
+    for line in selection.lines:
+        if line.section is not current:
+            if block:
+                parts.append("\n".join(block))
+            block = [f"{line.section.label_de}:"]
+            current = line.section
+        if line.heading and line.heading not in shown_headings and line.heading.rstrip(":") != line.section.label_de:
+            block.append(line.heading)
+            shown_headings.add(line.heading)
+        block.append(line.text)
+    if block:
+        parts.append("\n".join(block))
+    return "\n\n".join(parts)
