@@ -79,7 +79,7 @@ class ActionAnswerFromKnowledge(Action):
 
         if intent == "out_of_scope" and (reply.answer is None or reply.answer.confidence < OUT_OF_SCOPE_OVERRIDE):
             # NLU thinks it is off-topic and the knowledge base is not sure otherwise: polite refusal
-            dispatcher.utter_message(response="utter_out_of_scope", json_message={"kind": "refuse"})
+            dispatcher.utter_message(text=self.answerer.out_of_scope_text(), json_message={"kind": "refuse"})
             return self._count_failure(dispatcher, tracker)
         custom = _custom(reply)
         custom["timing"] = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -122,7 +122,9 @@ def main() -> None:
     report: dict[str, object] = {"machine": machine_info(), "model": args.model}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        demo = _child(INGEST.format(path=str(PROJECT_ROOT / "tests" / "fixtures" / "demo_content")), root / "demo", args.model)
+        demo = _child(
+            INGEST.format(path=str(PROJECT_ROOT / "tests" / "fixtures" / "demo_content")), root / "demo", args.model
+        )
         report["demo_ingest_from_scratch"] = demo
         corpus = root / "scale-content"
         corpus.mkdir()

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from knowledge.answering import Answerer, Assessment, refusal
+from knowledge.answering import Answerer, Assessment
 from knowledge.models import Answer, Section
 
 ReplyKind = Literal["answer", "abstain", "clarify", "refuse", "problem"]
@@ -101,7 +101,7 @@ def reply_to(
         answer = Answer(text=assessment.problem.text, abstained=True, reason=assessment.problem.reason)
         return Reply("problem", answer.text, answer=answer)
     if assessment.injection:
-        answer = refusal(assessment.language)
+        answer = answerer.refusal(assessment.language)
         return Reply("refuse", answer.text, answer=answer)
 
     confident = assessment.retrieval.top is not None and assessment.confidence >= answerer.threshold

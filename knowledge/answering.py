@@ -20,31 +20,34 @@ from knowledge.models import Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
 from knowledge.text import analyze
+from knowledge.topics import topics_text
 
 VAGUE_RATIO = 0.6  # one-word questions: offer services scoring within 60 % of the best
 TIED_RATIO = 0.95  # longer questions: only practically tied services, and only when not confident
 CLARIFY_BELOW_CONFIDENCE = 0.8
 MIN_CLARIFY_COVERAGE = 0.4
-TOPICS_DE = (
-    "Ausweis und Reisepass, An- und Ummeldung, Kfz und Führerschein, Standesamt, Gewerbe, "
-    "Steuern und Gebühren der Stadt, Abfall, Familie und Aufenthalt"
-)
-
 ABSTAIN_DE = (
     "Dazu finde ich in den offiziellen Informationen der Stadt leider keine sichere Antwort. "
     "Ich möchte Ihnen nichts Falsches sagen. Gerne verbinde ich Sie mit einer Mitarbeiterin oder "
-    "einem Mitarbeiter. Ich helfe Ihnen bei Fragen zu: " + TOPICS_DE + "."
+    "einem Mitarbeiter."
 )
 ABSTAIN_EN = (
     "I could not find a reliable answer to this in the city's official information, and I do not "
-    "want to guess. I can connect you with a member of staff. I can help with questions about: "
-    "ID cards and passports, registering an address, cars and driving licences, the registry "
-    "office, businesses, city taxes and fees, waste, family and residence."
+    "want to guess. I can connect you with a member of staff."
 )
-REFUSE_INJECTION_DE = (
-    "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt, "
-    "zum Beispiel zu: " + TOPICS_DE + "."
-)
+REFUSE_INJECTION_DE = "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt."
+# what the content covers (knowledge/topics.py), appended to the texts above
+TOPICS_LEAD_DE = "Ich helfe Ihnen zum Beispiel bei Fragen zu: {topics}."
+TOPICS_LEAD_EN = "I can help for example with questions about (official German names): {topics}."
+
+
+def with_topics(text: str, topics: str, language: str = "de") -> str:
+    """A text that says what the assistant can do, followed by the topics of the loaded content."""
+    if not topics:
+        return text
+    return f"{text} {(TOPICS_LEAD_EN if language == 'en' else TOPICS_LEAD_DE).format(topics=topics)}"
+
+
 EMPTY_DE = "Bitte schreiben Sie Ihre Frage in Worten, zum Beispiel: „Was kostet ein Personalausweis?“"
 TOO_LONG_DE = (
     "Ihre Nachricht ist leider zu lang für mich. Bitte stellen Sie Ihre Frage in ein bis zwei Sätzen, "
@@ -134,6 +137,7 @@ class Answerer:
         self.index = index
         self.threshold = index.settings.abstain_threshold
         self.lines = LineScorer(index)
+        self.topics = topics_text(index.services.values())
         self.writer = AnswerWriter.from_settings(index.settings)  # optional LLM (BUERGERBOT_LLM_URL)
 
     def assess(self, question: str) -> Assessment:
@@ -183,15 +187,30 @@ class Answerer:
         if assessment.problem:
             return Answer(text=assessment.problem.text, abstained=True, reason=assessment.problem.reason)
         if assessment.injection:
-            return refusal(assessment.language)
+            return self.refusal(assessment.language)
         top = assessment.retrieval.top
         if top is None or assessment.confidence < self.threshold:
             return self.abstention(assessment)
         return self.answer_service(top.service_id, question, assessment)
 
+    def refusal(self, language: str) -> Answer:
+        """Polite refusal of an instruction aimed at the assistant, with what it can help with."""
+        return Answer(
+            text=with_topics(REFUSE_INJECTION_DE, self.topics),
+            abstained=True,
+            reason="prompt_injection",
+            language=language,
+        )
+
+    def out_of_scope_text(self) -> str:
+        """What to say when the dialogue decided a message is off-topic."""
+        return with_topics("Dabei kann ich leider nicht helfen.", self.topics)
+
     def abstention(self, assessment: Assessment) -> Answer:
         return Answer(
-            text=ABSTAIN_EN if assessment.language == "en" else ABSTAIN_DE,
+            text=with_topics(
+                ABSTAIN_EN if assessment.language == "en" else ABSTAIN_DE, self.topics, assessment.language
+            ),
             abstained=True,
             confidence=assessment.confidence,
             reason="out_of_scope" if assessment.creative_task or assessment.off_topic else "low_confidence",
@@ -252,7 +271,3 @@ class Answerer:
         )
         # the LLM may only reword these official lines; every check failing means the extractive answer
         return self.writer.improve(question, answer) if self.writer else answer
-
-
-def refusal(language: str) -> Answer:
-    return Answer(text=REFUSE_INJECTION_DE, abstained=True, reason="prompt_injection", language=language)

@@ -10,8 +10,6 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-import yaml
-
 from bot.db import engine_for
 from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
@@ -38,15 +36,21 @@ def metrics_from_settings(settings: Settings) -> Metrics:
 
 
 def service_titles(settings: Settings) -> dict[str, str]:
-    """Service id -> German title from the content files (ids stay readable if a file is missing)."""
+    """Service id -> German title: from the built index, else read from the configured content.
+
+    Any content format (Munich's DLDB export, YAML, HTML …); ids stay readable if neither is there.
+    """
+    from knowledge.importers import load_path
+    from knowledge.index import IndexState, IndexUnavailableError, KnowledgeIndex
+
     titles: dict[str, str] = {"-": "ohne erkannte Leistung"}
-    for path in sorted(settings.content_dir.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(data, dict) and data.get("id"):
-            titles[str(data["id"])] = str(data.get("title") or data["id"])
+    try:
+        services = IndexState.load(KnowledgeIndex.state_path(settings)).services
+    except IndexUnavailableError:
+        services = {}
+    if not services and settings.content_dir.exists():
+        services = {service.id: service for service in load_path(settings.content_dir).services}
+    titles.update({sid: service.title for sid, service in services.items()})
     return titles
 
 

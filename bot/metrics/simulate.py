@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 SECTION_QUESTIONS = (
     "Was kostet {x}?",
@@ -66,14 +65,13 @@ FEEDBACK = (("Hilfreich", "/feedback_positive"), ("Nicht hilfreich", "/feedback_
 
 
 def load_topics(content_dir: Path) -> list[dict[str, Any]]:
-    """Service title and keywords from the demo content."""
-    topics = []
-    for path in sorted(content_dir.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if isinstance(data, dict) and data.get("id"):
-            keywords = [str(k) for k in data.get("keywords") or []]
-            topics.append({"id": data["id"], "title": str(data.get("title", data["id"])), "keywords": keywords})
-    return topics
+    """Service title and keywords of the configured content, whatever its format (DLDB, YAML, …)."""
+    from knowledge.importers import load_path
+
+    return [
+        {"id": service.id, "title": service.title, "keywords": list(service.keywords)}
+        for service in load_path(content_dir).services
+    ]
 
 
 def typo(text: str, rng: random.Random) -> str:
