@@ -13,6 +13,8 @@ from typing import Literal
 
 from knowledge.answering import Answerer, Assessment
 from knowledge.models import Answer, Section
+from knowledge.retrieval import analyze_query, coverage
+from knowledge.sections import requested_sections
 
 ReplyKind = Literal["answer", "abstain", "clarify", "refuse", "problem"]
 
@@ -61,17 +63,25 @@ def service_payload(service_id: str) -> str:
     return "/choose_service" + json.dumps({"service": service_id})
 
 
-def is_follow_up(question: str, assessment: Assessment, confident: bool) -> bool:
+def is_follow_up(question: str, assessment: Assessment, confident: bool, answerer: Answerer, context: str) -> bool:
     """A question that leans on the previous topic ("Und was kostet der?", "und für Kinder?").
 
-    Either it says so ("und …", "… dafür?"), or it is short and does not clearly name another service.
+    Either it says so ("und …", "… dafür?"), or it is short, asks for a part of a service ("Wie lange
+    dauert das?", "Wo?") and does not clearly name another service. A short question about something
+    else ("Welche Aktien soll ich kaufen?", even with "Und …") is not one: when it reads like the
+    known off-topic questions and its words are not in the conversation's service, it must not
+    inherit that service.
     """
-    if len(question.split()) > MAX_FOLLOW_UP_WORDS:
+    if len(question.split()) > MAX_FOLLOW_UP_WORDS or assessment.creative_task:
         return False
+    if assessment.off_topic:
+        own_words = analyze_query(answerer.index, question).content_terms
+        if coverage(answerer.index, context, own_words) < 1.0:
+            return False  # a new subject the content of this service does not speak about
     if _FOLLOW_UP.search(question):
         return True
     names_a_service = assessment.retrieval.features.get("title_match", 0.0) >= 0.5
-    return not confident and not names_a_service
+    return not confident and not names_a_service and bool(requested_sections(question))
 
 
 def _answer_reply(answerer: Answerer, answer: Answer) -> Reply:
@@ -105,7 +115,8 @@ def reply_to(
         return Reply("refuse", answer.text, answer=answer)
 
     confident = assessment.retrieval.top is not None and assessment.confidence >= answerer.threshold
-    if context_service in answerer.index.services and is_follow_up(question, assessment, confident):
+    in_context = context_service in answerer.index.services
+    if in_context and is_follow_up(question, assessment, confident, answerer, context_service):
         context_title = answerer.index.services[context_service].title
         contextual = answerer.assess(f"{question} {context_title}")
         target = context_service

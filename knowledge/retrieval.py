@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from knowledge.models import Passage
-from knowledge.text import analyze, lemmas, normalize, synonym_table
+from knowledge.text import STOPWORDS, analyze, lemmas, normalize, synonym_table
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
@@ -59,16 +59,41 @@ class QueryAnalysis:
     terms: list[str]  # after typo correction and synonym expansion: what BM25 searches
     content_terms: list[str]  # the question's own words (normalised lemmas), before expansion
     known_share: float  # share of the question's own words that the content knows
+    text: str = ""  # the question with its typos corrected: what the embedder reads
+
+
+_TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def corrected_question(index: KnowledgeIndex, question: str) -> str:
+    """The question with unknown words replaced by the known word they most likely meant.
+
+    "wie melde ich mein audo ab" becomes "… mein auto ab", so the synonyms ("auto" → "fahrzeug") and
+    the vector read the question the citizen meant, not a different service family.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        folded = normalize(word)
+        if len(folded) < 4 or folded in STOPWORDS or folded in index.typos:
+            return word
+        if any(lemma in index.typos for lemma in lemmas(word)):
+            return word  # an inflected form of a known word
+        fixed = index.typos.correct(folded)
+        return fixed if fixed and fixed != folded else word
+
+    return _TOKEN.sub(fix, question)
 
 
 def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
     own = list(dict.fromkeys(analyze(question, expand=False)))
-    expanded = list(dict.fromkeys(analyze(question, expand=True)))
+    text = corrected_question(index, question)
+    expanded = list(dict.fromkeys(analyze(text, expand=True)))
     corrected = index.typos.correct_terms(expanded)
     # words the index does not know, but whose corrected form it does, count as known
     known = [t for t in own if t in index.typos or index.typos.correct(t)]
     share = len(known) / len(own) if own else 0.0
-    return QueryAnalysis(terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share)
+    return QueryAnalysis(terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share, text=text)
 
 
 def _rank_services(index: KnowledgeIndex, scored: list[tuple[str, float]], limit: int) -> list[ServiceHit]:
@@ -116,7 +141,7 @@ def retrieve(
     dense: list[tuple[str, float]] = []
     vector: np.ndarray | None = None
     if system in ("hybrid", "dense"):
-        vector = query_vector if query_vector is not None else index.embedder.embed_query(question)
+        vector = query_vector if query_vector is not None else index.embedder.embed_query(query.text or question)
         dense = index.vectors.query(vector, k)
     if system == "bm25":
         ranking = lexical
@@ -149,7 +174,7 @@ def _service_order(index: KnowledgeIndex, ranking: list[tuple[str, float]]) -> l
     return order
 
 
-def _coverage(index: KnowledgeIndex, service_id: str, terms: list[str]) -> float:
+def coverage(index: KnowledgeIndex, service_id: str, terms: list[str]) -> float:
     """IDF-weighted share of the question's words that the service's text contains.
 
     Out-of-scope questions ("Hauptstadt von Australien") are mostly made of words the service
@@ -184,13 +209,13 @@ def _features(
     dense_other = next((score for pid, score in dense if index.passages[pid].service_id != top), 0.0)
     lexical_order = _service_order(index, lexical)
     dense_order = _service_order(index, dense)
-    coverage = _coverage(index, top, query.content_terms) if top else 0.0
+    covered = coverage(index, top, query.content_terms) if top else 0.0
     return {
         "dense_top": float(dense_top),
         "dense_gap": float(max(0.0, dense_top - dense_other)) if top else 0.0,
         "bm25_top": float(np.log1p(lexical[0][1])) if lexical else 0.0,
         "known_share": float(query.known_share),
-        "coverage": coverage,
+        "coverage": covered,
         "lexical_rank": 1.0 / (lexical_order.index(top) + 1) if top in lexical_order else 0.0,
         "dense_rank": 1.0 / (dense_order.index(top) + 1) if top in dense_order else 0.0,
         "margin": float((first - second) / first) if first > 0 else 0.0,

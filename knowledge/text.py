@@ -19,7 +19,7 @@ import simplemma
 import spacy
 import wordninja
 import yaml
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 from spacy.lang.de.stop_words import STOP_WORDS as DE_STOP_WORDS
 from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP_WORDS
@@ -210,19 +210,28 @@ class TypoCorrector:
 
     @staticmethod
     def max_distance(word: str) -> int:
-        if len(word) < 5:
+        if len(word) < 4:
             return 0
         return 1 if len(word) < 9 else 2
 
     @lru_cache(maxsize=50_000)  # noqa: B019 - one corrector per index, lives as long as the index
     def correct(self, word: str) -> str | None:
+        """The known word a typo most likely meant, or None when there is no single good reading.
+
+        Swapped letters count as one slip ("auot" → "auto", optimal string alignment). Four-letter
+        words ("audo") are corrected only when exactly one known word is one slip away: short words
+        have many neighbours, and a wrong correction sends the question to another service family.
+        """
         if word in self._known:
             return word
         limit = self.max_distance(word)
         candidates = self._by_initial.get(word[:1], [])
         if limit == 0 or not candidates:
             return None
-        match = extractOne(word, candidates, scorer=Levenshtein.distance, score_cutoff=limit)
+        if len(word) < 5:
+            close = [c for c in candidates if len(c) < 6 and OSA.distance(word, c, score_cutoff=1) <= 1]
+            return close[0] if len(close) == 1 else None
+        match = extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return match[0] if match else None
 
     def correct_terms(self, terms: Iterable[str]) -> list[str]:
