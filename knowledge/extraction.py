@@ -66,6 +66,7 @@ MAX_LINES = 4
 MAX_FEE_LINES = 6
 MAX_GENERAL_FEE_LINES = 2
 MAX_CHARS = 560
+MAX_SECTION_CHARS = 800  # a section asked for by name is shown as far as this allows
 MIN_SCORE = 0.35  # below this, no line of the service answers the question
 
 
@@ -183,6 +184,8 @@ class LineScorer:
         lines, terms, vectors = self.prepared(service_id)
         if not lines:
             return Selection([], 0.0)
+        if only:
+            return self._whole_sections(lines, only)
         asked = requested_sections(question)
         weights = {t: self.index.idf(t) for t in dict.fromkeys(query_terms)}
         title = self.index.title_terms.get(service_id, set())
@@ -205,8 +208,6 @@ class LineScorer:
             )
             if line.is_heading and not line.text.startswith("- "):
                 score *= 0.5  # a heading alone answers nothing; it comes along with its bullets
-            if only is not None and line.section not in only:
-                score = 0.0
             scores.append(score)
         order = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
         best = scores[order[0]]
@@ -221,7 +222,7 @@ class LineScorer:
                 continue
             chosen.append(i)
             size += len(lines[i].text)
-        if not asked and only is None:
+        if not asked:
             # a question about a situation rather than a detail: what it costs belongs to a short answer
             fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
             for i in fees[:MAX_GENERAL_FEE_LINES]:
@@ -229,6 +230,18 @@ class LineScorer:
                     chosen.append(i)
                     size += len(lines[i].text)
         return Selection([lines[i] for i in sorted(chosen)], best)
+
+
+    @staticmethod
+    def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:
+        """A section the citizen picked ("Unterlagen" button): its lines in order, as far as they fit."""
+        chosen: list[Line] = []
+        size = 0
+        for line in lines:
+            if line.section in only and (not chosen or size + len(line.text) <= MAX_SECTION_CHARS):
+                chosen.append(line)
+                size += len(line.text)
+        return Selection(chosen, 1.0 if chosen else 0.0)
 
 
 def render(selection: Selection) -> str:

@@ -178,7 +178,8 @@ def test_markup_from_the_server_is_shown_as_text(stack, page: Page, js_errors, s
             data={
                 "language": "de",
                 "sources": [
-                    {"title": XSS, "section_label": "Gebühren", "url": "javascript:alert(5)", "updated": "2026-01-31"}
+                    {"title": XSS, "section": "gebuehren", "section_label": "Gebühren",
+                     "url": "javascript:alert(5)", "updated": "2026-01-31"}
                 ],
             },
         )
