@@ -9,19 +9,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bot.bot_eval import BotEvalError, evaluate_through_bot
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.answering import ABSTAIN_DE
 from knowledge.evaluation import EvalQuestion, contains_fact, evaluate, load_questions
+from tests.app_server import served_gateway
 from tests.integration.stack import free_port
 from tests.redis_servers import embedded_redis
 
@@ -127,8 +126,6 @@ def limited_gateway(
     demo_settings: Settings, demo_index: object, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The real gateway app over HTTP (knowledge-only) with its real Redis rate limiter: 3 requests per 2 s per IP."""
-    from bot.app import create_app
-
     with embedded_redis(tmp_path_factory.mktemp("eval-redis")) as redis_url:
         port = free_port()
         settings = Settings(
@@ -140,17 +137,8 @@ def limited_gateway(
             rate_limit_per_ip=3,
             rate_limit_window_s=2,
         )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 300
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start; see the log above")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(30)
+        with served_gateway(settings) as url:
+            yield url
 
 
 def test_through_bot_waits_out_the_rate_limit_and_scores_every_question(limited_gateway: str, answerer) -> None:

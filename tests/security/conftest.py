@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bot.settings import Settings
+from tests.app_server import served_gateway
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from tests.integration.stack import free_port
 from tests.redis_servers import machine_or_embedded_redis
@@ -84,8 +83,6 @@ def security_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 @pytest.fixture(scope="session")
 def gateway(demo_settings: Settings, demo_index: object, security_redis_url: str) -> Iterator[Gateway]:
     """The real gateway app served over HTTP on a free port, with one allowed embedding city."""
-    from bot.app import create_app
-
     port, city_port, foreign_port = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     city = Site(f"http://127.0.0.1:{city_port}", _serve_city_page(city_port, url))
@@ -102,17 +99,8 @@ def gateway(demo_settings: Settings, demo_index: object, security_redis_url: str
             "partner_api_keys": {"schema-test": hashlib.sha256(b"not-the-real-key").hexdigest()},
         }
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not start; see the log above")
-        time.sleep(0.05)
-    yield Gateway(url, settings, security_redis_url, city, foreign)
-    server.should_exit = True
-    thread.join(30)
+    with served_gateway(settings):
+        yield Gateway(url, settings, security_redis_url, city, foreign)
     for site in (city, foreign):
         site.server.shutdown()
         site.server.server_close()
