@@ -231,21 +231,18 @@ class Answerer:
         typed section request) restricts them to those sections.
         """
         service = self.index.services[service_id]
-        if assessment is not None:
-            terms, vector = assessment.retrieval.query_terms, assessment.retrieval.query_vector
-        else:
-            terms = analyze_query(self.index, question).terms
-            vector = self.index.embedder.embed_query(question)
+        query = analyze_query(self.index, question)
+        terms = assessment.retrieval.query_terms if assessment else query.terms
+        vector = assessment.retrieval.query_vector if assessment else None
+        if vector is None:  # a button or the dialogue's context: the question was not embedded yet
+            vector = self.index.embedder.embed_query(query.text or question)
         only = [s for s in sections if s in service.sections] if sections else None
         selection = self.lines.select(service_id, question, terms, vector, only=only or None)
         if only and not selection.lines:
             selection = self.lines.select(service_id, question, terms, vector)
+        # a question that only names the service ("Personalausweis") gets its overview
         title = self.index.title_terms.get(service_id, set())
-        general = (
-            not only
-            and not requested_sections(question)
-            and set(analyze_query(self.index, question).content_terms) <= title
-        )
+        general = not only and not requested_sections(question) and set(query.content_terms) <= title
         language = assessment.language if assessment else detect_language(question)
         shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
         answer = Answer(
