@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
 from bot.settings import PROJECT_ROOT
-from bot.teams import DEFAULT_TEAMS_FILE
 from tests.integration.stack import Stack
 from tests.redis_servers import embedded_redis
 
@@ -35,37 +33,14 @@ EMBEDDING_CACHE = PROJECT_ROOT / ".data" / "cache"
 WAIT_MS = 90_000  # two busy cores: answers and restarts can be slow, so wait generously (never assert timings)
 
 
-ALWAYS_OPEN = "Mo-So 00:00-24:00"
-
-
-def always_open_teams(data_dir: Path) -> Path:
-    """The shipped teams file with every team at work around the clock and no closed days.
-
-    Browser tests must not depend on the time they run (CI may run at night or on a holiday); the
-    after-hours behaviour has its own stacks with closed hours (test_console.py, test_widget_trust.py).
-    """
-    teams = yaml.safe_load(DEFAULT_TEAMS_FILE.read_text(encoding="utf-8"))
-    teams["office_hours"] = ALWAYS_OPEN
-    teams["closed_dates"] = []
-    for team in teams["teams"]:
-        team["office_hours"] = ALWAYS_OPEN
-    path = data_dir / "teams-always-open.yaml"
-    path.write_text(yaml.safe_dump(teams, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
 class WidgetStack(Stack):
     """A knowledge-only gateway pinned to one Redis URL, so a restart on the same port finds its data.
 
-    Its staff teams are always at work (`always_open_teams`), so queue positions do not depend on the clock.
+    Like every test stack, its staff teams are at work around the clock (`always_open_teams`).
     """
 
     def __init__(self, data_dir: Path, redis_url: str) -> None:
         super().__init__(data_dir=data_dir, redis_url=redis_url, rasa=False)
-        self.teams_file = always_open_teams(data_dir)
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "BUERGERBOT_TEAMS_FILE": str(self.teams_file)}
 
     def restart(self) -> None:
         """Stop the gateway process and start a new one on the same port, data dir and Redis."""

@@ -12,11 +12,32 @@ from pathlib import Path
 
 import httpx
 import redis
+import yaml
 
 from bot.settings import PROJECT_ROOT
+from bot.teams import DEFAULT_TEAMS_FILE
 
 STACK_DIR = PROJECT_ROOT / ".data" / "test-stack"  # persistent: the trained Rasa model is reused
 EXTERNAL_REDIS = "redis://127.0.0.1:6379/7"
+ALWAYS_OPEN = "Mo-So 00:00-24:00"
+
+
+def always_open_teams(data_dir: Path) -> Path:
+    """The shipped teams file with every team at work around the clock and no closed days.
+
+    A test stack must not depend on the hour it runs (CI may run at night or on a holiday): queue
+    positions and "meldet sich" need the team at work. After-hours behaviour has its own stacks with
+    closed hours (tests/browser/test_console.py, test_widget_trust.py).
+    """
+    teams = yaml.safe_load(DEFAULT_TEAMS_FILE.read_text(encoding="utf-8"))
+    teams["office_hours"] = ALWAYS_OPEN
+    teams["closed_dates"] = []
+    for team in teams["teams"]:
+        team["office_hours"] = ALWAYS_OPEN
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "teams-always-open.yaml"
+    path.write_text(yaml.safe_dump(teams, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def free_port() -> int:
@@ -58,6 +79,7 @@ class Stack:
             "BUERGERBOT_RASA_PORT": str(self.rasa_port),
             "BUERGERBOT_RASA_ENABLED": "true" if self.rasa else "false",
             "BUERGERBOT_EMBEDDED_REDIS_PORT": str(free_port()),
+            "BUERGERBOT_TEAMS_FILE": str(always_open_teams(self.data_dir)),
         }
         if self.redis_url:
             env["BUERGERBOT_REDIS_URL"] = self.redis_url
