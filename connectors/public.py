@@ -44,6 +44,12 @@ class PublicPart(BaseModel):
     text: str
 
 
+class PublicHandoffOffer(BaseModel):
+    """Why the bot offers a person: asked for, not answered twice, or "not helpful" feedback."""
+
+    reason: str | None = None
+
+
 class PublicMessageData(BaseModel):
     """The parts of a message's internal data that the citizen's client renders."""
 
@@ -53,6 +59,15 @@ class PublicMessageData(BaseModel):
     sources: list[Source] = Field(default_factory=list, description="Official sources of an answer.")
     parts: list[PublicPart] | None = Field(
         default=None, description="The text split by language, so screen readers switch voice (bot.presentation)."
+    )
+    sections: list[str] | None = Field(
+        default=None, description="The sections of the service an answer quotes (e.g. gebuehren), for its buttons."
+    )
+    handoff_offer: PublicHandoffOffer | None = Field(
+        default=None, description="The bot offers a person (the client shows the consent question's buttons)."
+    )
+    degraded: bool | None = Field(
+        default=None, description="Answered without the dialogue engine (it was restarting): fewer follow-up features."
     )
     staff: str | None = Field(default=None, description="Display name of the member of staff who wrote.")
     position: int | None = Field(default=None, description="Queue position (queue status messages).")

@@ -23,7 +23,8 @@ PHONE = "0171 2345678"
 CONVERSATION_FIELDS = set(PublicConversation.model_fields)
 MESSAGE_FIELDS = set(PublicMessage.model_fields)
 DATA_FIELDS = set(PublicMessageData.model_fields)
-INTERNAL_WORDS = ("k.kluge-login", PHONE, "confidence", "timing", "handoff_offer", "queued_at", "priority")
+# the offer of a person (handoff_offer) is public: the citizen sees it, and `eval --through bot` counts it
+INTERNAL_WORDS = ("k.kluge-login", PHONE, "confidence", "timing", "queued_at", "priority")
 
 
 def _assert_public_message(message: dict[str, Any]) -> None:
@@ -103,3 +104,14 @@ def test_partner_api_shows_no_internal_fields(make_client, redis_db):
     assert messages and all(set(m) <= allowed for m in messages), [set(m) - allowed for m in messages]
     sources = [s for m in messages for s in m["sources"]]
     assert sources and all(set(s) <= {"title", "section", "section_label", "url", "updated"} for s in sources)
+
+
+def test_what_a_client_needs_to_follow_the_dialogue_is_public():
+    """Sections (for the section buttons), the offer of a person and degraded mode are part of the public
+    message data: the widget, partners and `buergerbot eval --through bot` read them."""
+    data = PublicMessageData.model_validate(
+        {"sections": ["gebuehren"], "handoff_offer": {"reason": "explicit_request"}, "degraded": True}
+    )
+    dumped = data.model_dump(exclude_none=True)
+    assert dumped["sections"] == ["gebuehren"] and dumped["degraded"] is True
+    assert dumped["handoff_offer"] == {"reason": "explicit_request"}
