@@ -36,6 +36,7 @@ ABSTAIN_EN = (
     "want to guess. I can connect you with a member of staff."
 )
 REFUSE_INJECTION_DE = "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt."
+OUT_OF_SCOPE_DE = "Dabei kann ich leider nicht helfen. Ich beantworte Fragen zu den Dienstleistungen der Stadt."
 # what the content covers (knowledge/topics.py), appended to the texts above
 TOPICS_LEAD_DE = "Ich helfe Ihnen zum Beispiel bei Fragen zu: {topics}."
 TOPICS_LEAD_EN = "I can help for example with questions about (official German names): {topics}."
@@ -204,7 +205,7 @@ class Answerer:
 
     def out_of_scope_text(self) -> str:
         """What to say when the dialogue decided a message is off-topic."""
-        return with_topics("Dabei kann ich leider nicht helfen.", self.topics)
+        return with_topics(OUT_OF_SCOPE_DE, self.topics)
 
     def abstention(self, assessment: Assessment) -> Answer:
         return Answer(
