@@ -59,7 +59,7 @@ def classify_replies(messages: list[dict[str, Any]], state: str) -> tuple[str, s
     """('answer', service) | ('handoff', None) | ('abstain', None) from the bot's reply messages."""
     for message in messages:
         data = message.get("data") or {}
-        if "handoff_offer" in data or "handoff" in data:
+        if data.get("handoff_offer") or data.get("handoff"):  # public data lists every field, unset ones as null
             return "handoff", None
     if state in ("queued", "staff"):
         return "handoff", None

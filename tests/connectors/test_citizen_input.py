@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,7 +91,8 @@ def test_widget_rest_names_the_problem_in_german(make_client, redis_db):
 @pytest.mark.parametrize(("name", "source", "code"), BAD_TEXTS, ids=IDS)
 def test_widget_socket_answers_bad_text_with_an_error_frame(make_client, redis_db, caplog, name, source, code):
     client = make_client()
-    with client.websocket_connect("/ws/conversations/web-input-3") as socket:
+    conversation = f"web-input-{uuid.uuid4().hex[:12]}"  # its own: no late frame of another case arrives
+    with client.websocket_connect(f"/ws/conversations/{conversation}") as socket:
         assert socket.receive_json()["kind"] == "ready"
         socket.send_text(f'{{"text": {source}}}')
         frame = socket.receive_json()
@@ -103,7 +105,7 @@ def test_widget_socket_answers_bad_text_with_an_error_frame(make_client, redis_d
         kinds = []
         while "message" not in kinds:
             kinds.append(socket.receive_json()["kind"])
-    history = client.get("/api/conversations/web-input-3").json()["messages"]
+    history = client.get(f"/api/conversations/{conversation}").json()["messages"]
     assert [m["text"] for m in history if m["role"] == "citizen"] == ["Was kostet ein Reisepass?"]
     _no_errors_logged(caplog)
 

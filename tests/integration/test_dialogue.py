@@ -79,7 +79,7 @@ def test_ambiguous_word_gets_buttons_then_answer(stack: Stack):
 def test_request_human_leads_to_queued_state(stack: Stack):
     cid = _conversation_id()
     offer = stack.send(cid, "Ich möchte bitte mit einem Mitarbeiter sprechen")
-    assert any("handoff_offer" in d for d in _data(offer))
+    assert any(d.get("handoff_offer") for d in _data(offer))
     assert "einverstanden" in _texts(offer)
     queued = stack.send(cid, "Ja, bitte verbinden", payload="/affirm")
     assert queued["conversation"]["state"] == "queued"
@@ -94,7 +94,7 @@ def test_two_abstentions_offer_a_person(stack: Stack):
     cid = _conversation_id()
     stack.send(cid, "Wie hoch ist der Eiffelturm in Metern genau?")
     second = stack.send(cid, "Welche Farbe hat der Mond bei einer Mondfinsternis?")
-    assert any("handoff_offer" in d for d in _data(second)) or "Mitarbeiter" in _texts(second)
+    assert any(d.get("handoff_offer") for d in _data(second)) or "Mitarbeiter" in _texts(second)
 
 
 def test_out_of_scope_and_injection_are_refused_politely(stack: Stack):
