@@ -206,7 +206,7 @@ class LineScorer:
                 + W_KIND * _kind_match(line, asked, question)
                 + W_SECTION * float(line.section in asked)
             )
-            if line.is_heading and not line.text.startswith("- "):
+            if line.is_heading:
                 score *= 0.5  # a heading alone answers nothing; it comes along with its bullets
             scores.append(score)
         order = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
