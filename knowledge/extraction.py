@@ -13,16 +13,22 @@ and paraphrases find German lines), whether it holds the *kind* of fact asked fo
 whether it sits in the section that kind of question usually lives in. Bullets carry their list
 heading, so "46 Euro" is shown with "über 24 Jahren" and under "Gebühren".
 
-The weights are set by hand and checked on the content's own structure; they are not yet learned
-from answer-sentence data (the OMoS-QA model in `knowledge/omosqa/` needs a second, slower embedder
-for every line; see the issue note).
+How the evidence is weighed comes from `knowledge/data/line_scorer.json` when that file exists: a
+logistic regression over the same evidence (plus whether the line is a heading, where it stands and
+how long it is), fitted on OMoS-QA's train split through the product's own index by
+`buergerbot train-extractor` (`knowledge/omosqa/training.py`). Without the file (or if it cannot be
+read) the hand-set weights below are used; they were checked on the content's own structure.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,6 +60,7 @@ _DOCUMENT = re.compile(
 _ASKS_PHONE = re.compile(r"\b(?:anruf\w*|telefon\w*|hotline|phone|call|sperr\w*|block\w*)\b", re.I)
 _ASKS_TIME = re.compile(r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|when|opening)\b", re.I)
 _HEADING_MAX_WORDS = 8
+log = logging.getLogger(__name__)
 
 # evidence weights (see module doc)
 W_LEXICAL = 1.0
@@ -68,6 +75,9 @@ MAX_GENERAL_FEE_LINES = 2
 MAX_CHARS = 560
 MAX_SECTION_CHARS = 800  # a section asked for by name is shown as far as this allows
 MIN_SCORE = 0.35  # below this, no line of the service answers the question
+LEARNED_FILE = Path(__file__).resolve().parent / "data" / "line_scorer.json"
+# the evidence per line, in this order, for the learned weights (`line_features`)
+FEATURES = ("lexical", "dense", "kind", "section", "heading", "position", "length")
 
 
 @dataclass(frozen=True)
@@ -93,14 +103,78 @@ class Selection:
 
     lines: list[Line]
     best_score: float
+    min_score: float = MIN_SCORE  # the scale of the weights that scored the lines
 
     @property
     def answered(self) -> bool:
-        return bool(self.lines) and self.best_score >= MIN_SCORE
+        return bool(self.lines) and self.best_score >= self.min_score
 
     @property
     def sections(self) -> list[Section]:
         return list(dict.fromkeys(line.section for line in self.lines))
+
+
+@dataclass(frozen=True)
+class LineWeights:
+    """How the evidence of a line becomes its score, and which scores answer a question.
+
+    Hand-set (`learned=False`): the weighted sum of lexical, dense, kind and section evidence, halved
+    for a heading. Learned: the probability of a logistic regression over all `FEATURES`; then
+    `min_score` and `relative_keep` are on that probability scale, as fitted.
+    """
+
+    coefficients: dict[str, float] = field(default_factory=dict)
+    intercept: float = 0.0
+    min_score: float = MIN_SCORE
+    relative_keep: float = RELATIVE_KEEP
+    learned: bool = False
+    info: dict[str, object] = field(default_factory=dict)
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """One score per row of `features` (columns in `FEATURES` order)."""
+        if len(features) == 0:
+            return np.zeros(0)
+        if self.learned:
+            weights = np.array([self.coefficients.get(name, 0.0) for name in FEATURES])
+            return 1.0 / (1.0 + np.exp(-(features @ weights + self.intercept)))
+        lexical, dense, kind, section, heading = (features[:, FEATURES.index(n)] for n in FEATURES[:5])
+        score = W_LEXICAL * lexical + W_DENSE * dense + W_KIND * kind + W_SECTION * section
+        return np.where(heading > 0, 0.5 * score, score)  # a heading alone answers nothing
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "features": list(FEATURES),
+            "coefficients": self.coefficients,
+            "intercept": self.intercept,
+            "min_score": self.min_score,
+            "relative_keep": self.relative_keep,
+            "info": self.info,
+        }
+
+    @classmethod
+    def load(cls, path: Path = LEARNED_FILE) -> LineWeights:
+        """The learned weights in `path`, or the hand-set ones when it is missing or unreadable."""
+        if not path.exists():
+            return HAND_SET
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            coefficients = {str(k): float(v) for k, v in data["coefficients"].items()}
+            if set(coefficients) - set(FEATURES) or not all(math.isfinite(v) for v in coefficients.values()):
+                raise ValueError(f"unknown or invalid features {sorted(coefficients)}")
+            return cls(
+                coefficients,
+                float(data["intercept"]),
+                float(data["min_score"]),
+                float(data["relative_keep"]),
+                learned=True,
+                info=dict(data.get("info", {})),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("learned line weights not loaded from %s (%s): using the hand-set weights", path, exc)
+            return HAND_SET
+
+
+HAND_SET = LineWeights()
 
 
 def service_lines(service: Service) -> list[Line]:
@@ -153,8 +227,9 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
 class LineScorer:
     """Scores the lines of one index's services; analysis and vectors of lines are cached per service."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
+    def __init__(self, index: KnowledgeIndex, weights: LineWeights | None = None) -> None:
         self.index = index
+        self.weights = weights if weights is not None else LineWeights.load()
         self._lines: dict[str, tuple[list[Line], list[frozenset[str]], np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -172,20 +247,16 @@ class LineScorer:
             self._lines[service_id] = prepared
         return prepared
 
-    def select(
-        self,
-        service_id: str,
-        question: str,
-        query_terms: list[str],
-        query_vector: np.ndarray | None,
-        only: list[Section] | None = None,
-    ) -> Selection:
-        """The lines that answer `question`; `only` restricts to sections a citizen picked by button."""
+    def line_features(
+        self, service_id: str, question: str, query_terms: list[str], query_vector: np.ndarray | None
+    ) -> tuple[list[Line], np.ndarray]:
+        """The service's lines and their evidence for `question` (one row per line, `FEATURES` columns).
+
+        Training (`knowledge/omosqa/training.py`) reads the same rows the answer is chosen from.
+        """
         lines, terms, vectors = self.prepared(service_id)
         if not lines:
-            return Selection([], 0.0)
-        if only:
-            return self._whole_sections(lines, only)
+            return lines, np.zeros((0, len(FEATURES)))
         asked = requested_sections(question)
         weights = {t: self.index.idf(t) for t in dict.fromkeys(query_terms)}
         title = self.index.title_terms.get(service_id, set())
@@ -197,40 +268,37 @@ class LineScorer:
             cosines = vectors @ unit.astype(np.float32)
         else:
             cosines = np.zeros(len(lines), np.float32)
-        scores: list[float] = []
-        for line, line_terms, cosine in zip(lines, terms, cosines, strict=True):
-            lexical = sum(w for t, w in content.items() if t in line_terms) / total
-            score = (
-                W_LEXICAL * lexical
-                + W_DENSE * max(0.0, float(cosine) - DENSE_FLOOR)
-                + W_KIND * _kind_match(line, asked, question)
-                + W_SECTION * float(line.section in asked)
+        rows = [
+            (
+                sum(w for t, w in content.items() if t in line_terms) / total,
+                max(0.0, float(cosine) - DENSE_FLOOR),
+                _kind_match(line, asked, question),
+                float(line.section in asked),
+                float(line.is_heading),
+                line.position / max(len(lines) - 1, 1),
+                math.log1p(len(line.text)) / 6.0,  # ~1 for a 400-character line
             )
-            if line.is_heading:
-                score *= 0.5  # a heading alone answers nothing; it comes along with its bullets
-            scores.append(score)
-        order = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
-        best = scores[order[0]]
-        # fee lists are short lines, and the one asked for is often the fourth ("über 24 Jahren")
-        limit = MAX_FEE_LINES if Section.GEBUEHREN in asked else MAX_LINES
-        chosen: list[int] = []
-        size = 0
-        for i in order:
-            if len(chosen) >= limit or scores[i] < RELATIVE_KEEP * best or scores[i] <= 0:
-                break
-            if chosen and size + len(lines[i].text) > MAX_CHARS:
-                continue
-            chosen.append(i)
-            size += len(lines[i].text)
-        if not asked:
-            # a question about a situation rather than a detail: what it costs belongs to a short answer
-            fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
-            for i in fees[:MAX_GENERAL_FEE_LINES]:
-                if size + len(lines[i].text) <= MAX_CHARS:
-                    chosen.append(i)
-                    size += len(lines[i].text)
-        return Selection([lines[i] for i in sorted(chosen)], best)
+            for line, line_terms, cosine in zip(lines, terms, cosines, strict=True)
+        ]
+        return lines, np.array(rows, dtype=np.float64)
 
+    def select(
+        self,
+        service_id: str,
+        question: str,
+        query_terms: list[str],
+        query_vector: np.ndarray | None,
+        only: list[Section] | None = None,
+    ) -> Selection:
+        """The lines that answer `question`; `only` restricts to sections a citizen picked by button."""
+        if only:
+            lines, _, _ = self.prepared(service_id)
+            return self._whole_sections(lines, only) if lines else Selection([], 0.0)
+        lines, features = self.line_features(service_id, question, query_terms, query_vector)
+        if not lines:
+            return Selection([], 0.0, self.weights.min_score)
+        scores = [float(v) for v in self.weights.scores(features)]
+        return choose(lines, scores, requested_sections(question), self.weights)
 
     @staticmethod
     def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:
@@ -242,6 +310,35 @@ class LineScorer:
                 chosen.append(line)
                 size += len(line.text)
         return Selection(chosen, 1.0 if chosen else 0.0)
+
+
+def choose(lines: list[Line], scores: list[float], asked: list[Section], weights: LineWeights) -> Selection:
+    """The best lines by score, as many as are close to the best and fit, in source order.
+
+    A function of its own so training can pick `min_score` and `relative_keep` with the very rule
+    the answers use.
+    """
+    order = sorted(range(len(lines)), key=lambda i: (-scores[i], i))
+    best = scores[order[0]]
+    # fee lists are short lines, and the one asked for is often the fourth ("über 24 Jahren")
+    limit = MAX_FEE_LINES if Section.GEBUEHREN in asked else MAX_LINES
+    chosen: list[int] = []
+    size = 0
+    for i in order:
+        if len(chosen) >= limit or scores[i] < weights.relative_keep * best or scores[i] <= 0:
+            break
+        if chosen and size + len(lines[i].text) > MAX_CHARS:
+            continue
+        chosen.append(i)
+        size += len(lines[i].text)
+    if not asked:
+        # a question about a situation rather than a detail: what it costs belongs to a short answer
+        fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
+        for i in fees[:MAX_GENERAL_FEE_LINES]:
+            if size + len(lines[i].text) <= MAX_CHARS:
+                chosen.append(i)
+                size += len(lines[i].text)
+    return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)
 
 
 def render(selection: Selection) -> str:
