@@ -77,7 +77,18 @@ MAX_SECTION_CHARS = 800  # a section asked for by name is shown as far as this a
 MIN_SCORE = 0.35  # below this, no line of the service answers the question
 LEARNED_FILE = Path(__file__).resolve().parent / "data" / "line_scorer.json"
 # the evidence per line, in this order, for the learned weights (`line_features`)
-FEATURES = ("lexical", "dense", "kind", "section", "heading", "position", "length")
+FEATURES = (
+    "lexical",
+    "dense",
+    "kind",
+    "section",
+    "heading",
+    "position",
+    "length",
+    "lexical_gap",  # lexical minus the service's best line: how this line compares with its rivals
+    "dense_gap",
+    "neighbour_dense",  # the better dense evidence of the lines before and after: answers come in runs
+)
 
 
 @dataclass(frozen=True)
@@ -268,19 +279,26 @@ class LineScorer:
             cosines = vectors @ unit.astype(np.float32)
         else:
             cosines = np.zeros(len(lines), np.float32)
-        rows = [
-            (
-                sum(w for t, w in content.items() if t in line_terms) / total,
-                max(0.0, float(cosine) - DENSE_FLOOR),
-                _kind_match(line, asked, question),
-                float(line.section in asked),
-                float(line.is_heading),
-                line.position / max(len(lines) - 1, 1),
-                math.log1p(len(line.text)) / 6.0,  # ~1 for a 400-character line
-            )
-            for line, line_terms, cosine in zip(lines, terms, cosines, strict=True)
-        ]
-        return lines, np.array(rows, dtype=np.float64)
+        rows = np.array(
+            [
+                (
+                    sum(w for t, w in content.items() if t in line_terms) / total,
+                    max(0.0, float(cosine) - DENSE_FLOOR),
+                    _kind_match(line, asked, question),
+                    float(line.section in asked),
+                    float(line.is_heading),
+                    line.position / max(len(lines) - 1, 1),
+                    math.log1p(len(line.text)) / 6.0,  # ~1 for a 400-character line
+                )
+                for line, line_terms, cosine in zip(lines, terms, cosines, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        lexical, dense = rows[:, 0], rows[:, 1]
+        padded = np.pad(dense, 1)
+        neighbour = np.maximum(padded[:-2], padded[2:])
+        rows = np.column_stack([rows, lexical - lexical.max(), dense - dense.max(), neighbour])
+        return lines, rows
 
     def select(
         self,
