@@ -20,7 +20,11 @@ err = Console(stderr=True)
 
 def _progress_hook(progress: Progress) -> object:
     tasks: dict[str, TaskID] = {}
-    labels = {"embed": "Passagen einbetten", "calibrate": "Konfidenz kalibrieren"}
+    labels = {
+        "embed": "Passagen einbetten",
+        "cards": "Steckbriefe der Dienstleistungen einbetten",
+        "calibrate": "Konfidenz kalibrieren",
+    }
 
     def hook(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
@@ -185,12 +189,27 @@ def eval_omosqa(
     pages: Annotated[Path, typer.Option("--pages", help="pages_de.jsonl of the OMoS-QA dataset")],
     questions: Annotated[Path, typer.Option("--questions", help="dev_de.json (or another split)")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    train: Annotated[bool, typer.Option("--train", help="Refit on train_*.json next to --questions.")] = False,
+    pooled: Annotated[bool, typer.Option("--pooled/--no-pooled", help="Also one index of all cities.")] = True,
+    line_weights: Annotated[
+        Path | None, typer.Option("--line-weights", help="Answer-line weights to evaluate instead of the shipped ones.")
+    ] = None,
 ) -> None:
-    """OMoS-QA benchmark: page retrieval and answer-sentence extraction on real municipal pages (CC BY 4.0)."""
+    """OMoS-QA through the product: Integreat import, one index per city, questions to the answerer (CC BY 4.0)."""
     from knowledge.omosqa.cli import eval_omosqa_command
 
-    eval_omosqa_command(pages, questions, as_json, train)
+    eval_omosqa_command(pages, questions, as_json, pooled, line_weights)
+
+
+@app.command("train-extractor")
+def train_extractor(
+    corpus: Annotated[Path, typer.Option("--corpus", help="OMoS-QA folder: pages_de.jsonl and train_*.json")],
+    out: Annotated[Path | None, typer.Option("--out", help="Default: knowledge/data/line_scorer.json")] = None,
+) -> None:
+    """Fit the answer-line weights on OMoS-QA's train split (never dev) through the product's own index."""
+    from knowledge.extraction import LEARNED_FILE
+    from knowledge.omosqa.cli import train_extractor_command
+
+    train_extractor_command(corpus, out or LEARNED_FILE)
 
 
 @app.command()

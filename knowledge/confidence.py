@@ -43,6 +43,7 @@ FEATURES = (
     "dense_rank",
     "margin",
     "title_match",
+    "card_rank",
 )
 NOVELTY = "novelty"  # dense_top minus the similarity to the nearest out-of-scope question (see module doc)
 OUT_OF_SCOPE_FILE = Path(__file__).parent / "data" / "out_of_scope.txt"
@@ -51,7 +52,7 @@ MAX_POSITIVE_SAMPLES = 480
 # Wertstoffhof geöffnet?") even though it is phrased like an off-topic example ("Welche Museen haben am
 # Montag geöffnet?"). The same bar as "confident enough not to ask back" in answering.py.
 OFF_TOPIC_MAX_CONFIDENCE = 0.8
-CALIBRATION_VERSION = 5  # bump when retrieval or features change, so indexes refit at the next ingest
+CALIBRATION_VERSION = 6  # bump when retrieval or features change, so indexes refit at the next ingest
 
 _TEMPLATES_DE = (
     "{kw}",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bot.settings import Settings
+from knowledge.cards import ServiceCards
 from knowledge.confidence import DEFAULT, Calibrator
 from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.lexical import LexicalIndex
@@ -93,7 +94,14 @@ class IndexState:
 
 
 class KnowledgeIndex:
-    def __init__(self, settings: Settings, state: IndexState, vectors: VectorStore, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: IndexState,
+        vectors: VectorStore,
+        embedder: Embedder,
+        cards: ServiceCards | None = None,
+    ) -> None:
         from knowledge.retrieval import title_terms, title_words
 
         state.canonicalise()
@@ -102,6 +110,7 @@ class KnowledgeIndex:
         self.passages = state.passages
         self.vectors = vectors
         self.embedder = embedder
+        self.cards = cards  # None: card retriever off (BUERGERBOT_CARD_MODEL=off)
         ids = list(state.passages)
         self.lexical = LexicalIndex(ids, [state.passage_terms.get(pid, []) for pid in ids])
         self.typos = TypoCorrector(self.lexical.vocabulary)
@@ -176,7 +185,11 @@ class KnowledgeIndex:
         if vectors.ids() != sorted(state.passages):  # also loads the vectors for exact search
             raise IndexUnavailableError("vector store and state hold different passages: rebuild needed")
         embedder = get_embedder(settings.embedding_model, settings.embedding_threads)
-        index = cls(settings, state, vectors, embedder)
+        cards = ServiceCards.load(settings, state.services)
+        if cards is None and settings.card_model != "off":
+            # an index from before cards existed, or cards of another model: build them now (cached vectors)
+            cards = ServiceCards.build(settings, state.services.values())
+        index = cls(settings, state, vectors, embedder, cards)
         if Calibrator.load(cls.calibration_path(settings)) is None:
             # fitted for an older retrieval (after an upgrade): refit now rather than run on the prior
             from knowledge.confidence import fit
@@ -191,4 +204,6 @@ class KnowledgeIndex:
         german_pipeline()("Personalausweis beantragen")
         lemmas("Warmlaufen")
         self.embedder.embed_query("Aufwärmen")
+        if self.cards is not None:
+            self.cards.embed_query("Aufwärmen")
         _ = self.off_topic_vectors

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings import Settings
+from knowledge.cards import ServiceCards
 from knowledge.chunking import dense_text, lexical_text, service_passages
 from knowledge.confidence import Calibrator, fit
 from knowledge.embeddings import EmbeddingCache, get_embedder
@@ -159,8 +160,15 @@ def ingest(
             state.passage_terms[passage.id] = passage_terms
         report.passages_embedded = len(fresh)
 
+    cards = None if (to_index or report.removed) else ServiceCards.load(settings, state.services)
+    if cards is None and settings.card_model != "off":
+        if progress:
+            progress("cards", 0, len(state.services))
+        cards = ServiceCards.build(settings, state.services.values())  # cached: only new cards are embedded
+        if progress:
+            progress("cards", len(state.services), len(state.services))
     if to_index or report.removed or Calibrator.load(KnowledgeIndex.calibration_path(settings)) is None:
-        index = KnowledgeIndex(settings, state, vectors, embedder)
+        index = KnowledgeIndex(settings, state, vectors, embedder, cards)
         if progress:
             progress("calibrate", 0, 1)
         fit(index).save(KnowledgeIndex.calibration_path(settings))

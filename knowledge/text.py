@@ -186,6 +186,12 @@ def analyze(text: str, *, expand: bool = True) -> list[str]:
     return _doc_terms(german_pipeline()(text), expand=expand)
 
 
+def analyze_expanded(text: str) -> tuple[list[str], tuple[str, ...]]:
+    """BM25 terms with synonyms, and the synonyms alone (the official words for colloquial ones)."""
+    doc = german_pipeline()(text)
+    return _doc_terms(doc, expand=True), tuple(doc._.bb_expansions)
+
+
 def analyze_many(texts: Iterable[str], *, expand: bool = False) -> list[list[str]]:
     """Batch form for indexing; content is not synonym-expanded (questions are)."""
     return [_doc_terms(doc, expand=expand) for doc in german_pipeline().pipe(texts, batch_size=256)]
