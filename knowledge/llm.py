@@ -56,7 +56,7 @@ NO_ANSWER_MARK = "KEINE_ANTWORT"
 MAX_REPLY_CHARS = 600  # "short": longer replies are refused rather than cut mid-sentence
 MAX_IN_FLIGHT = 4  # concurrent model calls; more questions meanwhile get the extractive answer at once
 TIMEOUT_REST_S = 30.0  # after a timeout, skip the model this long so citizens do not each wait it out
-LEXICON_FILE = Path(__file__).resolve().parent / "data" / "omosqa_model.json"
+LEXICON_FILE = Path(__file__).resolve().parent / "data" / "en_de_lexicon.json"
 
 _MONEY = re.compile(r"\d+(?:[.,]\d+)?\s*(?:€|euro|eur\b)", re.I)
 _NUMBER_WITH_UNIT = re.compile(
@@ -281,7 +281,7 @@ def _english_lexicon() -> dict[str, tuple[str, ...]]:
     for English), so its absence is logged loudly.
     """
     try:
-        table = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["lexicon"]["table"]
+        table = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["table"]
         return {str(term): tuple(str(line).split()[0::2]) for term, line in table.items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.error("English-German lexicon not loaded from %s (%s): English LLM replies are refused", LEXICON_FILE, exc)

@@ -1,13 +1,12 @@
 """An English → German word lexicon learned from the parallel training contexts (IBM model 1).
 
-Why: German questions find their page mostly through BM25 on rare nouns ("Unterhaltsvorschuss"),
-but an English question shares almost no words with a German page, so its ranker had only the
-dense vectors (English hit@5 0.674 against 0.78 for German). The training split holds every
-question and its page in both languages with the lines aligned one to one (same `id`, same line
-count), which is a small parallel corpus of the very domain we serve. A word-translation table
-from it turns an English question into weighted German lemmas, and BM25 over those gives the
-English ranker the lexical signal German questions have. Only `train_*` files are read; the page
-collection that is evaluated is never used to learn the table.
+The training split holds every question and its page in both languages with the lines aligned one
+to one (same `id`, same line count): a small parallel corpus of the very domain we serve. The table
+fitted from it (`fit_lexicon(parallel_lines(train questions))`, shipped as
+`knowledge/data/en_de_lexicon.json`) lets the LLM grounding check (`knowledge/llm.py`) tell whether
+an English reply talks about what the German official lines say. It was first fitted for the
+separate OMoS-QA page ranker, which is gone (issue 13: the benchmark measures the product). Only
+`train_*` files are read.
 
 Both sides go through the same analysis (`knowledge.text.analyze`), so source terms are the
 normalised English words the German pipeline produces and targets are the lemmas BM25 indexes.
