@@ -70,7 +70,11 @@ def main() -> None:
         figures = evaluate(answerer, questions)
     result = {
         "machine": machine_info(),
-        "settings": {"embedding_model": settings.embedding_model, "threads": settings.embedding_threads},
+        "settings": {
+            "embedding_model": settings.embedding_model,
+            "card_model": settings.card_model,
+            "threads": settings.embedding_threads,
+        },
         "content": str(CONTENT),
         "ingest_from_scratch_s": round(ingest_s, 1),
         "services": len(report.added),

@@ -28,7 +28,7 @@ from knowledge.models import Passage, Service
 from knowledge.text import TypoCorrector, german_pipeline, lemmas
 from knowledge.vectorstore import VectorStore
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: -ung nouns also index their verb (text.verb_of_noun)
 
 
 class IndexUnavailableError(RuntimeError):

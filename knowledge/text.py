@@ -60,6 +60,34 @@ def lemmas(word: str) -> tuple[str, ...]:
     return tuple(sorted({normalize(f) for f in forms if "|" not in f}))  # "er|es|sie": not a lemma
 
 
+MIN_UNG_STEM = 3  # "Abholung" → "abhol": shorter stems ("Ung", "Zung") are not derivations
+
+
+def verb_of_noun(term: str) -> str | None:
+    """The verb an -ung noun is made from, in normalised form: "abholung" → "abholen".
+
+    Official names are nouns ("Abholung", "Umschreibung", "Verlängerung"), citizens use verbs
+    ("abholen", "umschreiben", "verlängern"). German forms these nouns regularly from the verb stem,
+    so adding the verb to both content and questions lets the two meet: stem + "en", or stem + "n"
+    when the stem ends in -er/-el ("verlaengerung" → "verlaengern", "wechsel…" → "wechseln").
+    """
+    if not term.endswith("ung") or len(term) - 3 < MIN_UNG_STEM:
+        return None
+    stem = term[:-3]
+    return stem + "n" if stem.endswith(("er", "el")) else stem + "en"
+
+
+def with_verbs(terms: Iterable[str]) -> list[str]:
+    """Terms plus the verbs their -ung nouns come from (see `verb_of_noun`)."""
+    out: list[str] = []
+    for term in terms:
+        out.append(term)
+        verb = verb_of_noun(term)
+        if verb:
+            out.append(verb)
+    return out
+
+
 @lru_cache(maxsize=1)
 def _splitter() -> wordninja.LanguageModel:
     return wordninja.LanguageModel("de")
@@ -111,7 +139,7 @@ def _lemma_component(doc: Doc) -> Doc:
             for piece in pieces:
                 terms.extend(lemmas(piece))
                 terms.extend(compound_parts(piece))
-            token._.bb_terms = tuple(dict.fromkeys(t for t in terms if t not in STOPWORDS))
+            token._.bb_terms = tuple(dict.fromkeys(t for t in with_verbs(terms) if t not in STOPWORDS))
             continue
         pieces = [p for p in text.split("-") if p] if "-" in text else [text]
         terms = []
@@ -120,7 +148,7 @@ def _lemma_component(doc: Doc) -> Doc:
             terms.extend(compound_parts(piece))
         if len(pieces) > 1:
             terms.append(normalize(text.replace("-", "")))
-        token._.bb_terms = tuple(dict.fromkeys(t for t in terms if t not in STOPWORDS and len(t) > 1))
+        token._.bb_terms = tuple(dict.fromkeys(t for t in with_verbs(terms) if t not in STOPWORDS and len(t) > 1))
     return doc
 
 

@@ -1,6 +1,6 @@
 """German analysis: the cases that made us write our own spaCy components."""
 
-from knowledge.text import TypoCorrector, analyze, compound_parts, lemmas, normalize
+from knowledge.text import TypoCorrector, analyze, compound_parts, lemmas, normalize, verb_of_noun
 
 
 def test_normalize_spellings_meet():
@@ -43,3 +43,13 @@ def test_typo_correction_only_touches_unknown_words():
     assert corrector.correct("anmeldn") == "anmelden"
     assert corrector.correct("reisepass") == "reisepass"
     assert corrector.correct("wetter") is None
+
+
+def test_ung_nouns_meet_the_verbs_citizens_use():
+    # official names are nouns, citizens ask with verbs: both sides carry the verb
+    assert "abholen" in analyze("Abholung Personalausweis", expand=False)
+    assert "verlaengern" in analyze("Verlängerung befristeter Führerschein-Klassen", expand=False)
+    assert "anmelden" in analyze("Wohnsitzanmeldung", expand=False)  # through the compound part
+    assert set(analyze("Wann kann ich den Pass abholen?", expand=False)) & set(analyze("Abholung", expand=False))
+    assert verb_of_noun("umschreibung") == "umschreiben"
+    assert verb_of_noun("ung") is None and verb_of_noun("zung") is None and verb_of_noun("abholen") is None
