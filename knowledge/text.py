@@ -252,12 +252,17 @@ class TypoCorrector:
     def correct(self, word: str) -> str | None:
         """The known word a typo most likely meant, or None when there is no single good reading.
 
+        A word of the German or English dictionary is never a typo: the citizen means something
+        the content does not cover, and "correcting" it changes the question's topic.
+
         Swapped letters count as one slip ("auot" → "auto", optimal string alignment). Four-letter
         words ("audo") are corrected only when exactly one known word is one slip away: short words
         have many neighbours, and a wrong correction sends the question to another service family.
         """
         if word in self._known:
             return word
+        if simplemma.is_known(word, lang=("de", "en")):
+            return None  # a real word the content does not use ("Aktien", "Wien"): not a slip of "Aktion", "Wiesn"
         limit = self.max_distance(word)
         candidates = self._by_initial.get(word[:1], [])
         if limit == 0 or not candidates:

@@ -53,3 +53,12 @@ def test_ung_nouns_meet_the_verbs_citizens_use():
     assert set(analyze("Wann kann ich den Pass abholen?", expand=False)) & set(analyze("Abholung", expand=False))
     assert verb_of_noun("umschreibung") == "umschreiben"
     assert verb_of_noun("ung") is None and verb_of_noun("zung") is None and verb_of_noun("abholen") is None
+
+
+def test_a_dictionary_word_is_not_a_typo_of_a_content_word():
+    # "Aktien" is not a slip of "Aktion", nor "Wien" of "Wiesn": correcting them changes the topic
+    corrector = TypoCorrector(["aktion", "wiesn", "auto", "verloren", "registrierung"])
+    assert corrector.correct("aktien") is None
+    assert corrector.correct("wien") is None
+    assert corrector.correct("registration") is None  # English words stay English for the vectors
+    assert corrector.correct("audo") == "auto" and corrector.correct("verlohren") == "verloren"
