@@ -112,17 +112,26 @@ def compound_parts(word: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def synonym_table() -> dict[str, tuple[str, ...]]:
     """Colloquial/English word → official terms, keyed and valued by normalised form."""
+    return {key: tuple(normalize(v) for v in values) for key, values in official_words().items()}
+
+
+@lru_cache(maxsize=1)
+def official_words() -> dict[str, tuple[str, ...]]:
+    """Colloquial/English word (normalised) → official words as written ("führi" → "führerschein").
+
+    The spelled form is what a sentence model reads: "fuehrerschein" or a compound part such as
+    "schein" would only add noise to its vector.
+    """
     raw = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
-    table: dict[str, tuple[str, ...]] = {}
-    for key, values in raw.items():
-        table[normalize(str(key))] = tuple(normalize(str(v)) for v in values)
-    return table
+    return {normalize(str(key)): tuple(str(v) for v in values) for key, values in raw.items()}
 
 
 if not Token.has_extension("bb_terms"):
     Token.set_extension("bb_terms", default=())
 if not Doc.has_extension("bb_expansions"):
     Doc.set_extension("bb_expansions", default=())
+if not Doc.has_extension("bb_official"):
+    Doc.set_extension("bb_official", default=())
 
 
 @Language.component("bb_lemmas")
@@ -182,13 +191,17 @@ def _particle_verb_component(doc: Doc) -> Doc:
 def _synonym_component(doc: Doc) -> Doc:
     """Add the official terms for colloquial words, so "Perso" also searches "Personalausweis"."""
     table = synonym_table()
+    spelled = official_words()
     extra: list[str] = []
+    official: list[str] = []
     for token in doc:
         for term in (normalize(token.text), *token._.bb_terms):
             for synonym in table.get(term, ()):
                 extra.append(synonym)
                 extra.extend(compound_parts(synonym))
+            official.extend(spelled.get(term, ()))
     doc._.bb_expansions = tuple(dict.fromkeys(extra))
+    doc._.bb_official = tuple(dict.fromkeys(official))
     return doc
 
 
@@ -215,9 +228,9 @@ def analyze(text: str, *, expand: bool = True) -> list[str]:
 
 
 def analyze_expanded(text: str) -> tuple[list[str], tuple[str, ...]]:
-    """BM25 terms with synonyms, and the synonyms alone (the official words for colloquial ones)."""
+    """BM25 terms with synonyms, and the official words for the text's colloquial ones, as written."""
     doc = german_pipeline()(text)
-    return _doc_terms(doc, expand=True), tuple(doc._.bb_expansions)
+    return _doc_terms(doc, expand=True), tuple(doc._.bb_official)
 
 
 def analyze_many(texts: Iterable[str], *, expand: bool = False) -> list[list[str]]:
