@@ -116,6 +116,7 @@ DEFAULT = Calibrator(
         "dense_rank": 1.0,
         "margin": 1.0,
         "title_match": 1.0,
+        "card_rank": 1.0,
     },
     bias=-6.0,
 )

@@ -94,3 +94,11 @@ def test_the_editors_keywords_reach_a_situation_the_text_does_not_name(munich_in
     result = retrieve(munich_index, "Kfz-Schein weg, wie bekomme ich Ersatz?")
     assert result.top is not None and result.top.service_id == ZULASSUNGSBESCHEINIGUNG_I_VERLOREN
     assert result.features["card_rank"] > 0.0  # the card retriever saw it among its best
+
+
+def test_the_prior_calibrator_knows_every_feature():
+    """An index too small to fit its own calibrator answers with the prior: it must read every
+    feature retrieval produces (the card feature once crashed it with a KeyError)."""
+    from knowledge.confidence import DEFAULT, FEATURES
+
+    assert set(FEATURES) <= set(DEFAULT.weights)
