@@ -15,6 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.answer_flow import Reply, reply_to
+from bot.handoff import HandoffReason
 from bot.presentation import reply_data
 from knowledge.answering import Answerer
 from knowledge.models import Section
@@ -40,13 +41,14 @@ def _custom(reply: Reply) -> dict[str, Any]:
     return reply_data(reply)
 
 
-def offer_handoff(dispatcher: CollectingDispatcher, reason: str, lead: str = "") -> list[EventType]:
+def offer_handoff(dispatcher: CollectingDispatcher, reason: HandoffReason, lead: str = "") -> list[EventType]:
+    """Ask for consent; the reason waits in a slot until `action_handoff` tells the gateway (one enum, no free text)."""
     dispatcher.utter_message(
         text=(lead + " " + OFFER_TEXT).strip(),
         buttons=CONSENT_BUTTONS,
-        json_message={"handoff_offer": {"reason": reason}},
+        json_message={"handoff_offer": {"reason": reason.value}},
     )
-    return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason)]
+    return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason.value)]
 
 
 class ActionAnswerFromKnowledge(Action):
@@ -104,7 +106,7 @@ class ActionAnswerFromKnowledge(Action):
         count = float(tracker.get_slot("abstain_count") or 0.0) + 1
         if count < ABSTENTIONS_BEFORE_OFFER:
             return [SlotSet("abstain_count", count)]
-        return [*offer_handoff(dispatcher, "repeated_abstention"), SlotSet("abstain_count", 0.0)]
+        return [*offer_handoff(dispatcher, HandoffReason.REPEATED_FAILURE), SlotSet("abstain_count", 0.0)]
 
 
 class ActionOfferHandoff(Action):
@@ -112,7 +114,7 @@ class ActionOfferHandoff(Action):
         return "action_offer_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return offer_handoff(dispatcher, "requested", "Gern.")
+        return offer_handoff(dispatcher, HandoffReason.REQUESTED, "Gern.")
 
 
 class ActionHandoff(Action):
@@ -129,7 +131,8 @@ class ActionHandoff(Action):
             ),
             json_message={
                 "handoff": {
-                    "reason": tracker.get_slot("handoff_reason") or "requested",
+                    # a tracker from before the enum may still hold an old spelling: parse, never pass on
+                    "reason": HandoffReason.parse(tracker.get_slot("handoff_reason")).value,
                     "service": tracker.get_slot("service"),
                 }
             },
@@ -160,7 +163,7 @@ class ActionFeedback(Action):
             )
             return []
         dispatcher.utter_message(json_message=feedback)
-        return offer_handoff(dispatcher, "negative_feedback", "Das tut mir leid.")
+        return offer_handoff(dispatcher, HandoffReason.NEGATIVE_FEEDBACK, "Das tut mir leid.")
 
 
 def build_actions(answerer: Answerer) -> list[Action]:

@@ -10,8 +10,9 @@ Payload conventions (all keys optional unless stated), so metrics can be compute
 - message_in: channel, language
 - bot_answer / bot_clarify / bot_abstain: service, confidence; bot_abstain also `question`
   (redacted text, for the content-gap report) and `reason` (abstain | out_of_scope | refused)
-- handoff_offered: reason
-- handoff_requested: reason (requested | repeated_failure | negative_feedback | staff_takeover),
+- handoff_offered: reason (a `bot.handoff.HandoffReason` value)
+- handoff_requested: reason (a `bot.handoff.HandoffReason` value: requested | repeated_failure |
+  negative_feedback | staff_takeover | callback),
   service, team, priority, channel, language
 - handoff_accepted: staff, team, waited_s
 - staff_message: staff

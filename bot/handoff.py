@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +35,45 @@ from bot.events import Event, EventType
 from bot.office_hours import describe_next
 from bot.teams import TeamsConfig
 from knowledge.models import Service
+
+log = logging.getLogger(__name__)
+
+
+class HandoffReason(StrEnum):
+    """Why a conversation went to staff: the one vocabulary of actions, turn handling, events and metrics.
+
+    The reason crosses the Rasa boundary as a string (slot `handoff_reason`, custom JSON), is stored in
+    the event log (`detail`) and grouped in the council report. When each side spelled it on its own,
+    the answer action sent "repeated_abstention" while the report only knew "repeated_failure", and
+    the council saw a raw key. Every member needs a German label in `bot.metrics.service.REASON_NAMES`.
+    """
+
+    REQUESTED = "requested"  # the citizen asked for a person
+    REPEATED_FAILURE = "repeated_failure"  # the bot could not answer twice in a row
+    NEGATIVE_FEEDBACK = "negative_feedback"  # "not helpful" on an answer
+    STAFF_TAKEOVER = "staff_takeover"  # staff took a running conversation over
+    CALLBACK = "callback"  # the citizen left a call-back or e-mail request
+
+    @classmethod
+    def parse(cls, value: object, default: HandoffReason | None = None) -> HandoffReason:
+        """The reason a string from outside names (Rasa slot, custom JSON, stored event).
+
+        Old spellings still found in Rasa trackers and event logs are read as their member; anything
+        unknown becomes `default` (REQUESTED unless given) and is logged, so a typo never reaches a report.
+        """
+        if isinstance(value, cls):
+            return value
+        text = str(value or "")
+        text = _LEGACY_REASONS.get(text, text)
+        try:
+            return cls(text)
+        except ValueError:
+            log.warning("unknown handoff reason %r, counted as %s", value, default or cls.REQUESTED)
+            return default or cls.REQUESTED
+
+
+# spellings written before the enum existed (Redis trackers and SQL event logs still hold them)
+_LEGACY_REASONS = {"repeated_abstention": HandoffReason.REPEATED_FAILURE.value}
 
 ONLINE = f"{PREFIX}:staff:online"  # staff username -> last heartbeat (console open)
 ONLINE_WINDOW_S = 90.0
@@ -97,12 +138,13 @@ class HandoffService:
     def request(
         self,
         conversation_id: str,
-        reason: str,
+        reason: HandoffReason,
         service: str | None = None,
         actor: str = "citizen",
         announce: bool = True,
     ) -> Conversation:
         """Queue a conversation (idempotent) and tell the citizen honestly what happens next."""
+        reason = HandoffReason.parse(reason)  # a plain string from a caller outside this package still lands here
         conversation = self.store.get_or_create(conversation_id)
         if conversation.state in (ConversationState.QUEUED, ConversationState.STAFF):
             return conversation
@@ -114,7 +156,7 @@ class HandoffService:
         conversation = self.store.update(
             conversation_id,
             state=ConversationState.QUEUED,
-            handoff_reason=reason,
+            handoff_reason=reason.value,
             service=service_id,
             team=team,
             priority=priority,
@@ -129,7 +171,7 @@ class HandoffService:
                 type=EventType.HANDOFF_REQUESTED,
                 actor=actor,
                 payload={
-                    "reason": reason,
+                    "reason": reason.value,
                     "service": service_id,
                     "team": team,
                     "priority": priority,
@@ -194,7 +236,7 @@ class HandoffService:
         if conversation is None:
             raise HandoffError("Unterhaltung nicht gefunden", 404)
         if conversation.state is ConversationState.BOT:
-            conversation = self.request(conversation_id, "callback", announce=False)
+            conversation = self.request(conversation_id, HandoffReason.CALLBACK, announce=False)
             self.store.publish_state(conversation_id, state="queued", position=self.position(conversation_id))
         ticket = {"kind": contact_kind, "contact": contact, "note": note, "consent_ts": time.time()}
         conversation = self.store.update(conversation_id, callback=ticket)
@@ -279,8 +321,13 @@ class HandoffService:
                     conversation_id=conversation_id,
                     type=EventType.HANDOFF_REQUESTED,
                     actor=f"staff:{staff.username}",
-                    payload={"reason": "staff_takeover", "service": conversation.service, "team": team,
-                             "channel": conversation.channel, "language": conversation.language},
+                    payload={
+                        "reason": HandoffReason.STAFF_TAKEOVER.value,
+                        "service": conversation.service,
+                        "team": team,
+                        "channel": conversation.channel,
+                        "language": conversation.language,
+                    },
                 )
             )  # fmt: skip
             conversation = self.store.update(conversation_id, team=team, queued_at=time.time())

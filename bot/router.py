@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from bot.answer_flow import Reply, reply_to
 from bot.conversations import Button, ConversationState, ConversationStore, Message
 from bot.events import Event, EventType
-from bot.handoff import CALLBACK_PAYLOAD, HandoffService
+from bot.handoff import CALLBACK_PAYLOAD, HandoffReason, HandoffService
 from bot.presentation import reply_data
 from bot.privacy import redact
 from bot.settings import Settings
@@ -97,7 +97,7 @@ class ConversationRouter:
         if payload == CALLBACK_PAYLOAD:  # the web widget opens its form itself; other channels land here
             reply = Message(conversation_id=conversation_id, role="bot", text=CALLBACK_ELSEWHERE_TEXT)
             return [self.store.append(reply)]
-        handoffs: list[tuple[str, str | None]] = []
+        handoffs: list[tuple[HandoffReason, str | None]] = []
         if not self.settings.rasa_enabled:  # knowledge-only mode, configured: no Rasa to ask
             replies = await run_in_threadpool(self._degraded, conversation_id, payload or text, handoffs)
         else:
@@ -126,7 +126,7 @@ class ConversationRouter:
         self,
         conversation_id: str,
         raw: list[dict[str, Any]],
-        handoffs: list[tuple[str, str | None]],
+        handoffs: list[tuple[HandoffReason, str | None]],
         question: str = "",
     ) -> list[Message]:
         """Rasa's REST channel sends text+buttons and custom JSON as separate items; we merge them."""
@@ -150,7 +150,7 @@ class ConversationRouter:
         self,
         conversation_id: str,
         custom: dict[str, Any],
-        handoffs: list[tuple[str, str | None]],
+        handoffs: list[tuple[HandoffReason, str | None]],
         question: str = "",
     ) -> None:
         kind = custom.get("kind")
@@ -167,12 +167,12 @@ class ConversationRouter:
             if kind == "answer" and custom.get("service_id"):
                 self.store.update(conversation_id, service=custom["service_id"], language=custom.get("language", "de"))
         if "handoff_offer" in custom:
-            self.store.emit(
-                Event(conversation_id=conversation_id, type=EventType.HANDOFF_OFFERED, payload=custom["handoff_offer"])
-            )
+            offer = dict(custom["handoff_offer"] or {})
+            offer["reason"] = HandoffReason.parse(offer.get("reason")).value  # the action's word, read as the enum
+            self.store.emit(Event(conversation_id=conversation_id, type=EventType.HANDOFF_OFFERED, payload=offer))
         if "handoff" in custom:
             handoff = custom["handoff"] or {}
-            handoffs.append((str(handoff.get("reason", "requested")), handoff.get("service")))
+            handoffs.append((HandoffReason.parse(handoff.get("reason")), handoff.get("service")))
         if "feedback" in custom:
             self.store.emit(
                 Event(
@@ -183,7 +183,9 @@ class ConversationRouter:
                 )
             )
 
-    def _degraded(self, conversation_id: str, text: str, handoffs: list[tuple[str, str | None]]) -> list[Message]:
+    def _degraded(
+        self, conversation_id: str, text: str, handoffs: list[tuple[HandoffReason, str | None]]
+    ) -> list[Message]:
         """Answer without Rasa: knowledge base for questions, direct queueing for explicit requests."""
         conversation = self.store.get_or_create(conversation_id)
         intent, entities = "", {}
@@ -195,7 +197,7 @@ class ConversationRouter:
             except ValueError:
                 entities = {}
         if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
-            handoffs.append(("requested", conversation.service))
+            handoffs.append((HandoffReason.REQUESTED, conversation.service))
             return [Message(conversation_id=conversation_id, role="bot", text=QUEUED_TEXT, data={"degraded": True})]
         if intent in ("feedback_positive", "feedback_negative", "deny"):
             if intent != "deny":  # metrics: the same event Rasa's feedback action produces

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.db import daily_aggregates, events
+from bot.handoff import HandoffReason
 
 UNKNOWN = "-"  # stored key for a missing dimension value
 CONVERSATION_SLACK_S = 86_400.0  # conversations are read with one day of context on each side
@@ -83,7 +84,8 @@ class ConversationFacts:
             self.offered = True
         elif kind == "handoff_requested":
             if not self.handoff:
-                self.handoff_reason = detail or "requested"
+                # old event logs may hold an earlier spelling: count it under the enum's name
+                self.handoff_reason = HandoffReason.parse(detail).value
                 self.requested_ts = ts
             self.handoff = True
             self.service = service or self.service

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from bot.metrics import charts
-from bot.metrics.service import CHANNEL_NAMES, REASON_NAMES
+from bot.metrics.service import CHANNEL_NAMES, reason_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -80,7 +80,7 @@ def environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
     )
     env.filters.update(num=num, pct=pct, duration=duration, date_de=date_de, period_de=period_de, date_input=date_input)
-    env.globals.update(channel_name=lambda c: CHANNEL_NAMES.get(c, c), reason_name=lambda r: REASON_NAMES.get(r, r))
+    env.globals.update(channel_name=lambda c: CHANNEL_NAMES.get(c, c), reason_name=reason_name)
     return env
 
 
@@ -141,7 +141,7 @@ def _chart_svgs(view: dict[str, Any], top_services: int) -> dict[str, str]:
         "reasons": (
             charts.bar_chart(
                 [
-                    (REASON_NAMES.get(r, r), n)
+                    (reason_name(r), n)
                     for r, n in sorted(view["summary"]["handoff_reasons"].items(), key=lambda kv: -kv[1])
                 ],
                 "Gründe für Übergaben an Mitarbeitende",

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.db import engine_for
+from bot.handoff import HandoffReason
 from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
 from bot.settings import Settings
@@ -18,12 +19,20 @@ from bot.teams import load_teams
 
 CHANNEL_NAMES = {"web": "Website", "rest": "REST/API", "telegram": "Telegram", "matrix": "Matrix",
                  "whatsapp": "WhatsApp", "console": "Konsole", "-": "unbekannt"}  # fmt: skip
-REASON_NAMES = {
-    "requested": "auf Wunsch",
-    "repeated_failure": "Bot wusste mehrfach keine Antwort",
-    "negative_feedback": "negative Rückmeldung",
-    "staff_takeover": "Übernahme durch Mitarbeitende",
+# Every handoff reason needs its German label here (tests/metrics/test_handoff_reasons.py checks it):
+# the council report must never show a raw key.
+REASON_NAMES: dict[HandoffReason, str] = {
+    HandoffReason.REQUESTED: "auf Wunsch",
+    HandoffReason.REPEATED_FAILURE: "Bot wusste mehrfach keine Antwort",
+    HandoffReason.NEGATIVE_FEEDBACK: "negative Rückmeldung",
+    HandoffReason.STAFF_TAKEOVER: "Übernahme durch Mitarbeitende",
+    HandoffReason.CALLBACK: "Rückruf- oder E-Mail-Bitte",
 }
+
+
+def reason_name(reason: str) -> str:
+    """The German label of a stored reason (older spellings included), for the dashboard and the report."""
+    return REASON_NAMES[HandoffReason.parse(reason)]
 
 
 def metrics_from_settings(settings: Settings) -> Metrics:

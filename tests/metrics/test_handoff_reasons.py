@@ -1,0 +1,124 @@
+"""Handoff reasons are one enum from the answer action to the council report.
+
+The action used to send "repeated_abstention" while events, metrics and report labels said
+"repeated_failure", so the report printed a raw key; the metrics tests did not notice because their
+scenario writes the reason by hand. Here the reason comes from the real rasa_sdk actions (through
+the executor the gateway mounts at /webhooks/actions), is read by the turn handler, queued by the
+handoff service on real Redis, copied to SQL by the event writer and rendered in the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+import sqlalchemy as sa
+
+from actions.webhook import build_executor
+from bot.conversations import ConversationStore
+from bot.eventlog import EventWriter
+from bot.handoff import HandoffReason, HandoffService
+from bot.metrics.compute import Metrics, MetricsQuery
+from bot.metrics.render import render_report
+from bot.metrics.service import REASON_NAMES, build_view, reason_name
+from bot.router import ConversationRouter
+from bot.settings import Settings
+from bot.teams import load_teams
+
+TZ = "Europe/Berlin"
+UNANSWERABLE = ["Wie hoch ist der Eiffelturm in Metern genau?", "Welche Farbe hat der Mond bei einer Mondfinsternis?"]
+
+
+def _call(action: str, cid: str, slots: dict[str, Any], text: str, intent: str) -> dict[str, Any]:
+    """An action call as Rasa 3.6 sends it to the action server (tracker state and domain)."""
+    return {
+        "next_action": action,
+        "sender_id": cid,
+        "version": "3.6.21",
+        "domain": {"slots": {name: {"type": "any"} for name in slots}},
+        "tracker": {
+            "sender_id": cid,
+            "slots": slots,
+            "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []},
+            "events": [],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+    }
+
+
+def _rest_output(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What Rasa's REST channel returns for the action's messages: text (with buttons), then custom JSON apart."""
+    out: list[dict[str, Any]] = []
+    for response in responses:
+        if response.get("text"):
+            out.append({"text": response["text"], "buttons": response.get("buttons") or []})
+        if response.get("custom"):
+            out.append({"custom": response["custom"]})
+    return out
+
+
+def _run(executor: Any, call: dict[str, Any], slots: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run one action; its slot events update `slots` the way Rasa's tracker would."""
+    result = asyncio.run(executor.run(json.loads(json.dumps(call)))).model_dump()
+    for event in result["events"]:
+        if event.get("event") == "slot":
+            slots[event["name"]] = event["value"]
+    return _rest_output(result["responses"])
+
+
+def test_repeated_failure_from_the_action_reaches_the_report_in_german(
+    redis_client: redis.Redis, engine: sa.Engine, answerer: Any, demo_settings: Settings
+) -> None:
+    store = ConversationStore(redis_client)
+    handoff = HandoffService(store, load_teams(), answerer.index.services)
+    router = ConversationRouter(demo_settings, store, answerer, handoff)
+    executor = build_executor(answerer)
+    cid = f"reason-{uuid.uuid4().hex[:8]}"
+    slots: dict[str, Any] = {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
+    handoffs: list[tuple[HandoffReason, str | None]] = []
+
+    for question in UNANSWERABLE:  # two unanswered questions: the action offers a person
+        store.get_or_create(cid, "web")
+        raw = _run(executor, _call("action_answer_from_knowledge", cid, slots, question, "nlu_fallback"), slots)
+        router._from_rasa(cid, raw, handoffs, question)
+    assert slots["handoff_offered"] is True, slots
+    raw = _run(executor, _call("action_handoff", cid, slots, "Ja, bitte verbinden", "affirm"), slots)
+    router._from_rasa(cid, raw, handoffs)
+    assert handoffs == [(HandoffReason.REPEATED_FAILURE, None)]
+    for reason, service in handoffs:  # as ConversationRouter.handle does after the bot's words
+        handoff.request(cid, reason, service, "citizen", False)
+
+    events = [json.loads(entry["event"]) for _, entry in redis_client.xrange("bb:events")]
+    offered = [e["payload"]["reason"] for e in events if e["type"] == "handoff_offered"]
+    requested = [e["payload"]["reason"] for e in events if e["type"] == "handoff_requested"]
+    assert offered == requested == [HandoffReason.REPEATED_FAILURE.value]
+
+    EventWriter(redis_client, engine).drain()
+    today = dt.datetime.now(ZoneInfo(TZ)).date()
+    view = build_view(Metrics(engine, TZ, 6.0), MetricsQuery(today, today), demo_settings)
+    assert view["summary"]["handoff_reasons"] == {HandoffReason.REPEATED_FAILURE.value: 1}
+    html = render_report(view, dt.datetime.now())
+    assert REASON_NAMES[HandoffReason.REPEATED_FAILURE] in html
+    assert "repeated_" not in html  # no raw key, neither the old nor the new one
+
+
+def test_every_handoff_reason_has_a_german_report_label() -> None:
+    assert set(REASON_NAMES) == set(HandoffReason)
+    for reason in HandoffReason:
+        label = REASON_NAMES[reason]
+        assert label and label != reason.value and "_" not in label
+
+
+def test_old_spellings_in_trackers_and_event_logs_are_read_as_the_enum() -> None:
+    assert HandoffReason.parse("repeated_abstention") is HandoffReason.REPEATED_FAILURE
+    assert reason_name("repeated_abstention") == REASON_NAMES[HandoffReason.REPEATED_FAILURE]
+    assert HandoffReason.parse(None) is HandoffReason.REQUESTED
+    assert HandoffReason.parse("no-such-reason") is HandoffReason.REQUESTED
