@@ -91,6 +91,32 @@ def _date_de(service: Service) -> str:
 NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nichts Genaues. Das steht dort:"
 
 
+MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
+
+
+def _lead(text: str, limit: int = MAX_LEAD_CHARS) -> str:
+    """The start of an overview, whole lines (else whole sentences) up to `limit` characters.
+
+    Some catalogue summaries are long lists (1,200 characters of "Wir beantworten gerne Ihre
+    Fragen – zu …"); an answer stays short, and the source link is right below it.
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    for line in text.splitlines():
+        if kept and size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    lead = "\n".join(kept)
+    if len(lead) > limit:  # one long first line: cut after its last full sentence that fits
+        cut = max(lead.rfind(mark, 0, limit) for mark in (". ", "! ", "? "))
+        lead = lead[: cut + 1] if cut > 0 else lead[:limit].rsplit(" ", 1)[0]
+    return lead + " …"
+
+
 def compose(service: Service, selection: Selection, language: str, *, overview: bool) -> str:
     """Title, the chosen official lines (or, honestly, the overview), source and date.
 
@@ -106,8 +132,7 @@ def compose(service: Service, selection: Selection, language: str, *, overview: 
     else:
         if not overview:
             parts.append(NOT_COVERED_DE)
-        lead = service.summary or next(iter(service.sections.values()), "")
-        parts.append(lead)
+        parts.append(_lead(service.summary or next(iter(service.sections.values()), "")))
     parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
     return "\n\n".join(parts)
 

@@ -62,6 +62,8 @@ _DOCUMENT = re.compile(
 _ASKS_PHONE = re.compile(r"\b(?:anruf\w*|telefon\w*|hotline|phone|call|sperr\w*|block\w*)\b", re.I)
 _ASKS_TIME = re.compile(r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|when|opening)\b", re.I)
 _HEADING_MAX_WORDS = 8
+_ITEM_MAX_WORDS = 12  # "Neufahrzeug (ohne Wunschkennzeichen): ab 20,50 Euro": an unbulleted list item
+_DIGIT = re.compile(r"\d")
 log = logging.getLogger(__name__)
 
 # evidence weights (see module doc)
@@ -104,10 +106,24 @@ class Line:
 
     @property
     def is_heading(self) -> bool:
-        return not self.text.startswith("- ") and (
-            self.text.endswith(":")
-            or (len(self.text.split()) <= _HEADING_MAX_WORDS and not self.text.rstrip().endswith((".", "!", "?")))
-        )
+        """A title that answers nothing by itself ("Gebühren:", "Wichtige Hinweise").
+
+        A short line with a number or a "label: value" pair is a fact: fee lists in the DLDB export
+        are plain lines ("12 Monate gültig: 102 Euro", "Gebührenfrei: ehrenamtliche Tätigkeit"),
+        and halving their score as headings let a long sentence about "die Gebühr überweisen" win
+        over the amount asked for.
+        """
+        text = self.text.rstrip()
+        if text.startswith("- "):
+            return False
+        if text.endswith(":"):
+            return True
+        return _is_label(text) and ":" not in text
+
+    @property
+    def labels_what_follows(self) -> bool:
+        """A heading, or a short "label: value" line that names the list under it ("Online-Gebühr: …")."""
+        return self.is_heading or (_is_label(self.text.rstrip()) and ":" in self.text)
 
 
 @dataclass(frozen=True)
@@ -202,11 +218,26 @@ def service_lines(service: Service) -> list[Line]:
             raw = raw.strip()
             if not raw:
                 continue
-            line = Line(len(lines), section, raw, heading if raw.startswith("- ") else "")
-            if not raw.startswith("- "):
-                heading = raw if line.is_heading else ""
+            item = raw.startswith("- ") or (bool(heading) and _is_unbulleted_item(raw))
+            line = Line(len(lines), section, raw, heading if item else "")
+            if not item:
+                heading = raw if line.labels_what_follows else ""
             lines.append(line)
     return lines
+
+
+def _is_label(text: str) -> bool:
+    """Short, without a number, not a sentence: "Gebühren", "vor-Ort-Gebühr: nur EC-Karte"."""
+    return len(text.split()) <= _HEADING_MAX_WORDS and not text.endswith((".", "!", "?")) and not _DIGIT.search(text)
+
+
+def _is_unbulleted_item(text: str) -> bool:
+    """A short line with a number under a label, as the DLDB fee lists write them without bullets.
+
+    "Online-Gebühr: Online-Zahlung möglich" followed by "Neufahrzeug: ab 20,50 Euro": the amount
+    is only right with its label, so the line keeps the label as its heading, like a bullet.
+    """
+    return len(text.split()) <= _ITEM_MAX_WORDS and bool(_DIGIT.search(text)) and not text.endswith(":")
 
 
 def _kind_match(line: Line, asked: list[Section], question: str) -> float:

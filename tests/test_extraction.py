@@ -28,16 +28,7 @@ def _body(text: str, title: str) -> list[str]:
 @pytest.mark.parametrize(
     ("question", "service", "fact"),
     [
-        pytest.param(
-            "Was kostet der Perso für Erwachsene über 24?",
-            "dldb-1063441",
-            "über 24 Jahren: 46 Euro",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known regression of the card retriever: 'Verlust oder Diebstahl Personalausweis' "
-                "(also keyworded 'Perso') edges out 'Personalausweis'; fix the service choice, keep the case",
-            ),
-        ),
+        ("Was kostet der Perso für Erwachsene über 24?", "dldb-1063441", "über 24 Jahren: 46 Euro"),
         ("Wie lange ist der internationale Fahrzeugschein gültig?", "dldb-10115737", "ein Jahr gültig"),
         ("Wo kriege ich ein Überführungskennzeichen?", "dldb-1064323", "Eichstätter Straße 2"),
         ("Ausweis verloren, was tun?", "dldb-1076889", "116 116"),
@@ -86,3 +77,27 @@ def test_no_line_of_markup_or_a_placeholder_reaches_an_answer(munich_answerer):
     for question in ("Wo kann ich einen Termin für den Reisepass buchen?", "Gewerbe anmelden online"):
         text = munich_answerer.answer(question).text
         assert not re.search(r"<\s*/?\s*[a-zA-Z]|\{serviceId\}|\{locationId\}", text)
+
+
+@pytest.mark.parametrize(
+    ("question", "service", "fact"),
+    [
+        # DLDB fee lists are plain lines: a short line with an amount is a fact, not a heading
+        ("Was kostet der Bewohnerparkausweis in der Altstadt für 12 Monate?", "dldb-1075031", "102 Euro"),
+        # ... and an amount keeps the label of its list ("Online-Gebühr: …") when it is shown
+        ("Was kostet es, ein neues Auto online zuzulassen?", "dldb-1063425", "20,50 Euro"),
+    ],
+)
+def test_an_unbulleted_fee_line_is_found_with_its_label(munich_answerer, question: str, service: str, fact: str):
+    answer = munich_answerer.answer_service(service, question)
+    assert fact in answer.text
+    if fact == "20,50 Euro":
+        assert answer.text.index("Online-Gebühr") < answer.text.index(fact)
+
+
+def test_a_long_overview_is_cut_at_a_line_and_says_so(munich_answerer):
+    service = "dldb-1080483"  # its summary is a 1,200-character list of topics
+    title = munich_answerer.index.services[service].title
+    answer = munich_answerer.answer_service(service, title)  # only the name: the overview is the answer
+    assert len(answer.text) <= 900
+    assert "…" in answer.text and munich_answerer.index.services[service].source_url in answer.text
