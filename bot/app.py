@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,7 +28,7 @@ from bot.docs import mount_docs
 from bot.eventlog import start_event_writer
 from bot.handoff import HandoffError, HandoffService
 from bot.metrics.api import build_metrics_router, build_prometheus_router
-from bot.openapi import RATE_LIMITED, document_shared_errors
+from bot.openapi import CITIZEN_TEXT, RATE_LIMITED, document_shared_errors, document_text_limit
 from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
 from bot.ratelimit import RateLimiter, limit_per_conversation_and_ip, limit_per_ip
 from bot.redis_server import ensure_redis, redis_client, supervise_embedded_redis
@@ -39,8 +39,8 @@ from bot.startup import BusyWhileRebuilding, open_index, rebuild_index
 from bot.teams import load_teams
 from connectors.channels import start_channels
 from connectors.common import (
+    HARD_MAX_TEXT_CHARS,
     MAX_PAYLOAD_CHARS,
-    MAX_TEXT_CHARS,
     PAYLOAD_PATTERN,
     TEXT_PATTERN,
     CitizenInputError,
@@ -65,19 +65,53 @@ log = logging.getLogger(__name__)
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
 
 
+def _refused(exc: CitizenInputError) -> PydanticCustomError:
+    """A refusal as a validation error: its type is the code, its `msg` the German reason (see
+    `connectors.common.request_validation_failed`, which words "too long" with the configured limit)."""
+    return PydanticCustomError(exc.code, str(exc))
+
+
+def citizen_input_or_422(
+    text: str, payload: str | None, settings: Settings, field: str = "text"
+) -> tuple[str, str | None]:
+    """The shared check with the installation's limit (`Settings.max_question_chars`); a 422 like the model's."""
+    try:
+        return check_citizen_input(text, payload, settings.max_question_chars)
+    except CitizenInputError as exc:
+        raise RequestValidationError(
+            [{"type": exc.code, "loc": ("body", field), "msg": str(exc), "input": None}]
+        ) from None
+
+
 class QuestionIn(BaseModel):
-    question: str = Field(min_length=1, max_length=20_000, description="The citizen's question.")
+    question: str = Field(
+        min_length=1,
+        description="The citizen's question: no control characters except tab and line breaks, not only whitespace.",
+        json_schema_extra={"pattern": TEXT_PATTERN, CITIZEN_TEXT: True},
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _citizen_input(cls, data: Any) -> Any:
+        """The shared check before pydantic's own: that one refuses a lone surrogate in English."""
+        if isinstance(data, dict) and "question" in data:
+            try:
+                question, _ = check_citizen_input(data["question"], None, HARD_MAX_TEXT_CHARS)
+            except CitizenInputError as exc:
+                raise _refused(exc) from None
+            return {**data, "question": question}
+        return data
 
 
 class MessageIn(BaseModel):
     # The patterns document the shared check for clients (and schemathesis); the check itself runs below,
-    # so a refusal carries its German reason rather than a regular expression.
+    # so a refusal carries its German reason rather than a regular expression. `maxLength` is the
+    # configured limit, written into the schema by `bot.openapi.document_text_limit`.
     text: str = Field(
         min_length=1,
-        max_length=MAX_TEXT_CHARS,
         description="What the citizen typed or the button title: no control characters except tab and line "
         "breaks, not only whitespace.",
-        json_schema_extra={"pattern": TEXT_PATTERN},
+        json_schema_extra={"pattern": TEXT_PATTERN, CITIZEN_TEXT: True},
     )
     payload: str | None = Field(
         default=None,
@@ -86,14 +120,20 @@ class MessageIn(BaseModel):
         json_schema_extra={"pattern": PAYLOAD_PATTERN},
     )
 
-    @model_validator(mode="after")
-    def _citizen_input(self) -> MessageIn:
-        """The check every channel applies (connectors.common); its German reason becomes the 422 `msg`."""
-        try:
-            self.text, self.payload = check_citizen_input(self.text, self.payload)
-        except CitizenInputError as exc:
-            raise PydanticCustomError(exc.code, str(exc)) from None
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _citizen_input(cls, data: Any) -> Any:
+        """The check every channel applies (connectors.common), before pydantic's own string check: that
+        one refuses a lone surrogate ("\\ud800" in JSON) in English as "string_unicode", while the widget
+        shows its own words for our codes (`type`). The model cannot know the configured limit; the route
+        checks again with the settings."""
+        if isinstance(data, dict) and "text" in data:
+            try:
+                text, payload = check_citizen_input(data["text"], data.get("payload"), HARD_MAX_TEXT_CHARS)
+            except CitizenInputError as exc:
+                raise _refused(exc) from None
+            return {**data, "text": text, "payload": payload}
+        return data
 
 
 class MessagesOut(BaseModel):
@@ -145,8 +185,9 @@ async def readiness(request: Request) -> dict[str, object]:
 
 
 @questions.post("/ask", response_model=Answer, dependencies=[Depends(limit_per_ip)], responses={429: RATE_LIMITED})
-async def ask(body: QuestionIn, answerer: Annotated[Answerer, Depends(get_answerer)]) -> Answer:
-    return await run_in_threadpool(answerer.answer, body.question)
+async def ask(request: Request, body: QuestionIn, answerer: Annotated[Answerer, Depends(get_answerer)]) -> Answer:
+    question, _ = citizen_input_or_422(body.question, None, request.app.state.settings, "question")
+    return await run_in_threadpool(answerer.answer, question)
 
 
 @conversations.post(
@@ -160,7 +201,8 @@ async def post_message(
     body: MessageIn,
     router: Annotated[ConversationRouter, Depends(get_router)],
 ) -> MessagesOut:
-    replies = await router.handle(conversation_id, body.text, channel="rest", payload=body.payload)
+    text, payload = citizen_input_or_422(body.text, body.payload, router.settings)
+    replies = await router.handle(conversation_id, text, channel="rest", payload=payload)
     conversation = router.store.get_or_create(conversation_id)
     return MessagesOut(conversation=public_conversation(conversation), messages=[public_message(m) for m in replies])
 
@@ -305,6 +347,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         build_metrics_router(require("supervisor"), "/console/metrics", "/console/api/metrics", console_url="/console")
     )
     document_shared_errors(app)  # 400 (unreadable body) and 503 (Redis down) from shared layers, for clients
+    document_text_limit(app, settings.max_question_chars)  # citizen texts: the configured maxLength
     docs_paths = mount_docs(app)
     app.add_middleware(BusyWhileRebuilding)  # inside the security headers, so "busy" answers carry them too
     app.add_middleware(SecurityMiddleware, settings=settings, docs_paths=docs_paths)  # type: ignore[arg-type]

@@ -61,3 +61,35 @@ def document_shared_errors(app: FastAPI) -> None:
 
     replace: Callable[[], dict[str, Any]] = openapi
     app.openapi = replace  # type: ignore[method-assign]
+
+
+CITIZEN_TEXT = "x-citizen-text"  # marks a schema property that holds what a citizen wrote
+
+
+def document_text_limit(app: FastAPI, max_chars: int) -> None:
+    """Give every citizen-text property (marked `x-citizen-text`) the installation's `maxLength`.
+
+    The limit is a setting (`BUERGERBOT_MAX_QUESTION_CHARS`), so models cannot carry it as a constant;
+    the schema must still state it, or clients (and schemathesis) would send texts the check refuses.
+    """
+    build = app.openapi
+
+    def mark(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.pop(CITIZEN_TEXT, False):
+                node["maxLength"] = max_chars
+            for value in node.values():
+                mark(value)
+        elif isinstance(node, list):
+            for value in node:
+                mark(value)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        mark(schema)
+        return schema
+
+    replace: Callable[[], dict[str, Any]] = openapi
+    app.openapi = replace  # type: ignore[method-assign]

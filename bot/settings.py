@@ -44,7 +44,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="Answers below this confidence abstain (chosen on the dev set, see README).",
     )
-    max_question_chars: int = Field(default=2000, ge=50, description="Longer questions are refused politely.")
+    max_question_chars: int = Field(
+        default=2000,
+        ge=50,
+        le=20_000,  # connectors.common.HARD_MAX_TEXT_CHARS: the bound the request models enforce
+        description="Longer questions are refused politely, on every channel (connectors.common.check_citizen_input).",
+    )
 
     llm_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; off when unset.")
     llm_model: str = "default"

@@ -6,7 +6,8 @@ Why these live in one place:
   invalid UTF-8, invalid or absurdly nested JSON and text with control characters are clean 4xx
   answers, never a 5xx and never a half-processed message.
 - What a citizen writes passes one check, `check_citizen_input`, on every channel (widget REST and
-  WebSocket, partner REST, Telegram, WhatsApp, Matrix): type, length, control characters and lone
+  WebSocket, partner REST, `/api/ask`, Telegram, WhatsApp, Matrix): type, length (one limit,
+  `Settings.max_question_chars`, passed in by every caller), control characters and lone
   surrogates. JSON may spell a lone surrogate (`"\\ud800"`); such a string cannot be encoded as UTF-8,
   so Redis, logs and JSON responses would all fail on it later, far from the cause. One check at the
   door keeps the channels consistent and every later layer free of such text.
@@ -44,7 +45,8 @@ from bot.presentation import text_with_sources
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000  # every channel: longer messages get a friendly "please shorten"
+MAX_TEXT_CHARS = 2000  # the default of Settings.max_question_chars; callers pass the configured limit
+HARD_MAX_TEXT_CHARS = 20_000  # no configuration allows more (Settings.max_question_chars has the same bound)
 MAX_PAYLOAD_CHARS = 500  # button payloads are ours ("/intent{...}") and short
 DELIVERED_TTL_S = 24 * 3600
 ID_KEY = f"{PREFIX}:channel-id-key"
@@ -55,6 +57,7 @@ _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 TEXTS: dict[str, str] = {
     "not_text": "Ich kann leider nur Textnachrichten lesen. Bitte schreiben Sie mir Ihre Frage als Text.",
     "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
+    # the same text with the configured limit: `citizen_text("too_long", max_chars)`
     "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte senden Sie sie ohne diese Zeichen "
     "noch einmal.",
     "empty": "Bitte schreiben Sie mir Ihre Frage.",
@@ -136,39 +139,50 @@ TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
 PAYLOAD_PATTERN = rf"^{_ALLOWED}*$"
 
 
+def citizen_text(code: str, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """The friendly German reply for a refused message, naming the configured length limit."""
+    if code == "too_long":
+        return f"Ihre Nachricht ist zu lang (höchstens {max_chars} Zeichen). Bitte kürzen Sie sie etwas."
+    return TEXTS[code]
+
+
 class CitizenInputError(ValueError):
     """A citizen's message that is not processed; `code` names the friendly reply (a key of TEXTS)."""
 
-    def __init__(self, code: str) -> None:
-        super().__init__(TEXTS[code])
+    def __init__(self, code: str, max_chars: int = MAX_TEXT_CHARS) -> None:
+        super().__init__(citizen_text(code, max_chars))
         self.code = code
 
 
-def check_citizen_input(text: object, payload: object = None) -> tuple[str, str | None]:
+def check_citizen_input(
+    text: object, payload: object = None, max_chars: int = MAX_TEXT_CHARS
+) -> tuple[str, str | None]:
     """The text (stripped) and payload of a citizen's message, or `CitizenInputError` saying why not.
 
-    Order matters for the reply: a wrong type is "unreadable", overlong text is "too long" before
-    its characters are looked at (the scan is then bounded), and whitespace-only text is "empty".
-    An empty payload counts as none: widgets send `""` for a typed message.
+    `max_chars` is the installation's limit (`Settings.max_question_chars`): every channel passes it,
+    so a question is never accepted on one channel and refused on another. Order matters for the reply:
+    a wrong type is "unreadable", overlong text is "too long" before its characters are looked at (the
+    scan is then bounded), and whitespace-only text is "empty". An empty payload counts as none:
+    widgets send `""` for a typed message.
     """
     if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
-        raise CitizenInputError("invalid")
-    if len(text) > MAX_TEXT_CHARS + 100 or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
-        raise CitizenInputError("too_long")  # + 100: surrounding whitespace is forgiven below
+        raise CitizenInputError("invalid", max_chars)
+    if len(text) > max_chars + 100 or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
+        raise CitizenInputError("too_long", max_chars)  # + 100: surrounding whitespace is forgiven below
     if has_bad_chars(text) or (payload is not None and has_bad_chars(payload)):
-        raise CitizenInputError("control_chars")
+        raise CitizenInputError("control_chars", max_chars)
     stripped = text.strip()
     if not stripped:
-        raise CitizenInputError("empty")
-    if len(stripped) > MAX_TEXT_CHARS:
-        raise CitizenInputError("too_long")
+        raise CitizenInputError("empty", max_chars)
+    if len(stripped) > max_chars:
+        raise CitizenInputError("too_long", max_chars)
     return stripped, (payload or None)
 
 
-def text_problem(text: str) -> str | None:
+def text_problem(text: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """Why a citizen's text cannot be processed (a key of TEXTS), or None when it is fine."""
     try:
-        check_citizen_input(text)
+        check_citizen_input(text, max_chars=max_chars)
     except CitizenInputError as exc:
         return exc.code
     return None
@@ -200,11 +214,18 @@ async def request_validation_failed(request: Request, exc: Exception) -> JSONRes
     answer names the field and the problem only; `type`, `loc` and `msg` keep FastAPI's schema.
     """
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    settings = getattr(request.app.state, "settings", None)
+    max_chars = getattr(settings, "max_question_chars", MAX_TEXT_CHARS)
+
+    def message(error: dict[str, Any]) -> object:
+        # a refused citizen text names the installation's limit, whichever layer refused it
+        return citizen_text("too_long", max_chars) if error.get("type") == "too_long" else error.get("msg", "")
+
     detail = [
         {
             "type": _printable(error.get("type", "value_error")),
             "loc": [_printable(part) for part in error.get("loc", ())][:10],
-            "msg": _printable(error.get("msg", "")),
+            "msg": _printable(message(error)),
         }
         for error in errors[:20]
     ]

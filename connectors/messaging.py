@@ -29,10 +29,10 @@ from bot.router import ConversationRouter
 from bot.settings import Settings
 from connectors.common import (
     DELIVERED_TTL_S,
-    TEXTS,
     TRANSIENT,
     ChannelSender,
     DeliveryError,
+    citizen_text,
     claim,
     delivered_key,
     pseudonymous_id,
@@ -108,7 +108,8 @@ class MessengerGateway:
 
     async def notify(self, conversation_id: str, key: str) -> None:
         """A transport-level hint (not part of the conversation history)."""
-        notice = Message(conversation_id=conversation_id, role="bot", text=TEXTS[key], data={TRANSIENT: True})
+        text = citizen_text(key, self.settings.max_question_chars)  # "too long" names the configured limit
+        notice = Message(conversation_id=conversation_id, role="bot", text=text, data={TRANSIENT: True})
         try:
             await send_with_retry(self.sender, notice)
         except DeliveryError as exc:
@@ -155,7 +156,7 @@ class MessengerGateway:
         if text is None:
             await self.notify(conversation_id, "not_text")
             return "not_text"
-        problem = text_problem(text)
+        problem = text_problem(text, self.settings.max_question_chars)
         if problem:
             await self.notify(conversation_id, problem)
             return problem

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from bot.conversations import CONSOLE_CHANNEL, Conversation, Message, channel_name
 from bot.handoff import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
+from connectors.common import has_bad_chars
 from connectors.console.auth import (
     COOKIE,
     Accounts,
@@ -35,7 +36,7 @@ from connectors.console.auth import (
     require,
     session_info,
 )
-from connectors.web.router import _has_control_chars, _live_redis
+from connectors.web.router import _live_redis
 from knowledge.answering import Answerer
 
 log = logging.getLogger(__name__)
@@ -159,14 +160,18 @@ class ConversationDetail(BaseModel):
 class TextIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
-    @field_validator("text")
+    @field_validator("text", mode="before")
     @classmethod
-    def _clean(cls, value: str) -> str:
+    def _clean(cls, value: object) -> object:
+        """Staff words reach citizens: the citizens' character rule (connectors.common), checked before
+        pydantic's own string check, which refuses a lone surrogate only in English."""
+        if not isinstance(value, str):
+            return value  # pydantic names the wrong type
+        if has_bad_chars(value):
+            raise ValueError("Der Text enthält unzulässige Steuerzeichen.")
         value = value.strip()
         if not value:
             raise ValueError("Bitte geben Sie einen Text ein.")
-        if _has_control_chars(value):
-            raise ValueError("Der Text enthält unzulässige Steuerzeichen.")
         return value
 
 

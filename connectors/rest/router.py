@@ -24,6 +24,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.conversations import ConversationState, ConversationStore, Message
+from bot.openapi import CITIZEN_TEXT
 from bot.presentation import strip_source_lines, text_with_sources
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
@@ -31,7 +32,6 @@ from connectors.common import (
     BAD_SHAPE,
     BAD_TEXT,
     MAX_PAYLOAD_CHARS,
-    MAX_TEXT_CHARS,
     CitizenInputError,
     check_citizen_input,
     client_ip,
@@ -63,7 +63,10 @@ NOT_FOUND = "Unterhaltung nicht gefunden."
 class PartnerMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What the citizen wrote (or the title).")
+    # maxLength is the configured limit (bot.openapi.document_text_limit); the route checks it
+    text: str = Field(
+        min_length=1, description="What the citizen wrote (or the title).", json_schema_extra={CITIZEN_TEXT: True}
+    )
     payload: str | None = Field(
         default=None, max_length=MAX_PAYLOAD_CHARS, description="Payload of a button the citizen chose."
     )
@@ -96,7 +99,8 @@ class PartnerConversation(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid UTF-8, JSON, or control characters in the text"},
+    400: {"description": "Invalid UTF-8 or JSON, or a text the citizen-input check refuses (control characters, "
+         "empty, longer than BUERGERBOT_MAX_QUESTION_CHARS); `detail` says why in German"},
     401: {"description": "Missing or invalid API key"},
     413: {"description": "Body larger than BUERGERBOT_MAX_WEBHOOK_BODY_BYTES"},
     429: {"description": "Too many requests for this API key; see Retry-After"},
@@ -148,6 +152,21 @@ def _public(message: Message) -> PartnerMessage:
     )
 
 
+def _checked(data: Any, max_chars: int) -> Any:
+    """The body with its text checked and stripped by the check every channel applies (connectors.common).
+
+    It runs before the model: pydantic refuses a lone surrogate only as "not the expected format" and
+    knows nothing of the configured limit. Refusals are 400 with the German reason.
+    """
+    if not isinstance(data, dict) or "text" not in data:
+        return data  # the model names what is missing
+    try:
+        text, payload = check_citizen_input(data["text"], data.get("payload"), max_chars)
+    except CitizenInputError as exc:
+        raise HTTPException(400, BAD_TEXT if exc.code == "control_chars" else str(exc)) from exc
+    return {**data, "text": text, "payload": payload}
+
+
 @router.post(
     "/conversations/{conversation_id}/messages",
     response_model=PartnerConversation,
@@ -166,13 +185,10 @@ async def partner_post_message(
     settings: Settings = request.app.state.settings
     data = decode_json(await read_body(request, settings.max_webhook_body_bytes))
     try:
-        body = PartnerMessageIn.model_validate(data)
+        body = PartnerMessageIn.model_validate(_checked(data, settings.max_question_chars))
     except ValidationError as exc:
         raise HTTPException(400, BAD_SHAPE) from exc
-    try:  # the same check as every other channel (connectors.common)
-        text, payload = check_citizen_input(body.text, body.payload)
-    except CitizenInputError as exc:
-        raise HTTPException(400, BAD_TEXT if exc.code == "control_chars" else BAD_SHAPE) from exc
+    text, payload = body.text, body.payload
     store: ConversationStore = request.app.state.store
     internal = internal_id(store, partner, conversation_id)
     replies = await request.app.state.router.handle(internal, text, channel="partner", payload=payload)

@@ -34,7 +34,12 @@ from bot.conversations import ConversationState, ConversationStore, channel_name
 from bot.security import origin_allowed
 from bot.settings import Settings
 from bot.teams import load_teams
-from connectors.common import MAX_TEXT_CHARS, CitizenInputError, check_citizen_input, has_bad_chars
+from connectors.common import (
+    MAX_TEXT_CHARS,
+    CitizenInputError,
+    check_citizen_input,
+    citizen_text,
+)
 from connectors.public import public_message, public_message_json
 from connectors.web.demo import render_demo_page
 from connectors.web.handoff import citizen_status
@@ -44,7 +49,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["web"])
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the REST API
-MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + 1000  # generous for JSON escapes; anything bigger is refused unread
+FRAME_OVERHEAD_CHARS = 1000  # a frame may be 4 x the text limit plus this (JSON escapes); bigger is refused unread
+MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default limit
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
 LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
 
@@ -71,18 +77,16 @@ class FrameError(ValueError):
         self.code = code
 
 
-_has_control_chars = has_bad_chars  # the console checks staff texts with the same rule
-
-
-def parse_frame(raw: str | None) -> tuple[str, str | None]:
+def parse_frame(raw: str | None, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, str | None]:
     """Validate one client frame `{"text": str, "payload": str|null}` and return (text, payload).
 
+    `max_chars` is the installation's limit (`Settings.max_question_chars`), the same on every channel.
     Raises FrameError instead of closing the socket: a citizen who pasted something odd should get
     a polite hint and keep their conversation.
     """
     if raw is None:
         raise FrameError("invalid")  # binary frames
-    if len(raw) > MAX_FRAME_CHARS:
+    if len(raw) > 4 * max_chars + FRAME_OVERHEAD_CHARS:
         raise FrameError("too_long")
     try:
         frame = json.loads(raw)
@@ -91,13 +95,15 @@ def parse_frame(raw: str | None) -> tuple[str, str | None]:
     if not isinstance(frame, dict):
         raise FrameError("invalid")
     try:  # the same check as every other channel (connectors.common)
-        return check_citizen_input(frame.get("text"), frame.get("payload"))
+        return check_citizen_input(frame.get("text"), frame.get("payload"), max_chars)
     except CitizenInputError as exc:
         raise FrameError(exc.code) from exc
 
 
-def error_frame(code: str) -> dict[str, str]:
-    return {"kind": "error", "code": code, "message": ERRORS[code]}
+def error_frame(code: str, max_chars: int = MAX_TEXT_CHARS) -> dict[str, str]:
+    """The widget's error frame; "too long" names the configured limit, as on every other channel."""
+    message = citizen_text(code, max_chars) if code == "too_long" else ERRORS[code]
+    return {"kind": "error", "code": code, "message": message}
 
 
 # --- demo page and static files -------------------------------------------------------------------
@@ -258,10 +264,11 @@ async def _receive(sock: _Socket, conversation_id: str) -> None:
             if await run_in_threadpool(limiter.wait_s, *limits) > 0:
                 await sock.send(error_frame("rate_limited"))
                 continue
+        max_chars = websocket.app.state.settings.max_question_chars
         try:
-            text, payload = parse_frame(message.get("text"))
+            text, payload = parse_frame(message.get("text"), max_chars)
         except FrameError as exc:
-            await sock.send(error_frame(exc.code))
+            await sock.send(error_frame(exc.code, max_chars))
             continue
         await sock.send({"kind": "typing", "active": True})
         try:

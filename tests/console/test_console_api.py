@@ -159,3 +159,19 @@ def test_metrics_dashboard_is_for_supervisors_behind_the_console_login(app_clien
     assert app_client.get("/console/metrics/static/metrics.css").status_code == 200
     summary = app_client.get("/console/api/metrics/summary")
     assert summary.status_code == 200 and "conversations" in summary.json()["summary"]
+
+
+def test_staff_text_with_a_lone_surrogate_is_refused_in_german(app_client: TestClient):
+    """Staff words reach citizens: the citizens' character rule applies, in German, with nothing stored."""
+    make_user(app_client, "anna", teams=["buergerbuero"], name="Frau Berger")
+    cid = "conv-surrogate"
+    ask(app_client, cid, "Was kostet ein Personalausweis?")
+    session = login(app_client, "anna")
+    headers = {"X-CSRF-Token": session["csrf"], "Content-Type": "application/json"}
+    assert app_client.post(f"/console/api/conversations/{cid}/take", headers=headers).status_code == 200
+    before = app_client.get(f"/api/conversations/{cid}").json()["messages"]
+    for body in (b'{"text": "Guten Tag \\ud800"}', b'{"text": "Guten Tag \\u0007"}'):
+        refused = app_client.post(f"/console/api/conversations/{cid}/messages", content=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert "Steuerzeichen" in refused.json()["detail"][0]["msg"], refused.text
+    assert app_client.get(f"/api/conversations/{cid}").json()["messages"] == before

@@ -1015,9 +1015,13 @@
       credentials: "omit"
     }).then(function (response) {
       if (!response.ok) {
-        var failure = new Error("HTTP " + response.status);
-        failure.status = response.status;
-        throw failure;
+        // keep the body: a 422 names why the text was refused (the same codes as the socket's error frames)
+        return response.json().catch(function () { return null; }).then(function (body) {
+          var failure = new Error("HTTP " + response.status);
+          failure.status = response.status;
+          failure.body = body;
+          throw failure;
+        });
       }
       return response.json();
     }).then(function (body) {
@@ -1030,8 +1034,19 @@
       setReplyOpen(false);
       dropPending(entry);
       if (!ui.input.value) ui.input.value = frame.text;
-      showAlert(error && error.status === 429 ? T.errors.rate_limited : T.sendFailed);
+      showAlert(error && error.status === 429 ? T.errors.rate_limited : (refusalText(error) || T.sendFailed));
     });
+  }
+
+  /** Why the server refused a text (422 from the shared input check), in the page's language; "" if unknown. */
+  function refusalText(error) {
+    var detail = error && error.status === 422 && error.body && error.body.detail;
+    if (!Array.isArray(detail)) return "";
+    for (var i = 0; i < detail.length; i++) {
+      var code = detail[i] && detail[i].type;
+      if (typeof code === "string" && Object.prototype.hasOwnProperty.call(T.errors, code)) return T.errors[code];
+    }
+    return "";
   }
 
   /** The POST stored our message but answers only with the replies: place it just before them. */
