@@ -16,6 +16,8 @@ content hash like every other vector). A question costs one e5 query, about 35 m
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -76,34 +78,58 @@ class ServiceCards:
             return None
         embedder = get_embedder(settings.card_model, settings.embedding_threads)
         ordered = sorted(services, key=lambda s: s.id)
+        texts = [card_text(s) for s in ordered]
         cache = EmbeddingCache(settings.data_dir / "cache" / f"embeddings-{embedder.name}.sqlite", embedder)
         try:
-            matrix = cache.embed([card_text(s) for s in ordered])
+            matrix = cache.embed(texts)
         finally:
             cache.close()
         cards = cls([s.id for s in ordered], _unit_rows(matrix), embedder)
         target = cls.path(settings)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp.npz")
-        np.savez(tmp, ids=np.array(cards.ids, dtype=str), matrix=cards.matrix, model=np.array(embedder.name))
-        tmp.replace(target)  # atomic, like state.json
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".cards-", suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:  # a unique name: two processes may build at once
+            np.savez(
+                handle,
+                ids=np.array(cards.ids, dtype=str),
+                matrix=cards.matrix,
+                model=np.array(_model_tag(embedder)),
+                texts=np.array([EmbeddingCache.key(t) for t in texts], dtype=str),
+            )
+        os.replace(tmp, target)  # atomic, like state.json
         return cards
 
     @classmethod
-    def load(cls, settings: Settings, service_ids: Iterable[str]) -> ServiceCards | None:
-        """The saved cards, or None when they are missing or belong to other services or another model."""
+    def load(cls, settings: Settings, services: Iterable[Service]) -> ServiceCards | None:
+        """The saved cards if they are exactly these services' current cards by this model, else None.
+
+        None (missing, unreadable, half-written, other services, a changed text, another model or
+        model revision) means: build them again, which the embedding cache makes cheap.
+        """
         if settings.card_model == "off":
             return None
         path = cls.path(settings)
         if not path.exists():
             return None
+        embedder = get_embedder(settings.card_model, settings.embedding_threads)
+        ordered = sorted(services, key=lambda s: s.id)
         try:
             with np.load(path) as data:
                 ids = [str(i) for i in data["ids"]]
                 matrix = np.asarray(data["matrix"], dtype=np.float32)
                 model = str(data["model"])
-        except (OSError, ValueError, KeyError):
+                hashes = [str(h) for h in data["texts"]]
+        except Exception:  # a truncated zip raises BadZipFile, EOFError, zlib.error …
             return None
-        if model != settings.card_model or ids != sorted(service_ids):
+        if (
+            model != _model_tag(embedder)
+            or ids != [s.id for s in ordered]
+            or hashes != [EmbeddingCache.key(card_text(s)) for s in ordered]
+            or matrix.shape != (len(ids), embedder.dim)
+        ):
             return None
-        return cls(ids, matrix, get_embedder(settings.card_model, settings.embedding_threads))
+        return cls(ids, matrix, embedder)
+
+
+def _model_tag(embedder: Embedder) -> str:
+    return f"{embedder.name}@{getattr(embedder, 'revision', 1)}"

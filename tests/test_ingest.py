@@ -69,3 +69,34 @@ def test_corrupted_index_is_rebuilt_from_content(tmp_path: Path):
     KnowledgeIndex.state_path(settings).write_text("{ not json", encoding="utf-8")
     index = ensure_index(settings)
     assert set(index.services) == {"personalausweis", "reisepass"}
+
+
+def test_an_index_of_an_older_analyser_is_reanalysed_not_lost(tmp_path: Path):
+    """After an upgrade that changes the German analysis, the saved state is re-analysed in place:
+    the services of every content folder stay, and ingesting one folder again does not crash on the
+    passages of another (it used to start from an empty state beside the old vector store)."""
+    import json
+
+    from knowledge.index import STATE_VERSION
+    from knowledge.retrieval import retrieve
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    _copy_services(first, ["personalausweis", "reisepass"])
+    _copy_services(second, ["hundesteuer"])
+    settings = make_settings(tmp_path / "data")
+    ingest(settings, first)
+    ingest(settings, second)
+    path = KnowledgeIndex.state_path(settings)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["version"] = 1  # as written before the -ung verbs were indexed
+    data["passage_terms"] = {pid: [] for pid in data["passage_terms"]}  # the old analysis, here: none
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    report = ingest(settings, first)
+    assert sorted(report.unchanged) == ["personalausweis", "reisepass"] and not report.removed
+    index = KnowledgeIndex.open(settings)
+    assert sorted(index.services) == ["hundesteuer", "personalausweis", "reisepass"]
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == STATE_VERSION
+    assert all(terms for terms in json.loads(path.read_text(encoding="utf-8"))["passage_terms"].values())
+    hit = retrieve(index, "Hundesteuer anmelden").top
+    assert hit is not None and hit.service_id == "hundesteuer"
