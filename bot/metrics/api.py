@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.metrics.compute import Metrics, MetricsQuery, default_period
+from bot.metrics.compute import Metrics, MetricsQuery, default_period, summarize
 from bot.metrics.render import STATIC, parse_date, render_dashboard
 from bot.metrics.report import csv_text
 from bot.metrics.service import build_view, metrics_from_settings, service_titles, team_names
@@ -200,9 +200,8 @@ class EventLogCollector(Collector):
         handoffs = CounterMetricFamily(
             "buergerbot_handoffs", "Conversations handed to staff, by reason.", labels=["reason"]
         )
-        for key, value in sorted(c.items()):
-            if key.startswith("handoff_reason:"):
-                handoffs.add_metric([key.split(":", 1)[1]], value)
+        for reason, value in summarize(c)["handoff_reasons"].items():  # HandoffReason values, old spellings merged
+            handoffs.add_metric([reason], value)
         replies = CounterMetricFamily("buergerbot_bot_replies", "Bot replies by kind.", labels=["kind"])
         for kind in ("answers", "abstains", "clarifies"):
             replies.add_metric([kind.rstrip("s").replace("clarifie", "clarify")], c[f"bot_{kind}"])

@@ -292,7 +292,10 @@ def summarize(c: Counter[str], saved_minutes: float | None = None) -> dict[str, 
     """Headline figures from additive counters; rates are None when their denominator is zero."""
     bot_replies = c["bot_answers"] + c["bot_abstains"] + c["bot_clarifies"]
     feedback = c["feedback_helpful"] + c["feedback_not_helpful"]
-    reasons = {k.split(":", 1)[1]: int(v) for k, v in sorted(c.items()) if k.startswith("handoff_reason:")}
+    reasons: Counter[str] = Counter()
+    for key, value in sorted(c.items()):
+        if key.startswith("handoff_reason:"):  # daily aggregates stored before the enum may use an old spelling
+            reasons[HandoffReason.parse(key.split(":", 1)[1]).value] += int(value)
     out: dict[str, Any] = {
         "conversations": int(c["conversations"]),
         "citizen_messages": int(c["citizen_messages"]),
@@ -303,7 +306,7 @@ def summarize(c: Counter[str], saved_minutes: float | None = None) -> dict[str, 
         "unresolved": int(c["unresolved"]),
         "handoffs": int(c["handoffs"]),
         "handoff_rate": ratio(c["handoffs"], c["conversations"]),
-        "handoff_reasons": reasons,
+        "handoff_reasons": dict(sorted(reasons.items())),
         "handoffs_offered": int(c["handoffs_offered"]),
         "callbacks": int(c["callbacks"]),
         "abandoned": int(c["abandoned"]),

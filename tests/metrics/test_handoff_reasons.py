@@ -122,3 +122,12 @@ def test_old_spellings_in_trackers_and_event_logs_are_read_as_the_enum() -> None
     assert reason_name("repeated_abstention") == REASON_NAMES[HandoffReason.REPEATED_FAILURE]
     assert HandoffReason.parse(None) is HandoffReason.REQUESTED
     assert HandoffReason.parse("no-such-reason") is HandoffReason.REQUESTED
+
+
+def test_daily_aggregates_with_the_old_spelling_count_under_the_enum() -> None:
+    from collections import Counter
+
+    from bot.metrics.compute import summarize
+
+    counters = Counter({"handoff_reason:repeated_abstention": 2, "handoff_reason:repeated_failure": 1})
+    assert summarize(counters)["handoff_reasons"] == {HandoffReason.REPEATED_FAILURE.value: 3}
