@@ -17,7 +17,6 @@ the end of its own work, so the writer depends only on the `Answer` it is given.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 import threading
@@ -25,7 +24,6 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import simplemma
@@ -34,7 +32,7 @@ from pydantic import SecretStr
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
-from knowledge.text import analyze, lemmas, normalize, synonym_table
+from knowledge.text import LEXICON_FILE, analyze, english_german, lemmas, normalize, synonym_table
 
 if TYPE_CHECKING:  # LangChain is loaded only when a writer is configured: the extractive path never needs it
     from langchain_core.messages import BaseMessage
@@ -56,7 +54,6 @@ NO_ANSWER_MARK = "KEINE_ANTWORT"
 MAX_REPLY_CHARS = 600  # "short": longer replies are refused rather than cut mid-sentence
 MAX_IN_FLIGHT = 4  # concurrent model calls; more questions meanwhile get the extractive answer at once
 TIMEOUT_REST_S = 30.0  # after a timeout, skip the model this long so citizens do not each wait it out
-LEXICON_FILE = Path(__file__).resolve().parent / "data" / "en_de_lexicon.json"
 
 _MONEY = re.compile(r"\d+(?:[.,]\d+)?\s*(?:€|euro|eur\b)", re.I)
 _NUMBER_WITH_UNIT = re.compile(
@@ -280,12 +277,10 @@ def _english_lexicon() -> dict[str, tuple[str, ...]]:
     the table every English reply looks ungrounded and is refused (safe, but the writer is useless
     for English), so its absence is logged loudly.
     """
-    try:
-        table = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["table"]
-        return {str(term): tuple(str(line).split()[0::2]) for term, line in table.items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.error("English-German lexicon not loaded from %s (%s): English LLM replies are refused", LEXICON_FILE, exc)
-        return {}
+    table = {term: tuple(german for german, _p in options) for term, options in english_german().items()}
+    if not table:
+        log.error("English-German lexicon not loaded from %s: English LLM replies are refused", LEXICON_FILE)
+    return table
 
 
 def ungrounded_share(reply: str, sources: str, language: str = "de") -> float:

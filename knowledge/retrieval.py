@@ -28,6 +28,7 @@ from knowledge.text import (
     STOPWORDS,
     analyze,
     analyze_expanded,
+    german_for,
     is_dictionary_word,
     lemmas,
     normalize,
@@ -119,6 +120,10 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
         term for word in _TOKEN.findall(question) if is_dictionary_word(word) for term in analyze(word, expand=False)
     }
     corrected = index.typos.correct_terms(expanded, keep=real)
+    # English words the content does not know reach it through the learned English-German table
+    translated = {t: [g for g in german_for(t) if g in index.typos] for t in own if t not in index.typos}
+    corrected += [g for t in expanded if t in translated for g in translated[t]]
+    own = [translated[t][0] if translated.get(t) else t for t in own]
     # words the index does not know, but whose corrected form it does, count as known
     known = [t for t in own if t in index.typos or (t not in real and index.typos.correct(t))]
     share = len(known) / len(own) if own else 0.0

@@ -9,6 +9,7 @@ content and questions, so both meet in one vocabulary of normalised lemmas.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -242,6 +243,34 @@ def analyze_expanded(text: str) -> tuple[list[str], tuple[str, ...]]:
 def analyze_many(texts: Iterable[str], *, expand: bool = False) -> list[list[str]]:
     """Batch form for indexing; content is not synonym-expanded (questions are)."""
     return [_doc_terms(doc, expand=expand) for doc in german_pipeline().pipe(texts, batch_size=256)]
+
+
+LEXICON_FILE = Path(__file__).parent / "data" / "en_de_lexicon.json"
+MIN_TRANSLATION_P = 0.2  # weaker translations of the learned table are mostly alignment noise
+
+
+@lru_cache(maxsize=1)
+def english_german() -> dict[str, tuple[tuple[str, float], ...]]:
+    """English term → (German lemma, probability), best first: the table learned from OMoS-QA's
+    parallel training contexts (`knowledge/omosqa/lexicon.py`; CC BY 4.0 data, never dev).
+
+    Empty when the file is missing or unreadable: English questions then reach German content only
+    through the vectors and the synonym table.
+    """
+    try:
+        table = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["table"]
+        parsed: dict[str, tuple[tuple[str, float], ...]] = {}
+        for term, line in table.items():
+            parts = str(line).split()
+            parsed[str(term)] = tuple((parts[i], float(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
+        return parsed
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {}
+
+
+def german_for(term: str) -> tuple[str, ...]:
+    """The likely German lemmas of an analysed English term ("licence" → "fuehrerschein"), or ()."""
+    return tuple(german for german, p in english_german().get(term, ()) if p >= MIN_TRANSLATION_P)
 
 
 @lru_cache(maxsize=50_000)

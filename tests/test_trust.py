@@ -43,3 +43,12 @@ def test_lost_id_card_gets_how_to_report_the_loss(munich_answerer):
     assert reply.kind == "answer"
     assert munich_answerer.index.services[reply.service_id].title == "Verlust oder Diebstahl Personalausweis"
     assert "116 116" in reply.text  # block the online function: the first thing to do
+
+
+def test_an_english_question_reaches_the_german_service_through_the_word_table(munich_answerer):
+    """"bicycle", "found", "pick up" are no words of the German catalogue: the English-German table
+    learned from OMoS-QA's parallel training pages gives BM25 and the confidence model "Fahrrad",
+    "finden", "abholen" (without it the question abstained, confidence 0.01)."""
+    answer = munich_answerer.answer("Someone found my bicycle? Where can I pick it up?")
+    assert not answer.abstained
+    assert "Fahrrad" in munich_answerer.index.services[answer.service_id].title
