@@ -68,7 +68,8 @@ def check_input(question: str, max_chars: int) -> InputProblem | None:
     """Catch input we cannot answer before it reaches retrieval, with a friendly explanation."""
     if len(question) > max_chars:
         return InputProblem("too_long", TOO_LONG_DE)
-    if "\x00" in question or "\ufffd" in question:
+    if "\x00" in question or "\ufffd" in question or any(unicodedata.category(ch) == "Cs" for ch in question):
+        # a lone surrogate ("\ud800") cannot even be encoded: analysis and embedding would crash on it
         return InputProblem("unreadable", UNREADABLE_DE)
     controls = sum(1 for ch in question if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
     if controls > max(2, len(question) // 20):

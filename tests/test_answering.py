@@ -75,6 +75,7 @@ def test_prompt_injection_is_refused(answerer):
         ("   \n\t ", "empty"),
         ("x" * 100_000, "too_long"),
         ("\x00\x01\x02binary\xff\x00", "unreadable"),
+        ("Perso\ud800 kosten", "unreadable"),  # a lone surrogate crashed the analysis (UnicodeEncodeError)
         ("🙂🙂🐶", "empty"),
         ("???", "empty"),
     ],
