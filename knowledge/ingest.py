@@ -11,6 +11,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,9 @@ class IngestReport:
             "passages_embedded": self.passages_embedded,
             "seconds": round(self.seconds, 2),
         }
+
+
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-cards")
 
 
 def _roots_path(settings: Settings) -> Path:
@@ -135,6 +139,17 @@ def ingest(
         state.passage_terms.pop(pid, None)
     vectors.delete(obsolete)
 
+    # the service cards are embedded by the other core while this one embeds passages (they need only
+    # the services): on 2 cores a fresh ingest of Munich's catalogue takes ~10 s less
+    current_cards = ServiceCards.load(settings, state.services.values())  # None when off, missing or stale
+    pending_cards: Future[ServiceCards | None] | None = None
+    if current_cards is None and settings.card_model != "off":
+        if progress:
+            progress("cards", 0, len(state.services))
+        pending_cards = _BACKGROUND.submit(ServiceCards.build, settings, list(state.services.values()))
+    elif settings.card_model == "off":
+        ServiceCards.path(settings).unlink(missing_ok=True)  # would be stale when cards are switched on again
+
     if fresh:
         services = state.services
         terms = analyze_many([lexical_text(p, services[p.service_id]) for p in fresh])
@@ -160,15 +175,9 @@ def ingest(
             state.passage_terms[passage.id] = passage_terms
         report.passages_embedded = len(fresh)
 
-    cards = ServiceCards.load(settings, state.services.values())  # None when off, missing or stale
-    if cards is None and settings.card_model != "off":
-        if progress:
-            progress("cards", 0, len(state.services))
-        cards = ServiceCards.build(settings, state.services.values())  # cached: only new cards are embedded
-        if progress:
-            progress("cards", len(state.services), len(state.services))
-    elif settings.card_model == "off":
-        ServiceCards.path(settings).unlink(missing_ok=True)  # would be stale when cards are switched on again
+    cards = pending_cards.result() if pending_cards is not None else current_cards
+    if pending_cards is not None and progress:
+        progress("cards", len(state.services), len(state.services))
     calibrator = Calibrator.load(KnowledgeIndex.calibration_path(settings), retrieval_tag(settings))
     if to_index or report.removed or calibrator is None or state.reanalysed:
         index = KnowledgeIndex(settings, state, vectors, embedder, cards)
