@@ -70,7 +70,7 @@ def test_novelty_floor_is_fitted_on_the_content_and_survives_save_and_load(answe
     assert calibrator.novelty_floor is not None, "fit() must set the floor from the synthetic questions"
     path = tmp_path / "calibration.json"
     calibrator.save(path)
-    loaded = Calibrator.load(path)
+    loaded = Calibrator.load(path, calibrator.retrieval)
     assert loaded is not None and loaded.novelty_floor == pytest.approx(calibrator.novelty_floor)
 
 

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,7 +68,10 @@ def _rest_output(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _run(executor: Any, call: dict[str, Any], slots: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one action; its slot events update `slots` the way Rasa's tracker would."""
-    result = asyncio.run(executor.run(json.loads(json.dumps(call)))).model_dump()
+    # in its own thread: in the full suite the browser tests' sync Playwright leaves an event loop
+    # running in the main thread, where asyncio.run() refuses to start another one
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        result = worker.submit(asyncio.run, executor.run(json.loads(json.dumps(call)))).result().model_dump()
     for event in result["events"]:
         if event.get("event") == "slot":
             slots[event["name"]] = event["value"]
