@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.settings import Settings
+from knowledge.confidence import unit_rows
 from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.models import Service
 
@@ -42,11 +43,6 @@ def card_text(service: Service) -> str:
     return ". ".join(parts)
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
 class ServiceCards:
     """Card vectors of all services of an index, ranked by exact cosine (ties by service id)."""
 
@@ -56,8 +52,7 @@ class ServiceCards:
         self.embedder = embedder
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
-        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return unit_rows(self.embedder.embed_query(text))
 
     def rank(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """Best services for a query vector as (service id, cosine), best first."""
@@ -84,7 +79,7 @@ class ServiceCards:
             matrix = cache.embed(texts)
         finally:
             cache.close()
-        cards = cls([s.id for s in ordered], _unit_rows(matrix), embedder)
+        cards = cls([s.id for s in ordered], unit_rows(matrix), embedder)
         target = cls.path(settings)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".cards-", suffix=".npz")

@@ -259,13 +259,21 @@ def english_german() -> dict[str, tuple[tuple[str, float], ...]]:
     """
     try:
         table = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["table"]
-        parsed: dict[str, tuple[tuple[str, float], ...]] = {}
-        for term, line in table.items():
-            parts = str(line).split()
-            parsed[str(term)] = tuple((parts[i], float(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
-        return parsed
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {term: tuple(options) for term, options in parse_translations(table).items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return {}
+
+
+def parse_translations(table: dict[str, object]) -> dict[str, list[tuple[str, float]]]:
+    """The lexicon file's table ("hund 0.852 hunde 0.1" per term) as (German lemma, probability) lists.
+
+    One reader for the file `knowledge/omosqa/lexicon.py` writes, used by retrieval and by training.
+    """
+    parsed: dict[str, list[tuple[str, float]]] = {}
+    for term, line in table.items():
+        parts = str(line).split()
+        parsed[str(term)] = [(parts[i], float(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
+    return parsed
 
 
 def german_for(term: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from knowledge.omosqa.data import Question
-from knowledge.text import analyze_many
+from knowledge.text import analyze_many, parse_translations
 
 NULL = "∅"  # the empty English word: generates German words with no English counterpart
 ITERATIONS = 6
@@ -68,11 +68,7 @@ class Lexicon:
         table = raw.get("table", {})
         if not isinstance(table, dict):
             raise ValueError("lexicon table must be an object")
-        parsed: dict[str, list[tuple[str, float]]] = {}
-        for term, line in table.items():
-            parts = str(line).split()
-            parsed[str(term)] = [(parts[i], float(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
-        return cls(parsed, source=str(raw.get("source", "en")), target=str(raw.get("target", "de")))
+        return cls(parse_translations(table), source=str(raw.get("source", "en")), target=str(raw.get("target", "de")))
 
 
 def parallel_lines(questions: Sequence[Question]) -> list[tuple[str, str]]:
