@@ -93,7 +93,9 @@ class ActionAnswerFromKnowledge(Action):
         events: list[EventType] = []
         if reply.kind == "answer":
             dispatcher.utter_message(text="War das hilfreich?", buttons=FEEDBACK_BUTTONS)
-            events += [SlotSet("service", reply.service_id), SlotSet("abstain_count", 0.0)]
+            events.append(SlotSet("abstain_count", 0.0))
+            if reply.service_id:  # a guess keeps the conversation's service (Reply.service_id)
+                events.append(SlotSet("service", reply.service_id))
         elif reply.kind == "clarify":
             events.append(SlotSet("pending_question", text))
         elif reply.kind == "abstain":

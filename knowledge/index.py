@@ -163,15 +163,15 @@ class KnowledgeIndex:
 
     @property
     def off_topic_vectors(self) -> np.ndarray:
-        """Unit vectors of the known out-of-scope questions (novelty check, knowledge/confidence.py).
+        """Unit vectors of the German out-of-scope questions (novelty, knowledge/confidence.py).
 
         Embedded on first use (about a hundred short questions, one batch) and kept for the process.
         Concurrent first calls may both embed; the result is the same, so no lock is needed.
         """
         if self._off_topic_vectors is None:
-            from knowledge.confidence import out_of_scope_questions, unit_rows
+            from knowledge.confidence import novelty_references, unit_rows
 
-            questions = out_of_scope_questions()
+            questions = novelty_references()
             self._off_topic_vectors = (
                 unit_rows(self.embedder.embed_queries(questions)) if questions else np.zeros((0, 1), np.float32)
             )

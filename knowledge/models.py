@@ -141,7 +141,7 @@ class Answer(BaseModel):
     confidence: float = 0.0
     abstained: bool = False
     language: str = "de"
-    reason: str | None = None  # why we abstained, for logs and metrics (never shown raw)
+    reason: str | None = None  # why we abstained or were unsure ("unsure"), for logs and metrics (never shown raw)
     alternatives: list[str] = Field(default_factory=list)  # other likely service ids
 
     def to_public_json(self) -> dict[str, object]:

@@ -294,6 +294,7 @@ def _features(
         "margin": float((first - second) / first) if first > 0 else 0.0,
         "title_match": _title_match(index, top, query.terms) if top else 0.0,
         "card_rank": _card_rank(cards, top),
+        "card_top": float(cards[0][1]) if cards else 0.0,  # for the scope model (confidence.py)
     }
 
 

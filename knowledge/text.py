@@ -353,3 +353,9 @@ class TypoCorrector:
                 corrected.append(fixed)
                 corrected.extend(compound_parts(fixed))
         return corrected
+
+
+def detect_language(text: str) -> str:
+    """'en' only when the text is clearly English; German is the safe default."""
+    scores = dict(simplemma.langdetect(text, lang=("de", "en")))
+    return "en" if scores.get("en", 0.0) > scores.get("de", 0.0) + 0.2 else "de"

@@ -2,7 +2,7 @@
 
 Regression: "Welche Aktien soll ich kaufen?" was answered with the lost-and-found service, because
 its only word the content knows ("kaufen") occurs there ("Kaufbeleg") and the confidence model
-trusted that lexical match. The novelty check (knowledge/confidence.py) compares the question with
+trusted that lexical match. The scope check (knowledge/confidence.py) compares the question with
 the content and with known out-of-scope questions. Apart from the reported sentence, none of the
 questions below is in knowledge/data/out_of_scope.txt, so they test generalisation, not recall.
 """
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer_flow import reply_to
-from knowledge.confidence import NOVELTY, Calibrator, out_of_scope_questions
+from bot.answer_flow import reply_to, service_payload
+from knowledge.answering import UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
+from knowledge.confidence import NOVELTY, SCOPE_FEATURES, Calibrator, out_of_scope_questions, synthetic_questions
+from knowledge.retrieval import retrieve
 
 INVESTMENT_AND_PURCHASE_ADVICE = [
     "Welche Aktien soll ich kaufen?",  # the reported question (also a calibration example)
@@ -65,20 +67,57 @@ def test_in_scope_questions_are_still_answered(answerer, question, service):
     assert answer.service_id == service
 
 
-def test_novelty_floor_is_fitted_on_the_content_and_survives_save_and_load(answerer, tmp_path):
+def test_scope_model_is_fitted_on_the_content_and_survives_save_and_load(answerer, tmp_path):
     calibrator = answerer.index.calibrator
-    assert calibrator.novelty_floor is not None, "fit() must set the floor from the synthetic questions"
+    assert calibrator.scope_floor is not None and calibrator.scope_weights, "fit() must fit the scope model"
+    assert set(calibrator.scope_weights) == set(SCOPE_FEATURES)
     path = tmp_path / "calibration.json"
     calibrator.save(path)
     loaded = Calibrator.load(path, calibrator.retrieval)
-    assert loaded is not None and loaded.novelty_floor == pytest.approx(calibrator.novelty_floor)
+    assert loaded is not None and loaded.scope_floor == pytest.approx(calibrator.scope_floor)
+    assert loaded.scope_weights == pytest.approx(calibrator.scope_weights)
 
 
-def test_novelty_check_spares_confident_answers_and_needs_the_feature():
-    calibrator = Calibrator(weights={}, bias=0.0, novelty_floor=-0.2)
+def test_scope_bar_keeps_almost_all_of_the_contents_own_questions(answerer):
+    """The bar is set so that at most SCOPE_PERCENTILE % of the synthetic in-scope questions fall below it."""
+    index = answerer.index
+    kept = 0
+    pairs = synthetic_questions(index)[:120]
+    for question, _service in pairs:
+        features = retrieve(index, question).features
+        kept += not index.calibrator.off_topic(features, confidence=0.0)
+    assert kept / len(pairs) >= 0.9
+
+
+def test_scope_check_spares_confident_answers_and_needs_the_feature():
+    calibrator = Calibrator(weights={}, bias=0.0, scope_weights={NOVELTY: 1.0}, scope_bias=0.0, scope_floor=-0.2)
     far = {NOVELTY: -0.5}
     assert calibrator.off_topic(far, confidence=0.3)
     assert not calibrator.off_topic(far, confidence=0.95)  # names a service: answered anyway
     assert not calibrator.off_topic({NOVELTY: -0.1}, confidence=0.3)
     assert not calibrator.off_topic({}, confidence=0.3)  # BM25-only retrieval has no novelty
-    assert not Calibrator(weights={}, bias=0.0).off_topic(far, confidence=0.3)  # no floor fitted: check off
+    assert not Calibrator(weights={}, bias=0.0).off_topic(far, confidence=0.3)  # no scope model fitted: check off
+
+
+def test_in_scope_questions_below_the_threshold_get_the_likeliest_service_as_a_guess(answerer):
+    """Low confidence but in scope: the best service, said to be a guess, with the runners-up and a human."""
+    unsure = Answerer(answerer.index)
+    unsure.threshold = 1.01  # every confidence is below it
+    answer = unsure.answer("Was kostet ein Personalausweis?")
+    assert not answer.abstained and answer.reason == "unsure"
+    assert answer.service_id == "personalausweis" and answer.sources
+    assert answer.text.startswith(UNSURE_LEAD_DE)
+    assert "Vielleicht meinen Sie auch: „" in answer.text and "Mitarbeiter" in answer.text
+    reply = reply_to(unsure, "Was kostet ein Personalausweis?")  # the dialogue: the runners-up as buttons
+    assert reply.kind == "answer" and reply.answer is not None and reply.answer.reason == "unsure"
+    assert [b.payload for b in reply.buttons] == [service_payload(s) for s in answer.alternatives[:2]]
+    assert reply.service_id is None  # a guess does not become the conversation's service
+    off_topic = unsure.answer("Welche Aktien soll ich kaufen?")  # the scope check still turns this away
+    assert off_topic.abstained and off_topic.reason == "out_of_scope"
+
+
+def test_an_unsure_english_answer_is_in_english(answerer):
+    unsure = Answerer(answerer.index)
+    unsure.threshold = 1.01
+    answer = unsure.answer("How much does a passport cost?")
+    assert answer.reason == "unsure" and answer.text.startswith(UNSURE_LEAD_EN)
