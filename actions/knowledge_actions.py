@@ -1,4 +1,4 @@
-"""Custom Rasa actions. Thin on purpose: decisions live in `bot.answer_flow`, facts in `knowledge`.
+"""Custom Rasa actions. Thin on purpose: decisions live in `bot.turns.answers`, facts in `knowledge`.
 
 Actions are registered as instances holding the gateway's loaded `Answerer`, so the index is
 loaded once per gateway process. Handoffs and feedback are announced to the gateway as custom
@@ -14,9 +14,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answer_flow import Reply, reply_to
-from bot.handoff import HandoffReason
-from bot.presentation import reply_data
+from bot.handoff.service import HandoffReason
+from bot.turns.answers import Reply, reply_to
+from bot.turns.presentation import reply_data
 from knowledge.answering import Answerer
 from knowledge.models import Section
 
@@ -37,7 +37,7 @@ OFFER_TEXT = (
 
 
 def _custom(reply: Reply) -> dict[str, Any]:
-    """The reply's data for the gateway, built like the degraded mode's (`bot.presentation.reply_data`)."""
+    """The reply's data for the gateway, built like the degraded mode's (`bot.turns.presentation.reply_data`)."""
     return reply_data(reply)
 
 
@@ -66,7 +66,7 @@ class ActionAnswerFromKnowledge(Action):
         entity_service = next(tracker.get_latest_entity_values("service"), None)
         valid_entity = entity_service if entity_service in self.answerer.index.services else None
         section = next(tracker.get_latest_entity_values("section"), None)
-        sections = [Section(section)] if section in Section._value2member_map_ else None
+        sections = [Section(section)] if section is not None and section in Section._value2member_map_ else None
 
         started = time.perf_counter()
         if intent == "choose_service" and valid_entity:

@@ -36,12 +36,13 @@ import unicodedata
 from typing import Any, Protocol
 
 import redis
-from fastapi import HTTPException, Request
+import redis.asyncio as aioredis
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.conversations import PREFIX, Button, Message
-from bot.presentation import text_with_sources
+from bot.conversation.store import PREFIX, Button, Message
+from bot.turns.presentation import text_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def forget_numbered_options(client: redis.Redis, message: Message) -> None:
         client.delete(_options_key(message.conversation_id, "last"))
 
 
-def _pick(raw: str | None, index: int) -> Button | None:
+def _pick(raw: str | bytes | None, index: int) -> Button | None:
     if not raw:
         return None
     buttons = json.loads(raw)
@@ -371,3 +372,19 @@ def split_text(text: str, limit: int) -> list[str]:
 def client_ip(request: Request) -> str:
     """The peer address (uvicorn rewrites it from X-Forwarded-For for trusted proxies only)."""
     return request.client.host if request.client else "unknown"
+
+
+LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
+
+
+def live_redis(app: FastAPI) -> aioredis.Redis:
+    """One asyncio Redis client per app for live streams (widget sockets and console streams share its pool;
+    the pool hands each subscription its own connection)."""
+    client: aioredis.Redis | None = getattr(app.state, "web_redis", None)
+    if client is None:
+        # one connection per open chat: the default pool (100) would refuse the 101st citizen
+        client = aioredis.Redis.from_url(
+            app.state.redis_url, decode_responses=True, socket_connect_timeout=5, max_connections=LIVE_CONNECTIONS
+        )
+        app.state.web_redis = client
+    return client

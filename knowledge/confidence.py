@@ -31,7 +31,7 @@ import numpy as np
 from knowledge.text import STOPWORDS, normalize
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from knowledge.config import KnowledgeConfig as Settings
     from knowledge.index import KnowledgeIndex
 
 FEATURES = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer_flow import reply_to
+from bot.turns.answers import reply_to
 from knowledge.confidence import NOVELTY, Calibrator, out_of_scope_questions
 
 INVESTMENT_AND_PURCHASE_ADVICE = [

@@ -24,7 +24,7 @@ import httpx
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.conversations import Button, Message
+from bot.conversation.store import Button, Message
 from bot.settings import Settings
 from connectors.common import (
     DeliveryError,

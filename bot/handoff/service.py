@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.conversations import (
+from bot.conversation.events import Event, EventType
+from bot.conversation.store import (
     ACTIVE,
     CONSOLE_CHANNEL,
     PREFIX,
@@ -31,12 +33,24 @@ from bot.conversations import (
     channel_name,
     conversation_key,
 )
-from bot.events import Event, EventType
-from bot.office_hours import describe_next
-from bot.teams import TeamsConfig
+from bot.handoff.office_hours import describe_next
+from bot.handoff.teams import TeamsConfig
 from knowledge.models import Service
 
 log = logging.getLogger(__name__)
+
+
+_WANTS_HUMAN = re.compile(
+    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
+    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
+    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    """Did the citizen ask for a person in their own words (German or English)?"""
+    return bool(_WANTS_HUMAN.search(text))
 
 
 class HandoffReason(StrEnum):
@@ -259,7 +273,7 @@ class HandoffService:
 
     def position(self, conversation_id: str) -> int | None:
         rank = self.redis.zrank(QUEUE, conversation_id)
-        return int(rank) + 1 if rank is not None else None
+        return int(cast(int, rank)) + 1 if rank is not None else None
 
     # --- who may handle what ------------------------------------------------------------------------
 
@@ -309,7 +323,7 @@ class HandoffService:
             raise HandoffError("Diese Unterhaltung ist bereits beendet.")
         claim = f"{staff.username}\t{staff.display_name}"
         if not self.redis.set(claim_key(conversation_id), claim, nx=True, ex=self.store.ttl_s):
-            holder, _, holder_name = (self.redis.get(claim_key(conversation_id)) or "").partition("\t")
+            holder, _, holder_name = str(self.redis.get(claim_key(conversation_id)) or "").partition("\t")
             if holder == staff.username:
                 return conversation
             raise HandoffError(f"Diese Unterhaltung hat bereits {holder_name or holder} übernommen.")
@@ -510,7 +524,7 @@ class HandoffService:
         """Everyone waiting, in order; with `staff`, only what that person may take (positions stay global)."""
         now = time.time()
         entries: list[QueueEntry] = []
-        for position, conversation_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+        for position, conversation_id in enumerate(cast(list[str], self.redis.zrange(QUEUE, 0, -1)), start=1):
             conversation = self.store.get(conversation_id)
             if conversation is None:  # expired meanwhile
                 self.redis.zrem(QUEUE, conversation_id)
@@ -539,7 +553,7 @@ class HandoffService:
         """
         now = time.time()
         self.redis.zremrangebyscore(ACTIVE, "-inf", now - max(within_s, self.store.ttl_s))  # expired anyway
-        ids = self.redis.zrevrangebyscore(ACTIVE, "+inf", now - within_s)
+        ids = cast(list[str], self.redis.zrevrangebyscore(ACTIVE, "+inf", now - within_s))
         result: list[Conversation] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -558,7 +572,7 @@ class HandoffService:
 
     def online_staff(self, team: str | None = None) -> list[StaffMember]:
         self.redis.zremrangebyscore(ONLINE, "-inf", time.time() - ONLINE_WINDOW_S)
-        members = [StaffMember.model_validate_json(raw) for raw in self.redis.zrange(ONLINE, 0, -1)]
+        members = [StaffMember.model_validate_json(raw) for raw in cast(list[str], self.redis.zrange(ONLINE, 0, -1))]
         unique = {m.username: m for m in members}
         if team is None:
             return list(unique.values())
@@ -566,7 +580,7 @@ class HandoffService:
         return [m for m in unique.values() if not m.teams or team in m.teams or m.role != "agent" or general]
 
     def sign_off(self, staff: StaffMember) -> None:
-        for raw in self.redis.zrange(ONLINE, 0, -1):
+        for raw in cast(list[str], self.redis.zrange(ONLINE, 0, -1)):
             if StaffMember.model_validate_json(raw).username == staff.username:
                 self.redis.zrem(ONLINE, raw)
 
@@ -587,7 +601,7 @@ class HandoffService:
     def _publish_positions(self) -> None:
         """Everyone still waiting learns their new place when someone ahead of them is served."""
         pipe = self.redis.pipeline()
-        for position, waiting_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+        for position, waiting_id in enumerate(cast(list[str], self.redis.zrange(QUEUE, 0, -1)), start=1):
             frame = {"kind": "state", "state": "queued", "position": position}
             pipe.publish(channel_name(waiting_id), json.dumps(frame))
         pipe.execute()
@@ -616,14 +630,12 @@ class HandoffService:
 
 
 def _is_choice(message: Message) -> bool:
-    """A button press (its payload is kept by the router) or a raw command, not words the citizen wrote."""
+    """A button press (its payload is kept by the turn handler) or a raw command, not words the citizen wrote."""
     return bool(message.data.get("payload")) or message.text.startswith("/")
 
 
 def _asks_for_a_person(text: str) -> bool:
     """A request typed by hand ("Ich möchte mit einem Menschen sprechen"), not the citizen's question."""
-    from bot.router import wants_human  # lazy: the router imports this module
-
     return wants_human(text)
 
 

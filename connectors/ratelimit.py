@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import redis
 from fastapi import HTTPException, Request
 
-from bot.conversations import PREFIX
+from bot.conversation.store import PREFIX
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

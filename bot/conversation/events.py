@@ -4,14 +4,14 @@ Events are appended to the Redis stream `bb:events` (the durable SQL event log c
 batches, so a slow or absent database never delays a citizen's answer) and, where clients care,
 published on the conversation's channel, so every gateway process and the staff console see them
 live. Message texts never travel in events: transcripts go through their own stream
-(`bb:messages`, see `bot.conversations`), already redacted.
+(`bb:messages`, see `bot.conversation.store`), already redacted.
 
 Payload conventions (all keys optional unless stated), so metrics can be computed from events only:
 - message_in: channel, language
 - bot_answer / bot_clarify / bot_abstain: service, confidence; bot_abstain also `question`
   (redacted text, for the content-gap report) and `reason` (abstain | out_of_scope | refused)
-- handoff_offered: reason (a `bot.handoff.HandoffReason` value)
-- handoff_requested: reason (a `bot.handoff.HandoffReason` value: requested | repeated_failure |
+- handoff_offered: reason (a `bot.handoff.service.HandoffReason` value)
+- handoff_requested: reason (a `bot.handoff.service.HandoffReason` value: requested | repeated_failure |
   negative_feedback | staff_takeover | callback),
   service, team, priority, channel, language
 - handoff_accepted: staff, team, waited_s

@@ -1,4 +1,4 @@
-"""The conversation router: every citizen message, from any channel, goes through here.
+"""The turn handler: every citizen message, from any channel, goes through here.
 
 Bot conversations go to Rasa; if Rasa does not answer, we answer from the knowledge base directly
 (degraded mode) and still honour requests for a person, so nobody is left without a reply.
@@ -16,24 +16,18 @@ from typing import Any
 import httpx
 from fastapi.concurrency import run_in_threadpool
 
-from bot.answer_flow import Reply, reply_to
-from bot.conversations import Button, ConversationState, ConversationStore, Message
-from bot.events import Event, EventType
-from bot.handoff import CALLBACK_PAYLOAD, HandoffReason, HandoffService
-from bot.presentation import reply_data
-from bot.privacy import redact
+from bot.conversation.events import Event, EventType
+from bot.conversation.privacy import redact
+from bot.conversation.store import Button, ConversationState, ConversationStore, Message
+from bot.handoff.service import CALLBACK_PAYLOAD, HandoffReason, HandoffService, wants_human
 from bot.settings import Settings
+from bot.turns.answers import Reply, reply_to
+from bot.turns.presentation import reply_data
 from knowledge.answering import Answerer
 from knowledge.models import Section
 
 log = logging.getLogger(__name__)
 
-_WANTS_HUMAN = re.compile(
-    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
-    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
-    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
-    re.IGNORECASE,
-)
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
 
 QUEUED_TEXT = "Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
@@ -43,15 +37,11 @@ CALLBACK_ELSEWHERE_TEXT = (
 )
 
 
-def wants_human(text: str) -> bool:
-    return bool(_WANTS_HUMAN.search(text))
-
-
 class RasaUnreachableError(RuntimeError):
     pass
 
 
-class ConversationRouter:
+class TurnHandler:
     def __init__(
         self, settings: Settings, store: ConversationStore, answerer: Answerer, handoff: HandoffService
     ) -> None:
@@ -218,7 +208,7 @@ class ConversationRouter:
                 )
             ]
         section = entities.get("section")
-        sections = [Section(section)] if section in Section._value2member_map_ else None
+        sections = [Section(section)] if section is not None and section in Section._value2member_map_ else None
         reply = reply_to(
             self.answerer,
             text if not intent else "",
