@@ -41,6 +41,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from bot.conversation import texts
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
 
@@ -54,22 +55,11 @@ ID_KEY = f"{PREFIX}:channel-id-key"
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 
-# Friendly German replies for messenger citizens (they never see HTTP status codes).
-TEXTS: dict[str, str] = {
-    "not_text": "Ich kann leider nur Textnachrichten lesen. Bitte schreiben Sie mir Ihre Frage als Text.",
-    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
-    # the same text with the configured limit: `citizen_text("too_long", max_chars)`
-    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte senden Sie sie ohne diese Zeichen "
-    "noch einmal.",
-    "empty": "Bitte schreiben Sie mir Ihre Frage.",
-    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
-    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten geschickt. Bitte warten Sie einen Moment, "
-    "dann antworte ich Ihnen gern wieder.",
-    "option_expired": "Diese Auswahl ist nicht mehr gültig. Bitte schreiben Sie mir Ihre Frage noch einmal.",
-    "choose_number": "Antworten Sie einfach mit der Nummer Ihrer Wahl.",
-}
+# Friendly German replies for messenger citizens (they never see HTTP status codes); wording in
+# `bot.conversation.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
+TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
-ROLE_LABELS = {"staff": "Mitarbeiterin oder Mitarbeiter", "system": "Hinweis"}
+ROLE_LABELS = texts.ROLE_LABELS
 
 # HTTP error details (German, like the rest of the public API)
 BODY_TOO_LARGE = "Die Anfrage ist zu groß."
@@ -143,7 +133,7 @@ PAYLOAD_PATTERN = rf"^{_ALLOWED}*$"
 def citizen_text(code: str, max_chars: int = MAX_TEXT_CHARS) -> str:
     """The friendly German reply for a refused message, naming the configured length limit."""
     if code == "too_long":
-        return f"Ihre Nachricht ist zu lang (höchstens {max_chars} Zeichen). Bitte kürzen Sie sie etwas."
+        return texts.too_long(max_chars)
     return TEXTS[code]
 
 

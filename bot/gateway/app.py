@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
+from bot.conversation import texts
 from bot.conversation.store import ConversationStore
 from bot.dialogue.supervisor import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
 from bot.eventlog.writer import start_event_writer
@@ -148,7 +149,7 @@ async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
         status_code=503,
-        content={"detail": "Der Dienst ist gerade kurz nicht erreichbar. Bitte versuchen Sie es gleich noch einmal."},
+        content={"detail": texts.BRIEFLY_UNAVAILABLE},
         headers={"Retry-After": "2"},
     )
 

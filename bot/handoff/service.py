@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.conversation.events import Event, EventType
+from bot.conversation import events, texts
 from bot.conversation.store import (
     ACTIVE,
     CONSOLE_CHANNEL,
@@ -180,18 +180,15 @@ class HandoffService:
         )
         self.redis.zadd(QUEUE, {conversation_id: now - URGENT_HEAD_START_S * priority}, nx=True)
         self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.HANDOFF_REQUESTED,
-                actor=actor,
-                payload={
-                    "reason": reason.value,
-                    "service": service_id,
-                    "team": team,
-                    "priority": priority,
-                    "channel": conversation.channel,
-                    "language": conversation.language,
-                },
+            events.handoff_requested(
+                conversation_id,
+                actor,
+                reason=reason.value,
+                service=service_id,
+                team=team,
+                priority=priority,
+                channel=conversation.channel,
+                language=conversation.language,
             )
         )
         self._notify_consoles("queued", conversation_id)
@@ -214,24 +211,13 @@ class HandoffService:
         status = self.status(conversation, now)
         team_name = self.teams.team(conversation.team).name
         if status.office_open and status.staff_online:
-            text = (
-                f"Sie sind an Position {status.position or 1} der Warteschlange für das Team „{team_name}“. "
-                "Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier im Chat. Bis dahin können Sie mir "
-                "gern weitere Fragen stellen."
-            )
+            text = texts.queue_position(status.position or 1, team_name)
             buttons: list[Button] = []
         else:
             hours = self.teams.hours(conversation.team).describe()
-            why = (
-                "Gerade sind alle Mitarbeitenden im Gespräch oder nicht angemeldet."
-                if status.office_open
-                else f"Unser Chat-Team ist {hours} für Sie da, also wieder {status.next_opening}."
-            )
-            text = (
-                f"{why} Ihr Anliegen bleibt in der Warteschlange. Sie können uns auch eine Rückruf- oder "
-                "E-Mail-Bitte hinterlassen, dann meldet sich das Team bei Ihnen."
-            )
-            buttons = [Button(title="Rückruf oder E-Mail anfordern", payload=CALLBACK_PAYLOAD)]
+            why = texts.ALL_STAFF_BUSY if status.office_open else texts.team_away(hours, status.next_opening)
+            text = texts.nobody_now(why)
+            buttons = [Button(title=texts.CALLBACK_BUTTON, payload=CALLBACK_PAYLOAD)]
         return Message(
             conversation_id=conversation.id,
             role="system",
@@ -245,29 +231,17 @@ class HandoffService:
     ) -> Conversation:
         """Store a callback/e-mail ticket in the queue. Contact data stays in Redis (TTL), never in events."""
         if not consent:
-            raise HandoffError("Ohne Ihre Einwilligung können wir Sie leider nicht kontaktieren.", 400)
+            raise HandoffError(texts.NO_CONSENT, 400)
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if conversation.state is ConversationState.BOT:
             conversation = self.request(conversation_id, HandoffReason.CALLBACK, announce=False)
             self.store.publish_state(conversation_id, state="queued", position=self.position(conversation_id))
         ticket = {"kind": contact_kind, "contact": contact, "note": note, "consent_ts": time.time()}
         conversation = self.store.update(conversation_id, callback=ticket)
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.CALLBACK_REQUESTED,
-                actor="citizen",
-                payload={"team": conversation.team, "contact_kind": contact_kind},
-            )
-        )
-        way = "per E-Mail" if contact_kind == "email" else "telefonisch"
-        self._tell(
-            conversation_id,
-            "callback_confirmed",
-            f"Danke! Ihre Bitte ist bei uns eingegangen. Das Team meldet sich {way} bei Ihnen.",
-        )
+        self.store.emit(events.callback_requested(conversation_id, conversation.team, contact_kind))
+        self._tell(conversation_id, "callback_confirmed", texts.callback_confirmed(contact_kind))
         self._notify_consoles("callback", conversation_id)
         return conversation
 
@@ -304,14 +278,10 @@ class HandoffService:
         """The conversation if this staff member may see and handle it; 404 or 403 otherwise."""
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if not self.may_handle(staff, conversation):
             team_name = self.teams.team(self.responsible_team(conversation)).name
-            raise HandoffError(
-                f"Diese Unterhaltung gehört zum Team „{team_name}“, nicht zu Ihren Teams. Wenn Sie sie "
-                "übernehmen sollen, bitten Sie Ihre Teamleitung darum.",
-                403,
-            )
+            raise HandoffError(texts.other_team(team_name), 403)
         return conversation
 
     # --- staff side -------------------------------------------------------------------------------
@@ -320,30 +290,27 @@ class HandoffService:
         """Take over a queued or live bot conversation; exactly one staff member wins a race."""
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.CLOSED:
-            raise HandoffError("Diese Unterhaltung ist bereits beendet.")
+            raise HandoffError(texts.ALREADY_CLOSED)
         claim = f"{staff.username}\t{staff.display_name}"
         if not self.redis.set(claim_key(conversation_id), claim, nx=True, ex=self.store.ttl_s):
             holder, _, holder_name = str(self.redis.get(claim_key(conversation_id)) or "").partition("\t")
             if holder == staff.username:
                 return conversation
-            raise HandoffError(f"Diese Unterhaltung hat bereits {holder_name or holder} übernommen.")
+            raise HandoffError(texts.already_taken(holder_name or holder))
         was_queued = conversation.state is ConversationState.QUEUED
         if not was_queued:  # a staff member steps into a live bot conversation
             team = self.teams.team_for(self.services.get(conversation.service or ""))
             self.store.emit(
-                Event(
-                    conversation_id=conversation_id,
-                    type=EventType.HANDOFF_REQUESTED,
-                    actor=f"staff:{staff.username}",
-                    payload={
-                        "reason": HandoffReason.STAFF_TAKEOVER.value,
-                        "service": conversation.service,
-                        "team": team,
-                        "channel": conversation.channel,
-                        "language": conversation.language,
-                    },
+                events.handoff_requested(
+                    conversation_id,
+                    f"staff:{staff.username}",
+                    reason=HandoffReason.STAFF_TAKEOVER.value,
+                    service=conversation.service,
+                    team=team,
+                    channel=conversation.channel,
+                    language=conversation.language,
                 )
-            )  # fmt: skip
+            )
             conversation = self.store.update(conversation_id, team=team, queued_at=time.time())
         now = time.time()
         waited = now - (conversation.queued_at or now)
@@ -356,19 +323,12 @@ class HandoffService:
             first_staff_reply_at=None,
         )
         self.redis.zrem(QUEUE, conversation_id)
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.HANDOFF_ACCEPTED,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "team": conversation.team, "waited_s": round(waited, 1)},
-            )
-        )
+        self.store.emit(events.handoff_accepted(conversation_id, staff.username, conversation.team, waited))
         team_name = self.teams.team(conversation.team).name
         self._tell(
             conversation_id,
             "staff_joined",
-            f"{staff.display_name} ({team_name}) ist jetzt für Sie da und hat Ihren bisherigen Chat gelesen.",
+            texts.staff_joined(staff.display_name, team_name),
             staff=staff.display_name,
         )
         self.store.publish_state(conversation_id, state="staff", staff=staff.display_name)
@@ -378,9 +338,9 @@ class HandoffService:
     def _held(self, conversation_id: str, staff: StaffMember) -> Conversation:
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if conversation.state is not ConversationState.STAFF or conversation.assignee != staff.username:
-            raise HandoffError("Sie betreuen diese Unterhaltung nicht (mehr).")
+            raise HandoffError(texts.NOT_YOURS_ANY_MORE)
         return conversation
 
     def reply(self, conversation_id: str, staff: StaffMember, text: str) -> Message:
@@ -395,14 +355,7 @@ class HandoffService:
                 data={"staff": staff.display_name},
             )
         )
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.STAFF_MESSAGE,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "team": conversation.team},
-            )
-        )
+        self.store.emit(events.staff_message(conversation_id, staff.username, conversation.team))
         return message
 
     def add_note(self, conversation_id: str, staff: StaffMember, text: str) -> Note:
@@ -413,10 +366,7 @@ class HandoffService:
         pipe.rpush(notes_key(conversation_id), note.model_dump_json())
         pipe.expire(notes_key(conversation_id), self.store.ttl_s)
         pipe.execute()
-        self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.NOTE_ADDED, actor=f"staff:{staff.username}",
-                  payload={"staff": staff.username})
-        )  # fmt: skip
+        self.store.emit(events.note_added(conversation_id, staff.username))
         self._notify_consoles("note", conversation_id)
         return note
 
@@ -434,20 +384,8 @@ class HandoffService:
         )
         score = (conversation.queued_at or time.time()) - URGENT_HEAD_START_S * conversation.priority
         self.redis.zadd(QUEUE, {conversation_id: score})
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.TRANSFERRED,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "from_team": self._team_of(staff), "to_team": team},
-            )
-        )
-        self._tell(
-            conversation_id,
-            "transferred",
-            f"Ihr Anliegen wurde an das Team „{self.teams.team(team).name}“ weitergegeben. "
-            "Dort meldet sich gleich jemand bei Ihnen.",
-        )
+        self.store.emit(events.transferred(conversation_id, staff.username, self._team_of(staff), team))
+        self._tell(conversation_id, "transferred", texts.transferred_to(self.teams.team(team).name))
         self.store.publish_state(conversation_id, state="queued")
         self._notify_consoles("transferred", conversation_id)
         return conversation
@@ -463,26 +401,14 @@ class HandoffService:
         """
         held = self._held(conversation_id, staff)
         if held.callback:
-            raise HandoffError(
-                "Hier ist noch eine Rückruf- oder E-Mail-Bitte offen. Melden Sie sich wie erbeten bei der "
-                "Bürgerin oder dem Bürger und beenden Sie die Unterhaltung dann mit einem Abschlusscode – "
-                "oder leiten Sie sie an ein anderes Team weiter."
-            )
+            raise HandoffError(texts.CALLBACK_STILL_OPEN)
         unanswered = self.unanswered(conversation_id)
         self.redis.delete(claim_key(conversation_id))
         conversation = self.store.update(
             conversation_id, state=ConversationState.BOT, assignee=None, assignee_name=None, handoff_reason=None
         )
-        self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.HANDED_BACK, actor=f"staff:{staff.username}",
-                  payload={"staff": staff.username, "team": conversation.team})
-        )  # fmt: skip
-        text = f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. "
-        if unanswered:
-            text += "Ihre letzte Nachricht ist noch nicht beantwortet: Bitte stellen Sie mir Ihre Frage noch einmal."
-        else:
-            text += "Sie können mir jederzeit weitere Fragen stellen."
-        self._tell(conversation_id, "staff_left", text)
+        self.store.emit(events.handed_back(conversation_id, staff.username, conversation.team))
+        self._tell(conversation_id, "staff_left", texts.handed_back(staff.display_name, bool(unanswered)))
         self.store.publish_state(conversation_id, state="bot")
         self._notify_consoles("handed_back", conversation_id)
         return conversation
@@ -492,19 +418,14 @@ class HandoffService:
             raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
-            raise HandoffError("Diese Unterhaltung betreut eine Kollegin oder ein Kollege.")
+            raise HandoffError(texts.HELD_BY_COLLEAGUE)
         self.redis.delete(claim_key(conversation_id))
         self.redis.zrem(QUEUE, conversation_id)
         conversation = self.store.update(conversation_id, state=ConversationState.CLOSED, callback=None)
         self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.CLOSED, actor=f"staff:{staff.username}",
-                  payload={"by": "staff", "resolution": resolution, "team": conversation.team})
-        )  # fmt: skip
-        self._tell(
-            conversation_id,
-            "closed",
-            "Das Gespräch wurde beendet. Vielen Dank! Wenn Sie eine neue Frage haben, schreiben Sie einfach.",
+            events.closed(conversation_id, f"staff:{staff.username}", "staff", resolution, conversation.team)
         )
+        self._tell(conversation_id, "closed", texts.CLOSED_BY_STAFF)
         self.store.publish_state(conversation_id, state="closed")
         self._notify_consoles("closed", conversation_id)
         return conversation
@@ -620,10 +541,7 @@ class HandoffService:
                 continue
             self.redis.zrem(QUEUE, conversation.id)
             self.store.update(conversation.id, state=ConversationState.BOT)
-            self.store.emit(
-                Event(conversation_id=conversation.id, type=EventType.ABANDONED, actor="system",
-                      payload={"waited_s": round(entry.waiting_s, 1), "team": conversation.team})
-            )  # fmt: skip
+            self.store.emit(events.abandoned(conversation.id, entry.waiting_s, conversation.team))
             self._notify_consoles("abandoned", conversation.id)
             abandoned.append(conversation.id)
         return abandoned

@@ -13,32 +13,22 @@ import re
 import time
 from typing import Any
 
-import httpx
 from fastapi.concurrency import run_in_threadpool
 
-from bot.conversation.events import Event, EventType
-from bot.conversation.privacy import redact
+from bot.conversation import events, texts
+from bot.conversation.events import Event
 from bot.conversation.store import Button, ConversationState, ConversationStore, Message
+from bot.dialogue.client import RasaClient, RasaUnreachableError
 from bot.handoff.service import CALLBACK_PAYLOAD, HandoffReason, HandoffService, wants_human
 from bot.settings import Settings
-from bot.turns.answers import Reply, reply_to
-from bot.turns.presentation import reply_data
+from bot.turns.answers import reply_to
+from bot.turns.protocol import Directive
 from knowledge.answering import Answerer
 from knowledge.models import Section
 
 log = logging.getLogger(__name__)
 
 _PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
-
-QUEUED_TEXT = "Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
-CALLBACK_ELSEWHERE_TEXT = (
-    "Eine Rückruf- oder E-Mail-Bitte können Sie im Chat-Fenster auf der Website der Stadt hinterlassen. "
-    "Ihr Anliegen bleibt hier in der Warteschlange, und wir antworten Ihnen in diesem Chat."
-)
-
-
-class RasaUnreachableError(RuntimeError):
-    pass
 
 
 class TurnHandler:
@@ -49,20 +39,8 @@ class TurnHandler:
         self.store = store
         self.answerer = answerer
         self.handoff = handoff
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         self.degraded_replies = 0
-
-    async def _ask_rasa(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
-        try:
-            async with httpx.AsyncClient(timeout=self.settings.rasa_timeout_s) as client:
-                response = await client.post(
-                    f"{self.settings.rasa_url}/webhooks/rest/webhook",
-                    json={"sender": conversation_id, "message": text},
-                )
-        except httpx.HTTPError as exc:
-            raise RasaUnreachableError(str(exc)) from exc
-        if response.status_code != 200:
-            raise RasaUnreachableError(f"rasa answered {response.status_code}")
-        return list(response.json() or [])
 
     async def handle(
         self, conversation_id: str, text: str, channel: str = "web", payload: str | None = None
@@ -72,20 +50,13 @@ class TurnHandler:
         # a button press keeps its payload: staff must tell a click ("Ja, bitte verbinden") from a question
         choice = {"payload": payload} if payload else {}
         self.store.append(Message(conversation_id=conversation_id, role="citizen", text=text, data=choice))
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.MESSAGE_IN,
-                actor="citizen",
-                payload={"channel": conversation.channel, "language": conversation.language},
-            )
-        )
+        self.store.emit(events.message_in(conversation_id, conversation.channel, conversation.language))
         if conversation.state is ConversationState.CLOSED:  # a new question after a close starts afresh
             conversation = self.store.update(conversation_id, state=ConversationState.BOT, team=None)
         if conversation.state is ConversationState.STAFF:
             return []  # staff see it live; the bot stays silent while a person holds the conversation
         if payload == CALLBACK_PAYLOAD:  # the web widget opens its form itself; other channels land here
-            reply = Message(conversation_id=conversation_id, role="bot", text=CALLBACK_ELSEWHERE_TEXT)
+            reply = Message(conversation_id=conversation_id, role="bot", text=texts.CALLBACK_ELSEWHERE)
             return [self.store.append(reply)]
         handoffs: list[tuple[HandoffReason, str | None]] = []
         if not self.settings.rasa_enabled:  # knowledge-only mode, configured: no Rasa to ask
@@ -93,7 +64,7 @@ class TurnHandler:
         else:
             try:
                 started = time.perf_counter()
-                raw = await self._ask_rasa(conversation_id, payload or text)
+                raw = await self.rasa.send(conversation_id, payload or text)
                 rasa_ms = round((time.perf_counter() - started) * 1000, 2)
                 replies = self._from_rasa(conversation_id, raw, handoffs, "" if payload else text)
                 for message in replies:
@@ -102,7 +73,7 @@ class TurnHandler:
             except RasaUnreachableError as exc:
                 log.warning("rasa unreachable, degraded mode for %s: %s", conversation_id, exc)
                 self.degraded_replies += 1
-                self.store.emit(Event(conversation_id=conversation_id, type=EventType.DEGRADED, actor="system"))
+                self.store.emit(events.degraded(conversation_id))
                 replies = await run_in_threadpool(self._degraded, conversation_id, payload or text, handoffs)
         stored = [self.store.append(m) for m in replies]
         for reason, service in handoffs:  # after the bot's own words, so the citizen reads them in order
@@ -119,59 +90,46 @@ class TurnHandler:
         handoffs: list[tuple[HandoffReason, str | None]],
         question: str = "",
     ) -> list[Message]:
-        """Rasa's REST channel sends text+buttons and custom JSON as separate items; we merge them."""
+        """Rasa's REST channel sends text+buttons and the action's directive (custom JSON) as separate items.
+
+        The directive becomes the data of the message before it, exactly as the degraded mode builds it.
+        """
         messages: list[Message] = []
         for item in raw:
             custom = item.get("custom")
             if custom is not None:
-                self._act_on_custom(conversation_id, custom, handoffs, question)
+                directive = Directive.read(custom)
+                if directive is None:
+                    continue
+                self._act_on(conversation_id, directive, handoffs, question)
                 if messages and not messages[-1].data:
-                    messages[-1].data = dict(custom)
+                    messages[-1].data = directive.as_json()
                 continue
             buttons = [
                 Button(title=b.get("title", ""), payload=b.get("payload", "")) for b in item.get("buttons") or []
             ]
-            messages.append(
-                Message(conversation_id=conversation_id, role="bot", text=item.get("text") or "", buttons=buttons)
-            )
+            messages.append(reply_message(conversation_id, item.get("text") or "", buttons))
         return messages
 
-    def _act_on_custom(
+    def _act_on(
         self,
         conversation_id: str,
-        custom: dict[str, Any],
+        directive: Directive,
         handoffs: list[tuple[HandoffReason, str | None]],
         question: str = "",
     ) -> None:
-        kind = custom.get("kind")
-        if kind in ("answer", "abstain", "clarify", "refuse", "problem"):
-            event_type = {
-                "answer": EventType.BOT_ANSWER,
-                "clarify": EventType.BOT_CLARIFY,
-            }.get(kind, EventType.BOT_ABSTAIN)
-            payload: dict[str, Any] = {"service": custom.get("service_id"), "confidence": custom.get("confidence")}
-            if event_type is EventType.BOT_ABSTAIN:  # the content-gap report needs what was asked (redacted)
-                reason = {"refuse": "refused", "problem": "out_of_scope"}.get(kind, "abstain")
-                payload.update(reason=reason, question=redact(question)[:500] if question else None)
-            self.store.emit(Event(conversation_id=conversation_id, type=event_type, payload=payload))
-            if kind == "answer" and custom.get("service_id"):
-                self.store.update(conversation_id, service=custom["service_id"], language=custom.get("language", "de"))
-        if "handoff_offer" in custom:
-            offer = dict(custom["handoff_offer"] or {})
-            offer["reason"] = HandoffReason.parse(offer.get("reason")).value  # the action's word, read as the enum
-            self.store.emit(Event(conversation_id=conversation_id, type=EventType.HANDOFF_OFFERED, payload=offer))
-        if "handoff" in custom:
-            handoff = custom["handoff"] or {}
-            handoffs.append((HandoffReason.parse(handoff.get("reason")), handoff.get("service")))
-        if "feedback" in custom:
-            self.store.emit(
-                Event(
-                    conversation_id=conversation_id,
-                    type=EventType.FEEDBACK,
-                    actor="citizen",
-                    payload=custom["feedback"],
-                )
-            )
+        """What an action asked for: the reply's event, the conversation's topic, a handoff, feedback."""
+        event = reply_event(conversation_id, directive, question)
+        if event is not None:
+            self.store.emit(event)
+        if directive.kind == "answer" and directive.service_id:
+            self.store.update(conversation_id, service=directive.service_id, language=directive.language or "de")
+        if directive.handoff_offer is not None:
+            self.store.emit(events.handoff_offered(conversation_id, directive.handoff_offer.reason.value))
+        if directive.handoff is not None:
+            handoffs.append((directive.handoff.reason, directive.handoff.service))
+        if directive.feedback is not None:
+            self.store.emit(events.feedback(conversation_id, directive.feedback.helpful, directive.feedback.service))
 
     def _degraded(
         self, conversation_id: str, text: str, handoffs: list[tuple[HandoffReason, str | None]]
@@ -186,27 +144,15 @@ class TurnHandler:
                 entities = json.loads(match.group(2) or "{}")
             except ValueError:
                 entities = {}
+        marked = Directive(degraded=True)
         if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
             handoffs.append((HandoffReason.REQUESTED, conversation.service))
-            return [Message(conversation_id=conversation_id, role="bot", text=QUEUED_TEXT, data={"degraded": True})]
+            return [reply_message(conversation_id, texts.HANDOFF_CONFIRMED_DEGRADED, [], marked)]
         if intent in ("feedback_positive", "feedback_negative", "deny"):
             if intent != "deny":  # metrics: the same event Rasa's feedback action produces
-                self.store.emit(
-                    Event(
-                        conversation_id=conversation_id,
-                        type=EventType.FEEDBACK,
-                        actor="citizen",
-                        payload={"helpful": intent == "feedback_positive"},
-                    )
-                )
-            return [
-                Message(
-                    conversation_id=conversation_id,
-                    role="bot",
-                    text="Danke für Ihre Rückmeldung. Stellen Sie gern Ihre nächste Frage.",
-                    data={"degraded": True},
-                )
-            ]
+                helpful = intent == "feedback_positive"
+                self.store.emit(events.feedback(conversation_id, helpful, with_service=False))
+            return [reply_message(conversation_id, texts.FEEDBACK_THANKS_DEGRADED, [], marked)]
         section = entities.get("section")
         sections = [Section(section)] if section is not None and section in Section._value2member_map_ else None
         reply = reply_to(
@@ -218,28 +164,27 @@ class TurnHandler:
         )
         if reply.service_id:
             self.store.update(conversation_id, service=reply.service_id)
-        self._emit_reply_event(conversation_id, reply, text if not intent else "")
-        return [self._reply_message(conversation_id, reply)]
+        directive = Directive.for_reply(reply, degraded=True)
+        event = reply_event(conversation_id, directive, text if not intent else "")
+        if event is not None:
+            self.store.emit(event)
+        buttons = [Button(title=b.title, payload=b.payload) for b in reply.buttons]
+        return [reply_message(conversation_id, reply.text, buttons, directive)]
 
-    def _emit_reply_event(self, conversation_id: str, reply: Reply, question: str) -> None:
-        """bot_answer / bot_clarify / bot_abstain for the event log (metrics, content gaps), as in Rasa mode."""
-        kind = {"answer": EventType.BOT_ANSWER, "clarify": EventType.BOT_CLARIFY}.get(reply.kind, EventType.BOT_ABSTAIN)
-        payload: dict[str, Any] = {
-            "service": reply.service_id,
-            "confidence": round(reply.answer.confidence, 4) if reply.answer else None,
-        }
-        if kind is EventType.BOT_ABSTAIN:
-            reason = {"refuse": "refused", "problem": "out_of_scope"}.get(reply.kind, "abstain")
-            payload.update(reason=reason, question=redact(question)[:500] if question else None)
-        self.store.emit(Event(conversation_id=conversation_id, type=kind, payload=payload))
 
-    @staticmethod
-    def _reply_message(conversation_id: str, reply: Reply) -> Message:
-        """The same message data as in Rasa mode (sources, language, parts), marked as degraded."""
-        return Message(
-            conversation_id=conversation_id,
-            role="bot",
-            text=reply.text,
-            buttons=[Button(title=b.title, payload=b.payload) for b in reply.buttons],
-            data={**reply_data(reply), "degraded": True},
-        )
+def reply_message(
+    conversation_id: str, text: str, buttons: list[Button], directive: Directive | None = None
+) -> Message:
+    """A bot reply as the citizen's channels receive it, in Rasa mode and in degraded mode alike."""
+    data = directive.as_json() if directive is not None else {}
+    return Message(conversation_id=conversation_id, role="bot", text=text, buttons=buttons, data=data)
+
+
+def reply_event(conversation_id: str, directive: Directive, question: str = "") -> Event | None:
+    """The event log's record of a reply (bot_answer / bot_clarify / bot_abstain), the same in both modes.
+
+    Replies that are no answer attempt (a handoff offer, a thank-you) have no `kind` and no event.
+    """
+    if directive.kind is None:
+        return None
+    return events.bot_reply(conversation_id, directive.kind, directive.service_id, directive.confidence, question)

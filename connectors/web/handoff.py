@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
+from bot.conversation import texts
 from bot.conversation.store import Conversation
 from bot.handoff.service import HandoffService, HandoffStatus
 
@@ -85,7 +86,7 @@ def request_callback(
     conversation = handoff.request_callback(
         conversation_id, body.contact_kind, body.contact.strip(), body.note.strip(), body.consent
     )
-    return CallbackOut(state=conversation.state, message="Danke! Ihre Bitte ist bei uns eingegangen.")
+    return CallbackOut(state=conversation.state, message=texts.CALLBACK_RECEIVED)
 
 
 @router.get("/{conversation_id}/queue", response_model=CitizenStatus, responses={404: {}})

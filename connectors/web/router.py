@@ -30,6 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from redis.exceptions import RedisError
 
+from bot.conversation import texts
 from bot.conversation.store import ConversationState, ConversationStore, channel_name
 from bot.handoff.teams import load_teams
 from bot.origins import origin_allowed
@@ -54,19 +55,9 @@ FRAME_OVERHEAD_CHARS = 1000  # a frame may be 4 x the text limit plus this (JSON
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default limit
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
 
-# Error frames carry a code (the widget translates known codes) and a friendly German text.
-ERRORS: dict[str, str] = {
-    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
-    "empty": "Bitte geben Sie eine Nachricht ein.",
-    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
-    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte entfernen Sie sie und senden Sie "
-    "sie erneut.",
-    "failed": "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es "
-    "gleich noch einmal.",
-    "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
-    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und "
-    "versuchen Sie es dann noch einmal.",
-}
+# Error frames carry a code (the widget translates known codes) and a friendly German text
+# (`bot.conversation.texts.WIDGET_ERRORS`).
+ERRORS: dict[str, str] = {**texts.WIDGET_ERRORS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 
 
 class FrameError(ValueError):
