@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 export ANONYMIZED_TELEMETRY := False
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup run test lint bench index clean
+.PHONY: setup run test lint check bench index clean
 
 setup: $(STAMP) $(RASA_STAMP)
 
@@ -44,8 +44,15 @@ $(BROWSER_STAMP):
 	@mkdir -p .cache/npm && npm install --silent --prefix .cache/npm --no-audit --no-fund axe-core@4.14.1 >/dev/null
 	@touch $@
 
-test: setup $(BROWSER_STAMP)
+# Style, formatting, the allowed import directions (README "Architecture") and types.
+lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+# The full suite CI runs: lint first, then every test (Rasa training and headless Chromium included).
+test: lint $(BROWSER_STAMP)
 	$(PY) -m pytest -q
 
 bench: setup

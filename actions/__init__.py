@@ -1,1 +1,1 @@
-"""Custom rasa_sdk actions: thin wrappers that call `knowledge` and `bot` (dialogue issue)."""
+"""Custom rasa_sdk actions, served by the gateway: thin wrappers that ask `knowledge` and return a typed reply."""

@@ -1,4 +1,4 @@
-"""Custom Rasa actions. Thin on purpose: decisions live in `bot.answer_flow`, facts in `knowledge`.
+"""Custom Rasa actions. Thin on purpose: decisions live in `bot.turns.answers`, facts in `knowledge`.
 
 Actions are registered as instances holding the gateway's loaded `Answerer`, so the index is
 loaded once per gateway process. Handoffs and feedback are announced to the gateway as custom
@@ -14,39 +14,23 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answer_flow import Reply, reply_to
-from bot.handoff import HandoffReason
-from bot.presentation import reply_data
+from bot.conversation import texts
+from bot.handoff.service import HandoffReason
+from bot.turns.answers import reply_to
+from bot.turns.protocol import Directive, Feedback, HandoffOffer, HandoffRequest
 from knowledge.answering import Answerer
 from knowledge.models import Section
 
 ABSTENTIONS_BEFORE_OFFER = 2
 OUT_OF_SCOPE_OVERRIDE = 0.8  # knowledge confidence that outweighs an "out of scope" NLU intent
-FEEDBACK_BUTTONS = [
-    {"title": "👍 Ja", "payload": "/feedback_positive"},
-    {"title": "👎 Nein", "payload": "/feedback_negative"},
-]
-CONSENT_BUTTONS = [
-    {"title": "Ja, bitte verbinden", "payload": "/affirm"},
-    {"title": "Nein, danke", "payload": "/deny"},
-]
-OFFER_TEXT = (
-    "Ich kann Sie mit einer Mitarbeiterin oder einem Mitarbeiter der Stadt verbinden. Dafür sieht die "
-    "Person diesen Chatverlauf. Sind Sie damit einverstanden?"
-)
-
-
-def _custom(reply: Reply) -> dict[str, Any]:
-    """The reply's data for the gateway, built like the degraded mode's (`bot.presentation.reply_data`)."""
-    return reply_data(reply)
 
 
 def offer_handoff(dispatcher: CollectingDispatcher, reason: HandoffReason, lead: str = "") -> list[EventType]:
     """Ask for consent; the reason waits in a slot until `action_handoff` tells the gateway (one enum, no free text)."""
     dispatcher.utter_message(
-        text=(lead + " " + OFFER_TEXT).strip(),
-        buttons=CONSENT_BUTTONS,
-        json_message={"handoff_offer": {"reason": reason.value}},
+        text=(lead + " " + texts.OFFER_TEXT).strip(),
+        buttons=texts.CONSENT_BUTTONS,
+        json_message=Directive(handoff_offer=HandoffOffer(reason=reason)).as_json(),
     )
     return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason.value)]
 
@@ -66,7 +50,7 @@ class ActionAnswerFromKnowledge(Action):
         entity_service = next(tracker.get_latest_entity_values("service"), None)
         valid_entity = entity_service if entity_service in self.answerer.index.services else None
         section = next(tracker.get_latest_entity_values("section"), None)
-        sections = [Section(section)] if section in Section._value2member_map_ else None
+        sections = [Section(section)] if section is not None and section in Section._value2member_map_ else None
 
         started = time.perf_counter()
         if intent == "choose_service" and valid_entity:
@@ -81,18 +65,19 @@ class ActionAnswerFromKnowledge(Action):
 
         if intent == "out_of_scope" and (reply.answer is None or reply.answer.confidence < OUT_OF_SCOPE_OVERRIDE):
             # NLU thinks it is off-topic and the knowledge base is not sure otherwise: polite refusal
-            dispatcher.utter_message(text=self.answerer.out_of_scope_text(), json_message={"kind": "refuse"})
+            dispatcher.utter_message(
+                text=self.answerer.out_of_scope_text(), json_message=Directive(kind="refuse").as_json()
+            )
             return self._count_failure(dispatcher, tracker)
-        custom = _custom(reply)
-        custom["timing"] = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}
+        timing = {"knowledge_ms": round((time.perf_counter() - started) * 1000, 2)}
         dispatcher.utter_message(
             text=reply.text,
             buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons],
-            json_message=custom,
+            json_message=Directive.for_reply(reply, timing=timing).as_json(),
         )
         events: list[EventType] = []
         if reply.kind == "answer":
-            dispatcher.utter_message(text="War das hilfreich?", buttons=FEEDBACK_BUTTONS)
+            dispatcher.utter_message(text=texts.FEEDBACK_QUESTION, buttons=texts.FEEDBACK_BUTTONS)
             events.append(SlotSet("abstain_count", 0.0))
             if reply.service_id:  # a guess keeps the conversation's service (Reply.service_id)
                 events.append(SlotSet("service", reply.service_id))
@@ -116,7 +101,7 @@ class ActionOfferHandoff(Action):
         return "action_offer_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return offer_handoff(dispatcher, HandoffReason.REQUESTED, "Gern.")
+        return offer_handoff(dispatcher, HandoffReason.REQUESTED, texts.OFFER_LEAD_REQUESTED)
 
 
 class ActionHandoff(Action):
@@ -127,17 +112,11 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(
-            text=(
-                # the gateway adds the honest status right after: queue position or office hours
-                "Danke. Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
-            ),
-            json_message={
-                "handoff": {
-                    # a tracker from before the enum may still hold an old spelling: parse, never pass on
-                    "reason": HandoffReason.parse(tracker.get_slot("handoff_reason")).value,
-                    "service": tracker.get_slot("service"),
-                }
-            },
+            text=texts.HANDOFF_CONFIRMED,  # the gateway adds the honest status right after: position or hours
+            # a tracker from before the enum may still hold an old spelling: the model parses it
+            json_message=Directive(
+                handoff=HandoffRequest(reason=tracker.get_slot("handoff_reason"), service=tracker.get_slot("service"))
+            ).as_json(),
         )
         return [SlotSet("handoff_offered", False)]
 
@@ -147,7 +126,7 @@ class ActionHandoffDeclined(Action):
         return "action_handoff_declined"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text="In Ordnung. Fragen Sie mich gern weiter, ich helfe Ihnen, so gut ich kann.")
+        dispatcher.utter_message(text=texts.HANDOFF_DECLINED)
         return [SlotSet("handoff_offered", False)]
 
 
@@ -158,14 +137,12 @@ class ActionFeedback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         positive = intent == "feedback_positive"
-        feedback = {"feedback": {"helpful": positive, "service": tracker.get_slot("service")}}
+        feedback = Directive(feedback=Feedback(helpful=positive, service=tracker.get_slot("service"))).as_json()
         if positive:
-            dispatcher.utter_message(
-                text="Danke für Ihre Rückmeldung! Kann ich sonst noch helfen?", json_message=feedback
-            )
+            dispatcher.utter_message(text=texts.FEEDBACK_THANKS, json_message=feedback)
             return []
         dispatcher.utter_message(json_message=feedback)
-        return offer_handoff(dispatcher, HandoffReason.NEGATIVE_FEEDBACK, "Das tut mir leid.")
+        return offer_handoff(dispatcher, HandoffReason.NEGATIVE_FEEDBACK, texts.OFFER_LEAD_SORRY)
 
 
 def build_actions(answerer: Answerer) -> list[Action]:

@@ -27,14 +27,14 @@ import redis
 import sqlalchemy as sa
 
 from bench.machine import machine_info, peak_rss_mb
-from bot.conversations import ConversationStore
-from bot.db import events, make_engine, upgrade
-from bot.eventlog import EventWriter, event_row
-from bot.events import Event, EventType
+from bench.simulate import UNCOVERED
+from bot.conversation.events import Event, EventType
+from bot.conversation.store import ConversationStore
+from bot.eventlog.db import events, make_engine, upgrade
+from bot.eventlog.writer import EventWriter, event_row
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.metrics.render import render_report
 from bot.metrics.service import build_view
-from bot.metrics.simulate import UNCOVERED
 from bot.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/14"

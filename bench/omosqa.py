@@ -50,7 +50,13 @@ def main() -> None:
     started = time.perf_counter()
     for split in [s for s in args.splits.split(",") if s]:
         for weights in [None, args.line_weights] if args.line_weights else [None]:
-            result = run(pages, args.corpus / f"{split}.json", pooled=not args.no_pooled, line_weights=weights)
+            result = run(
+                pages,
+                args.corpus / f"{split}.json",
+                pooled=not args.no_pooled,
+                line_weights=weights,
+                settings=get_settings(),
+            )
             result.pop("attribution", None)
             name = split if weights is None else f"{split} ({weights.name})"
             report["splits"][name] = result  # type: ignore[index]

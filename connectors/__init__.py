@@ -1,1 +1,1 @@
-"""Citizen and staff channels: web widget, REST, messengers, console (channels issue)."""
+"""Citizen and staff channels, one folder each: web widget, partner REST, Telegram, WhatsApp, Matrix, console."""

@@ -36,12 +36,14 @@ import unicodedata
 from typing import Any, Protocol
 
 import redis
-from fastapi import HTTPException, Request
+import redis.asyncio as aioredis
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.conversations import PREFIX, Button, Message
-from bot.presentation import text_with_sources
+from bot.conversation import texts
+from bot.conversation.store import PREFIX, Button, Message
+from bot.turns.presentation import text_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +55,11 @@ ID_KEY = f"{PREFIX}:channel-id-key"
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 
-# Friendly German replies for messenger citizens (they never see HTTP status codes).
-TEXTS: dict[str, str] = {
-    "not_text": "Ich kann leider nur Textnachrichten lesen. Bitte schreiben Sie mir Ihre Frage als Text.",
-    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
-    # the same text with the configured limit: `citizen_text("too_long", max_chars)`
-    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte senden Sie sie ohne diese Zeichen "
-    "noch einmal.",
-    "empty": "Bitte schreiben Sie mir Ihre Frage.",
-    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
-    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten geschickt. Bitte warten Sie einen Moment, "
-    "dann antworte ich Ihnen gern wieder.",
-    "option_expired": "Diese Auswahl ist nicht mehr gültig. Bitte schreiben Sie mir Ihre Frage noch einmal.",
-    "choose_number": "Antworten Sie einfach mit der Nummer Ihrer Wahl.",
-}
+# Friendly German replies for messenger citizens (they never see HTTP status codes); wording in
+# `bot.conversation.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
+TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
-ROLE_LABELS = {"staff": "Mitarbeiterin oder Mitarbeiter", "system": "Hinweis"}
+ROLE_LABELS = texts.ROLE_LABELS
 
 # HTTP error details (German, like the rest of the public API)
 BODY_TOO_LARGE = "Die Anfrage ist zu groß."
@@ -142,7 +133,7 @@ PAYLOAD_PATTERN = rf"^{_ALLOWED}*$"
 def citizen_text(code: str, max_chars: int = MAX_TEXT_CHARS) -> str:
     """The friendly German reply for a refused message, naming the configured length limit."""
     if code == "too_long":
-        return f"Ihre Nachricht ist zu lang (höchstens {max_chars} Zeichen). Bitte kürzen Sie sie etwas."
+        return texts.too_long(max_chars)
     return TEXTS[code]
 
 
@@ -311,7 +302,7 @@ def forget_numbered_options(client: redis.Redis, message: Message) -> None:
         client.delete(_options_key(message.conversation_id, "last"))
 
 
-def _pick(raw: str | None, index: int) -> Button | None:
+def _pick(raw: str | bytes | None, index: int) -> Button | None:
     if not raw:
         return None
     buttons = json.loads(raw)
@@ -371,3 +362,19 @@ def split_text(text: str, limit: int) -> list[str]:
 def client_ip(request: Request) -> str:
     """The peer address (uvicorn rewrites it from X-Forwarded-For for trusted proxies only)."""
     return request.client.host if request.client else "unknown"
+
+
+LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
+
+
+def live_redis(app: FastAPI) -> aioredis.Redis:
+    """One asyncio Redis client per app for live streams (widget sockets and console streams share its pool;
+    the pool hands each subscription its own connection)."""
+    client: aioredis.Redis | None = getattr(app.state, "web_redis", None)
+    if client is None:
+        # one connection per open chat: the default pool (100) would refuse the 101st citizen
+        client = aioredis.Redis.from_url(
+            app.state.redis_url, decode_responses=True, socket_connect_timeout=5, max_connections=LIVE_CONNECTIONS
+        )
+        app.state.web_redis = client
+    return client

@@ -9,7 +9,7 @@ this module does the rest in one order, so every channel behaves alike:
 3. the per-sender rate limit (a friendly German notice, sent at most once per window);
 4. button references and typed numbers back to the payload of an option we offered;
 5. text checks (control characters, length) with a friendly reply instead of processing;
-6. the conversation router, and delivery of its replies, each claimed as delivered first so the
+6. the turn handler, and delivery of its replies, each claimed as delivered first so the
    outbox (which also sees them on pub/sub) can never send them a second time.
 """
 
@@ -23,10 +23,9 @@ from typing import Any
 
 import redis
 
-from bot.conversations import PREFIX, ConversationStore, Message
-from bot.ratelimit import RateLimiter
-from bot.router import ConversationRouter
+from bot.conversation.store import PREFIX, ConversationStore, Message
 from bot.settings import Settings
+from bot.turns.handler import TurnHandler
 from connectors.common import (
     DELIVERED_TTL_S,
     TRANSIENT,
@@ -41,6 +40,7 @@ from connectors.common import (
     save_address,
     text_problem,
 )
+from connectors.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 SEND_ATTEMPTS = 3
@@ -86,19 +86,19 @@ async def deliver_once(client: redis.Redis, sender: ChannelSender, message: Mess
 
 
 class MessengerGateway:
-    """Takes authenticated inbound messages of one channel into the conversation router."""
+    """Takes authenticated inbound messages of one channel into the turn handler."""
 
     def __init__(
         self,
         settings: Settings,
         store: ConversationStore,
-        router: ConversationRouter,
+        turns: TurnHandler,
         limiter: RateLimiter | None,
         sender: ChannelSender,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.router = router
+        self.turns = turns
         self.limiter = limiter
         self.sender = sender
 
@@ -160,7 +160,7 @@ class MessengerGateway:
         if problem:
             await self.notify(conversation_id, problem)
             return problem
-        replies = await self.router.handle(conversation_id, text.strip(), channel=inbound.channel, payload=payload)
+        replies = await self.turns.handle(conversation_id, text.strip(), channel=inbound.channel, payload=payload)
         for reply in replies:
             await deliver_once(self.redis, self.sender, reply)
         return "processed"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -31,7 +32,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from bot.conversations import PREFIX, ConversationStore, Message
+from bot.conversation.store import PREFIX, ConversationStore, Message
 from connectors.common import ChannelSender
 from connectors.messaging import deliver_once
 
@@ -97,7 +98,7 @@ class Outbox:
         previous = self._chains.get(message.conversation_id)
         task = asyncio.create_task(self._deliver_after(previous, sender, message))
         self._chains[message.conversation_id] = task
-        task.add_done_callback(lambda done, cid=message.conversation_id: self._done(cid, done))
+        task.add_done_callback(functools.partial(self._done, message.conversation_id))
 
     def _done(self, conversation_id: str, task: asyncio.Task[None]) -> None:
         if self._chains.get(conversation_id) is task:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.conversations import Conversation, ConversationState, Message
+from bot.conversation.store import Conversation, ConversationState, Message
 from knowledge.models import Source
 
 
@@ -58,7 +58,7 @@ class PublicMessageData(BaseModel):
     service_id: str | None = Field(default=None, description="The service an answer is about.")
     sources: list[Source] = Field(default_factory=list, description="Official sources of an answer.")
     parts: list[PublicPart] | None = Field(
-        default=None, description="The text split by language, so screen readers switch voice (bot.presentation)."
+        default=None, description="The text split by language, so screen readers switch voice (bot.turns.presentation)."
     )
     sections: list[str] | None = Field(
         default=None, description="The sections of the service an answer quotes (e.g. gebuehren), for its buttons."

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.settings import Settings
 from knowledge.confidence import unit_rows
+from knowledge.config import KnowledgeConfig as Settings
 from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.models import Service
 

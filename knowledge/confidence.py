@@ -37,7 +37,7 @@ import numpy as np
 from knowledge.text import STOPWORDS, detect_language, normalize
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from knowledge.config import KnowledgeConfig as Settings
     from knowledge.index import KnowledgeIndex
 
 FEATURES = (
@@ -271,9 +271,7 @@ def fit(index: KnowledgeIndex) -> Calibrator:
     )
 
 
-def _fit_scope(
-    in_scope: list[list[float]], out_of_scope: list[list[float]]
-) -> tuple[dict[str, float], float, float]:
+def _fit_scope(in_scope: list[list[float]], out_of_scope: list[list[float]]) -> tuple[dict[str, float], float, float]:
     """Weights, bias and bar of the scope model (module doc), on raw features.
 
     The features live on very different scales (e5 cosines crowd near 0.85, novelty spans -1..1):

@@ -94,5 +94,5 @@ def remove_planted_instructions(service: Service) -> tuple[Service, list[str]]:
         removed.extend(found)
     if not removed:
         return service, []
-    cleaned = service.model_copy(update={"summary": summary, "sections": {k: v for k, v in sections.items() if v}})
-    return cleaned, removed
+    kept = service.model_copy(update={"summary": summary, "sections": {k: v for k, v in sections.items() if v}})
+    return kept, removed

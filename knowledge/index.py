@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from bot.settings import Settings
 from knowledge.cards import ServiceCards
 from knowledge.confidence import DEFAULT, Calibrator, retrieval_tag
+from knowledge.config import KnowledgeConfig
 from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage, Service
@@ -95,7 +95,14 @@ class IndexState:
         (BM25's document order and its tie-breaking, the seeded sampling of calibration questions)
         must see the same order for the same content, so the index depends on the content only.
         """
-        for table in (self.services, self.service_hashes, self.passages, self.passage_hashes, self.passage_terms):
+        tables: tuple[dict[str, Any], ...] = (
+            self.services,
+            self.service_hashes,
+            self.passages,
+            self.passage_hashes,
+            self.passage_terms,
+        )
+        for table in tables:
             ordered = sorted(table.items())
             table.clear()
             table.update(ordered)
@@ -120,7 +127,7 @@ class IndexState:
 class KnowledgeIndex:
     def __init__(
         self,
-        settings: Settings,
+        settings: KnowledgeConfig,
         state: IndexState,
         vectors: VectorStore,
         embedder: Embedder,
@@ -183,19 +190,19 @@ class KnowledgeIndex:
         return math.log((self._n - df + 0.5) / (df + 0.5) + 1.0)
 
     @staticmethod
-    def state_path(settings: Settings) -> Path:
+    def state_path(settings: KnowledgeConfig) -> Path:
         return settings.index_dir / "state.json"
 
     @staticmethod
-    def calibration_path(settings: Settings) -> Path:
+    def calibration_path(settings: KnowledgeConfig) -> Path:
         return settings.index_dir / "calibration.json"
 
     @staticmethod
-    def chroma_path(settings: Settings) -> Path:
+    def chroma_path(settings: KnowledgeConfig) -> Path:
         return settings.index_dir / "chroma"
 
     @classmethod
-    def open(cls, settings: Settings) -> KnowledgeIndex:
+    def open(cls, settings: KnowledgeConfig) -> KnowledgeIndex:
         """Load the index; raises `IndexUnavailableError` if it is missing or its parts disagree."""
         path = cls.state_path(settings)
         if not path.exists():

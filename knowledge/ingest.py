@@ -15,10 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import Settings
 from knowledge.cards import ServiceCards
 from knowledge.chunking import dense_text, lexical_text, service_passages
 from knowledge.confidence import Calibrator, fit, retrieval_tag
+from knowledge.config import KnowledgeConfig
 from knowledge.embeddings import EmbeddingCache, get_embedder
 from knowledge.guard import remove_planted_instructions
 from knowledge.importers import load_path
@@ -58,11 +58,11 @@ class IngestReport:
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-cards")
 
 
-def _roots_path(settings: Settings) -> Path:
+def _roots_path(settings: KnowledgeConfig) -> Path:
     return settings.index_dir / "roots.json"
 
 
-def _load_roots(settings: Settings) -> dict[str, list[str]]:
+def _load_roots(settings: KnowledgeConfig) -> dict[str, list[str]]:
     path = _roots_path(settings)
     try:
         return json.loads(path.read_text()) if path.exists() else {}
@@ -71,7 +71,7 @@ def _load_roots(settings: Settings) -> dict[str, list[str]]:
 
 
 def ingest(
-    settings: Settings,
+    settings: KnowledgeConfig,
     path: Path,
     fmt: str = "auto",
     progress: ProgressHook | None = None,
@@ -193,13 +193,13 @@ def ingest(
     return report
 
 
-def reset_index(settings: Settings) -> None:
+def reset_index(settings: KnowledgeConfig) -> None:
     """Drop the derived index (not the embedding cache), e.g. when it is found corrupted."""
     forget_clients()
     shutil.rmtree(settings.index_dir, ignore_errors=True)
 
 
-def ensure_index(settings: Settings, progress: ProgressHook | None = None) -> KnowledgeIndex:
+def ensure_index(settings: KnowledgeConfig, progress: ProgressHook | None = None) -> KnowledgeIndex:
     """Open the index, building it from the configured content when missing or corrupted."""
     try:
         return KnowledgeIndex.open(settings)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import simplemma
 from pydantic import SecretStr
 
-from bot.settings import PROJECT_ROOT, Settings
+from knowledge.config import PROJECT_ROOT, KnowledgeConfig
 from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
 from knowledge.text import LEXICON_FILE, analyze, english_german, lemmas, normalize, synonym_table
@@ -223,18 +223,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def secret_values(settings: Settings) -> list[str]:
+def secret_values(settings: KnowledgeConfig) -> list[str]:
     """Configuration a reply must never contain: keys, tokens, endpoints and server paths."""
-    values: list[object] = [
-        settings.llm_api_key,
-        settings.llm_url,
-        settings.redis_url,
-        settings.public_base_url,
-        settings.data_dir,
-        settings.content_dir,
-        settings.rasa_venv,
-        PROJECT_ROOT,
-    ]
+    values: list[object] = [*settings.private_values(), PROJECT_ROOT]
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
@@ -363,7 +354,7 @@ class AnswerWriter:
     else answer`; abstentions and refusals never get there.
     """
 
-    def __init__(self, settings: Settings, *, rest_after_timeout_s: float = TIMEOUT_REST_S) -> None:
+    def __init__(self, settings: KnowledgeConfig, *, rest_after_timeout_s: float = TIMEOUT_REST_S) -> None:
         from langchain_openai import ChatOpenAI
 
         if not settings.llm_url:
@@ -386,7 +377,7 @@ class AnswerWriter:
         self._rest_until = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AnswerWriter | None:
+    def from_settings(cls, settings: KnowledgeConfig) -> AnswerWriter | None:
         """The writer when `BUERGERBOT_LLM_URL` is set, else None (extractive answers only)."""
         if not settings.llm_url:
             return None
@@ -463,7 +454,7 @@ class AnswerWriter:
         citizen reads a translation, so the German original follows it, to check or show at the office.
         """
         text = f"{reply}\n\n{answer.text}" if answer.language == "en" else reply
-        lines = []
+        lines: list[str] = []
         for source in answer.sources:
             if source.url in text or any(source.url in line for line in lines):
                 continue

@@ -18,7 +18,7 @@ START_TIMEOUT_S = 300  # two busy cores: opening the index can take a while
 @contextmanager
 def served_gateway(settings: Settings) -> Iterator[str]:
     """Serve `create_app(settings)` on 127.0.0.1:`settings.port` until the block ends; yields the URL."""
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")

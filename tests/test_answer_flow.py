@@ -1,6 +1,6 @@
 """Conversation decisions without Rasa: follow-ups, clarification, abstention."""
 
-from bot.answer_flow import reply_to
+from bot.turns.answers import reply_to
 from knowledge.models import Section
 
 

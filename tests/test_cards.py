@@ -92,7 +92,7 @@ def test_cards_can_be_switched_off(tmp_path: Path):
 
 
 def test_the_editors_keywords_reach_a_situation_the_text_does_not_name(munich_index):
-    """"Kfz-Schein" and "Ersatz" are keywords of the lost-registration-certificate service; its text
+    """ "Kfz-Schein" and "Ersatz" are keywords of the lost-registration-certificate service; its text
     says "Zulassungsbescheinigung Teil I". Without cards this went to "Fischereischein beantragen"."""
     result = retrieve(munich_index, "Kfz-Schein weg, wie bekomme ich Ersatz?")
     assert result.top is not None and result.top.service_id == ZULASSUNGSBESCHEINIGUNG_I_VERLOREN

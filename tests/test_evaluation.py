@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.bot_eval import BotEvalError, evaluate_through_bot
+from bot.cli_eval import BotEvalError, evaluate_through_bot
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.answering import ABSTAIN_DE
 from knowledge.evaluation import EvalQuestion, contains_fact, evaluate, load_questions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-from bot.rasa_process import knowledge_nlu, render_nlu
+from bot.dialogue.supervisor import knowledge_nlu, render_nlu
 from knowledge.models import Service
 
 ANNOTATION = re.compile(r"\[([^\]]*)\]\{\"entity\": \"service\", \"value\": \"([^\"]+)\"\}")
@@ -19,7 +19,9 @@ def _services() -> dict[str, Service]:
             keywords=["Ummeldung", "Umzug [innerhalb]", "neue Adresse melden.", "ab"],
             source_url="https://example.org/ummeldung",
         ),
-        Service(id="reisepass", title="Reisepass beantragen", keywords=["Pass", "passport"], source_url="https://x.org"),
+        Service(
+            id="reisepass", title="Reisepass beantragen", keywords=["Pass", "passport"], source_url="https://x.org"
+        ),
     ]
     return {s.id: s for s in services}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer_flow import reply_to, service_payload
+from bot.turns.answers import reply_to, service_payload
 from knowledge.answering import UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
 from knowledge.confidence import NOVELTY, SCOPE_FEATURES, Calibrator, out_of_scope_questions, synthetic_questions
 from knowledge.retrieval import retrieve

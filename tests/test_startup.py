@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.startup import BUSY_TEXT
+from bot.gateway.startup import BUSY_TEXT
 from tests.conftest import make_settings
 from tests.redis_servers import machine_or_embedded_redis
 
@@ -30,7 +30,7 @@ def test_broken_index_is_rebuilt_while_the_bot_says_it_is_busy(tmp_path: Path, d
     if damage == "corrupted":
         settings.index_dir.mkdir(parents=True)
         (settings.index_dir / "state.json").write_text('{"services": [', encoding="utf-8")
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200

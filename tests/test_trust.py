@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer_flow import reply_to
-from bot.teams import load_teams
+from bot.handoff.teams import load_teams
+from bot.turns.answers import reply_to
 
 FAHRZEUG_ABMELDEN = "dldb-1064305"
 
@@ -46,7 +46,7 @@ def test_lost_id_card_gets_how_to_report_the_loss(munich_answerer):
 
 
 def test_an_english_question_reaches_the_german_service_through_the_word_table(munich_answerer):
-    """"bicycle", "found", "pick up" are no words of the German catalogue: the English-German table
+    """ "bicycle", "found", "pick up" are no words of the German catalogue: the English-German table
     learned from OMoS-QA's parallel training pages gives BM25 and the confidence model "Fahrrad",
     "finden", "abholen" (without it the question abstained, confidence 0.01)."""
     answer = munich_answerer.answer("Someone found my bicycle? Where can I pick it up?")

@@ -32,7 +32,7 @@ def _date(value: str | None) -> dt.date | None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations (the gateway also does this on start)."""
-    from bot.db import current_revision, engine_for, ensure_sqlite_dir, upgrade
+    from bot.eventlog.db import current_revision, engine_for, ensure_sqlite_dir, upgrade
 
     settings = get_settings()
     ensure_sqlite_dir(settings.eventlog_url)
@@ -45,8 +45,8 @@ def retention(
     days: Annotated[int | None, typer.Option(help="Override BUERGERBOT_RETENTION_DAYS.")] = None,
 ) -> None:
     """Delete transcripts and raw events older than N days; anonymous daily figures are kept."""
-    from bot.db import engine_for, ensure_sqlite_dir, upgrade
-    from bot.retention import run_retention
+    from bot.eventlog.db import engine_for, ensure_sqlite_dir, upgrade
+    from bot.metrics.retention import run_retention
 
     settings = get_settings()
     ensure_sqlite_dir(settings.eventlog_url)
@@ -67,7 +67,7 @@ def report(
     flush: Annotated[bool, typer.Option(help="First write events still waiting in Redis.")] = True,
 ) -> None:
     """Write the German report for the city council (headline figures, trends, services, content gaps)."""
-    from bot.db import engine_for, ensure_sqlite_dir, upgrade
+    from bot.eventlog.db import engine_for, ensure_sqlite_dir, upgrade
     from bot.metrics.compute import MetricsQuery, default_period
     from bot.metrics.report import write_csv, write_html, write_pdf
     from bot.metrics.service import build_view, metrics_from_settings
@@ -107,13 +107,14 @@ def _flush_redis(settings: object) -> None:
     """Write what the gateway's writer has not written yet (e.g. right after a simulation)."""
     import redis
 
-    from bot.eventlog import writer_from_settings
+    from bot.eventlog.writer import writer_from_settings
+    from bot.metrics.retention import retention_for
 
     url = getattr(settings, "redis_url", None)
     if not url:
         return  # embedded Redis only lives while the gateway runs; its writer flushes itself
     try:
-        writer_from_settings(settings, redis.Redis.from_url(url)).drain()  # type: ignore[arg-type]
+        writer_from_settings(settings, redis.Redis.from_url(url), retention_for(settings)).drain()  # type: ignore[arg-type]
     except redis.RedisError as exc:
         err.print(f"[yellow]Redis nicht erreichbar, Bericht ohne noch nicht geschriebene Ereignisse:[/yellow] {exc}")
 
@@ -127,10 +128,17 @@ def simulate(
     staff_user: Annotated[str | None, typer.Option(help="Console account that works the queue meanwhile.")] = None,
     staff_password_file: Annotated[Path | None, typer.Option(help="File holding that account's password.")] = None,
 ) -> None:
-    """Drive the running gateway with realistic citizen traffic through its public REST API."""
+    """Drive the running gateway with realistic citizen traffic through its public REST API.
+
+    The traffic generator is a development tool in `bench/` (not installed with the product), so this
+    command needs a source checkout.
+    """
     import httpx
 
-    from bot.metrics.simulate import run_simulation
+    try:
+        from bench.simulate import run_simulation
+    except ImportError as exc:
+        raise typer.BadParameter("simulate braucht einen Quellcode-Checkout (bench/ ist nicht installiert)") from exc
 
     settings = get_settings()
     base = url or f"http://{settings.host}:{settings.port}"

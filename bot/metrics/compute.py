@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.db import daily_aggregates, events
-from bot.handoff import HandoffReason
+from bot.eventlog.db import daily_aggregates, events
+from bot.handoff.service import HandoffReason
 
 UNKNOWN = "-"  # stored key for a missing dimension value
 CONVERSATION_SLACK_S = 86_400.0  # conversations are read with one day of context on each side
@@ -146,13 +146,13 @@ class ConversationFacts:
         if self.handoff:
             c[f"handoff_reason:{self.handoff_reason}"] += 1
         if self.wait_s is not None:
-            c["wait_s_sum"] += self.wait_s
+            c["wait_s_sum"] += self.wait_s  # type: ignore[assignment]  # float sums: typeshed types Counter values as int
             c["wait_n"] += 1
         if self.first_response_s is not None:
-            c["first_response_s_sum"] += self.first_response_s
+            c["first_response_s_sum"] += self.first_response_s  # type: ignore[assignment]  # float sum
             c["first_response_n"] += 1
         if self.handled and self._handling_since is None:  # only finished handling counts
-            c["handling_s_sum"] += self.handling_s
+            c["handling_s_sum"] += self.handling_s  # type: ignore[assignment]  # float sum
             c["handling_n"] += 1
         for kind, n in self.event_counts.items():
             c[f"events:{kind}"] += n

@@ -14,14 +14,15 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.db import events
+from bot.conversation.privacy import redact
+from bot.eventlog.db import events
 from bot.metrics.compute import day_start
-from bot.privacy import redact
 from knowledge.text import analyze_many
 
 SIMILARITY = 0.35
@@ -87,17 +88,17 @@ def group_questions(questions: list[str], threshold: float = SIMILARITY, limit: 
         for group in groups:
             centroid: dict[str, float] = group["centroid"]  # type: ignore[assignment]
             norm = group["norm"]  # type: ignore[assignment]
-            sim = sum(v * centroid.get(t, 0.0) for t, v in vec.items()) / (norm or 1.0)  # type: ignore[operator]
+            sim = sum(v * centroid.get(t, 0.0) for t, v in vec.items()) / (norm or 1.0)
             if sim > best_sim:
                 best, best_sim = group, sim
         if best is None or best_sim < threshold or not vec:
             best = {"centroid": {}, "norm": 0.0, "members": []}
             groups.append(best)
-        centroid = best["centroid"]  # type: ignore[assignment]
+        centroid = cast(dict[str, float], best["centroid"])
         for t, v in vec.items():
             centroid[t] = centroid.get(t, 0.0) + v
         best["norm"] = math.sqrt(sum(v * v for v in centroid.values()))
-        best["members"].append(i)  # type: ignore[union-attr]
+        cast(list[int], best["members"]).append(i)
 
     out: list[GapGroup] = []
     for group in groups:

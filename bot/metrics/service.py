@@ -10,12 +10,12 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from bot.db import engine_for
-from bot.handoff import HandoffReason
+from bot.eventlog.db import engine_for
+from bot.handoff.service import HandoffReason
+from bot.handoff.teams import load_teams
 from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
 from bot.settings import Settings
-from bot.teams import load_teams
 
 CHANNEL_NAMES = {"web": "Website", "rest": "REST/API", "telegram": "Telegram", "matrix": "Matrix",
                  "whatsapp": "WhatsApp", "console": "Konsole", "-": "unbekannt"}  # fmt: skip

@@ -26,8 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from bot.conversations import PREFIX
-from bot.handoff import StaffMember
+from bot.conversation.store import PREFIX
+from bot.handoff.service import StaffMember
 from bot.settings import Settings
 
 ROLES = ("agent", "supervisor", "admin")
@@ -180,7 +180,7 @@ class Accounts:
 
 
 def get_accounts(request: Request) -> Accounts:
-    return request.app.state.accounts  # type: ignore[no-any-return]
+    return request.app.state.accounts
 
 
 class Staff(BaseModel):

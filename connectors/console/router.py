@@ -24,9 +24,9 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 
-from bot.conversations import CONSOLE_CHANNEL, Conversation, Message, channel_name
-from bot.handoff import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
-from connectors.common import has_bad_chars
+from bot.conversation.store import CONSOLE_CHANNEL, Conversation, Message, channel_name
+from bot.handoff.service import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
+from connectors.common import has_bad_chars, live_redis
 from connectors.console.auth import (
     COOKIE,
     Accounts,
@@ -36,7 +36,6 @@ from connectors.console.auth import (
     require,
     session_info,
 )
-from connectors.web.router import _live_redis
 from knowledge.answering import Answerer
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ api = APIRouter(prefix="/console/api", tags=["console"], responses=_ERRORS)
 
 
 def get_handoff(request: Request) -> HandoffService:
-    return request.app.state.handoff  # type: ignore[no-any-return]
+    return request.app.state.handoff
 
 
 Handoff = Annotated[HandoffService, Depends(get_handoff)]
@@ -421,7 +420,7 @@ async def stream(
         _may_watch(handoff, conversation, member)
 
     async def events() -> AsyncIterator[bytes]:
-        pubsub = _live_redis(request.app).pubsub()  # shared pool with the widget sockets
+        pubsub = live_redis(request.app).pubsub()  # shared pool with the widget sockets
         try:
             channels = [CONSOLE_CHANNEL] + ([channel_name(conversation)] if conversation else [])
             await pubsub.subscribe(*channels)

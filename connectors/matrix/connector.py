@@ -26,10 +26,9 @@ import time
 import nio
 import redis
 
-from bot.conversations import ConversationStore, Message
-from bot.ratelimit import RateLimiter
-from bot.router import ConversationRouter
+from bot.conversation.store import ConversationStore, Message
 from bot.settings import Settings
+from bot.turns.handler import TurnHandler
 from connectors.common import (
     DeliveryError,
     display_text,
@@ -41,6 +40,7 @@ from connectors.common import (
     usable_identifier,
 )
 from connectors.messaging import Inbound, MessengerGateway
+from connectors.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 CHANNEL = "matrix"
@@ -98,7 +98,7 @@ class MatrixBot:
         self,
         settings: Settings,
         store: ConversationStore,
-        router: ConversationRouter,
+        turns: TurnHandler,
         limiter: RateLimiter | None,
         started_ms: int | None = None,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
@@ -115,7 +115,7 @@ class MatrixBot:
         self.client.access_token = settings.matrix_access_token.get_secret_value()
         self.client.user_id = settings.matrix_user_id
         self.sender = MatrixSender(settings, self.client, store.redis)
-        self.gateway = MessengerGateway(settings, store, router, limiter, self.sender)
+        self.gateway = MessengerGateway(settings, store, turns, limiter, self.sender)
         self.started_ms = started_ms if started_ms is not None else int(time.time() * 1000)
         self.sync_timeout_ms = sync_timeout_ms
         self.next_batch: str | None = None

@@ -23,11 +23,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Sec
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.conversations import ConversationState, ConversationStore, Message
-from bot.openapi import CITIZEN_TEXT
-from bot.presentation import strip_source_lines, text_with_sources
-from bot.ratelimit import RateLimiter
+from bot.conversation.store import ConversationState, ConversationStore, Message
 from bot.settings import Settings
+from bot.turns.presentation import strip_source_lines, text_with_sources
 from connectors.common import (
     BAD_SHAPE,
     BAD_TEXT,
@@ -39,7 +37,9 @@ from connectors.common import (
     pseudonymous_id,
     read_body,
 )
+from connectors.openapi import CITIZEN_TEXT
 from connectors.public import public_message
+from connectors.ratelimit import RateLimiter
 from knowledge.models import Source
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ NOT_FOUND = "Unterhaltung nicht gefunden."
 class PartnerMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # maxLength is the configured limit (bot.openapi.document_text_limit); the route checks it
+    # maxLength is the configured limit (connectors.openapi.document_text_limit); the route checks it
     text: str = Field(
         min_length=1, description="What the citizen wrote (or the title).", json_schema_extra={CITIZEN_TEXT: True}
     )
@@ -99,8 +99,10 @@ class PartnerConversation(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid UTF-8 or JSON, or a text the citizen-input check refuses (control characters, "
-         "empty, longer than BUERGERBOT_MAX_QUESTION_CHARS); `detail` says why in German"},
+    400: {
+        "description": "Invalid UTF-8 or JSON, or a text the citizen-input check refuses (control characters, "
+        "empty, longer than BUERGERBOT_MAX_QUESTION_CHARS); `detail` says why in German"
+    },
     401: {"description": "Missing or invalid API key"},
     413: {"description": "Body larger than BUERGERBOT_MAX_WEBHOOK_BODY_BYTES"},
     429: {"description": "Too many requests for this API key; see Retry-After"},
@@ -191,7 +193,7 @@ async def partner_post_message(
     text, payload = body.text, body.payload
     store: ConversationStore = request.app.state.store
     internal = internal_id(store, partner, conversation_id)
-    replies = await request.app.state.router.handle(internal, text, channel="partner", payload=payload)
+    replies = await request.app.state.turns.handle(internal, text, channel="partner", payload=payload)
     conversation = store.get_or_create(internal, "partner")
     return PartnerConversation(
         conversation_id=conversation_id, state=conversation.state, messages=[_public(m) for m in replies]

@@ -23,7 +23,7 @@ import httpx
 import redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.conversations import Message
+from bot.conversation.store import Message
 from bot.settings import Settings
 from connectors.common import (
     DeliveryError,

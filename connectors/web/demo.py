@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from html import escape
 from zoneinfo import ZoneInfo
 
-from bot.teams import TeamsConfig
+from bot.handoff.teams import TeamsConfig
 from knowledge.models import Service
 
 # Topics citizens ask about most; a card is shown only if the index has a service with this word in its title.

@@ -14,15 +14,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
-from bot.conversations import Conversation
-from bot.handoff import HandoffService, HandoffStatus
+from bot.conversation import texts
+from bot.conversation.store import Conversation
+from bot.handoff.service import HandoffService, HandoffStatus
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
 ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
 
 
 def get_handoff(request: Request) -> HandoffService:
-    return request.app.state.handoff  # type: ignore[no-any-return]
+    return request.app.state.handoff
 
 
 EMAIL_PATTERN = r"^[^@ ]{1,64}@[^@ ]{1,190}\.[^@ ]{2,}$"  # no \s: regex engines disagree on Unicode spaces
@@ -85,7 +86,7 @@ def request_callback(
     conversation = handoff.request_callback(
         conversation_id, body.contact_kind, body.contact.strip(), body.note.strip(), body.consent
     )
-    return CallbackOut(state=conversation.state, message="Danke! Ihre Bitte ist bei uns eingegangen.")
+    return CallbackOut(state=conversation.state, message=texts.CALLBACK_RECEIVED)
 
 
 @router.get("/{conversation_id}/queue", response_model=CitizenStatus, responses={404: {}})

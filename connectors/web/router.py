@@ -25,20 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from redis.exceptions import RedisError
 
-from bot.conversations import ConversationState, ConversationStore, channel_name
-from bot.security import origin_allowed
+from bot.conversation import texts
+from bot.conversation.store import ConversationState, ConversationStore, channel_name
+from bot.handoff.teams import load_teams
+from bot.origins import origin_allowed
 from bot.settings import Settings
-from bot.teams import load_teams
 from connectors.common import (
     MAX_TEXT_CHARS,
     CitizenInputError,
     check_citizen_input,
     citizen_text,
+    live_redis,
 )
 from connectors.public import public_message, public_message_json
 from connectors.web.demo import render_demo_page
@@ -52,21 +54,10 @@ CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the RE
 FRAME_OVERHEAD_CHARS = 1000  # a frame may be 4 x the text limit plus this (JSON escapes); bigger is refused unread
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default limit
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
-LIVE_CONNECTIONS = 10_000  # simultaneous live chats (and console streams) per gateway process
 
-# Error frames carry a code (the widget translates known codes) and a friendly German text.
-ERRORS: dict[str, str] = {
-    "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
-    "empty": "Bitte geben Sie eine Nachricht ein.",
-    "too_long": f"Ihre Nachricht ist zu lang (höchstens {MAX_TEXT_CHARS} Zeichen). Bitte kürzen Sie sie etwas.",
-    "control_chars": "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte entfernen Sie sie und senden Sie "
-    "sie erneut.",
-    "failed": "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es "
-    "gleich noch einmal.",
-    "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
-    "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und "
-    "versuchen Sie es dann noch einmal.",
-}
+# Error frames carry a code (the widget translates known codes) and a friendly German text
+# (`bot.conversation.texts.WIDGET_ERRORS`).
+ERRORS: dict[str, str] = {**texts.WIDGET_ERRORS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 
 
 class FrameError(ValueError):
@@ -114,7 +105,7 @@ _STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosni
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def demo_page(request: Request) -> HTMLResponse:
     """A city service page with the widget embedded the way a city would do it: one script tag."""
-    # The strict Content-Security-Policy (no inline script or style) comes from bot.security for every response.
+    # The strict Content-Security-Policy (no inline script or style) comes from bot.gateway.security for every response.
     state = request.app.state
     settings: Settings = state.settings
     handoff = getattr(state, "handoff", None)  # not there while the index is rebuilt at start-up
@@ -141,18 +132,6 @@ def widget_css() -> FileResponse:
 
 
 # --- live socket ----------------------------------------------------------------------------------
-
-
-def _live_redis(app: FastAPI) -> aioredis.Redis:
-    """One asyncio Redis client per app (its pool hands each subscription its own connection)."""
-    client: aioredis.Redis | None = getattr(app.state, "web_redis", None)
-    if client is None:
-        # one connection per open chat: the default pool (100) would refuse the 101st citizen
-        client = aioredis.Redis.from_url(
-            app.state.redis_url, decode_responses=True, socket_connect_timeout=5, max_connections=LIVE_CONNECTIONS
-        )
-        app.state.web_redis = client
-    return client
 
 
 class _Socket:
@@ -251,13 +230,13 @@ async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int, c
 
 
 async def _receive(sock: _Socket, conversation_id: str) -> None:
-    """Hand each valid citizen frame to the conversation router; replies arrive through the relay."""
+    """Hand each valid citizen frame to the turn handler; replies arrive through the relay."""
     websocket = sock.websocket
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        limiter = getattr(websocket.app.state, "limiter", None)  # bot.ratelimit, shared by all processes via Redis
+        limiter = getattr(websocket.app.state, "limiter", None)  # connectors.ratelimit, shared via Redis
         if limiter is not None:
             peer = websocket.client.host if websocket.client else "unknown"
             limits = (limiter.conversation(conversation_id), limiter.ip(peer))
@@ -272,7 +251,7 @@ async def _receive(sock: _Socket, conversation_id: str) -> None:
             continue
         await sock.send({"kind": "typing", "active": True})
         try:
-            replies = await websocket.app.state.router.handle(conversation_id, text, channel="web", payload=payload)
+            replies = await websocket.app.state.turns.handle(conversation_id, text, channel="web", payload=payload)
             if replies:
                 await sock.wait_relayed(max(m.seq for m in replies))
         except Exception:
@@ -288,7 +267,8 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
     if not CONVERSATION_ID.fullmatch(conversation_id):
         await websocket.close(code=1008, reason="invalid conversation id")
         return
-    if not origin_allowed(websocket.scope, websocket.app.state.settings):
+    settings: Settings = websocket.app.state.settings
+    if not origin_allowed(websocket.scope, settings.allowed_origins, settings.public_base_url):
         # browsers apply no CORS to WebSockets: a page of another site must not open a citizen's chat
         log.info("websocket refused for origin %s", websocket.headers.get("origin"))
         await websocket.close(code=1008, reason="origin not allowed")
@@ -296,7 +276,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str, after:
     await websocket.accept()
     sock = _Socket(websocket)
     store: ConversationStore = websocket.app.state.store
-    pubsub = _live_redis(websocket.app).pubsub()
+    pubsub = live_redis(websocket.app).pubsub()
     tasks: set[asyncio.Task[None]] = set()
     try:
         # subscribe before reading the history: nothing stored in between can fall through the gap

@@ -24,7 +24,8 @@ import httpx
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.conversations import Button, Message
+from bot.conversation import texts
+from bot.conversation.store import Button, Message
 from bot.settings import Settings
 from connectors.common import (
     DeliveryError,
@@ -44,7 +45,7 @@ TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
 MAX_REPLY_BUTTONS, REPLY_TITLE_LIMIT = 3, 20
 MAX_LIST_ROWS, LIST_TITLE_LIMIT = 10, 24
-CHOOSE_PROMPT = "Bitte wählen Sie:"
+CHOOSE_PROMPT = texts.CHOOSE_PROMPT
 LIST_BUTTON = "Auswahl anzeigen"
 
 

@@ -32,7 +32,7 @@ def _gateway(request: Request) -> MessengerGateway:
     gateway = channels.gateways.get(CHANNEL) if channels is not None else None
     if gateway is None:
         raise HTTPException(404, NOT_CONFIGURED)
-    return gateway  # type: ignore[no-any-return]
+    return gateway
 
 
 @router.get(

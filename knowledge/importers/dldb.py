@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
@@ -105,21 +106,31 @@ def _text(value: object) -> str:
     return clean_line(html.unescape(str(value))) if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
+def _obj(value: object) -> dict[str, Any]:
+    """A JSON object of the export, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: object) -> list[Any]:
+    """A JSON array of the export, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, list) else []
+
+
 def _office(item: dict[str, object]) -> Office | None:
     raw_id = _text(item.get("id"))
     name = _text(item.get("displayName")) or _text(item.get("name"))
     if not raw_id or not name:
         return None
-    address = item.get("address") if isinstance(item.get("address"), dict) else {}
-    contact = item.get("contact") if isinstance(item.get("contact"), dict) else {}
-    street = clean_line(f"{_text(address.get('street'))} {_text(address.get('house_number'))}")  # type: ignore[union-attr]
-    city = clean_line(f"{_text(address.get('postal_code'))} {_text(address.get('city'))}")  # type: ignore[union-attr]
+    address = _obj(item.get("address"))
+    contact = _obj(item.get("contact"))
+    street = clean_line(f"{_text(address.get('street'))} {_text(address.get('house_number'))}")
+    city = clean_line(f"{_text(address.get('postal_code'))} {_text(address.get('city'))}")
     bookable: set[str] = set()
-    for relation in item.get("services") if isinstance(item.get("services"), list) else []:  # type: ignore[union-attr]
+    for relation in _items(item.get("services")):
         if not isinstance(relation, dict):
             continue
-        appointment = relation.get("appointment") if isinstance(relation.get("appointment"), dict) else {}
-        if appointment.get("allowed") and relation.get("public", True) is not False:  # type: ignore[union-attr]
+        appointment = _obj(relation.get("appointment"))
+        if appointment.get("allowed") and relation.get("public", True) is not False:
             bookable.add(_text(relation.get("service")))
     return Office(
         id=raw_id,
@@ -127,8 +138,8 @@ def _office(item: dict[str, object]) -> Office | None:
         unit=_text(item.get("organizationUnit")),
         street=street,
         city=city,
-        phone=_text(contact.get("phone")),  # type: ignore[union-attr]
-        email=_text(contact.get("email")),  # type: ignore[union-attr]
+        phone=_text(contact.get("phone")),
+        email=_text(contact.get("email")),
         public=item.get("public") is not False,
         bookable=frozenset(bookable),
     )
@@ -163,15 +174,14 @@ def load_locations(path: Path) -> Locations:
         found.problems.append(ImportFailure(shown, "keine DLDB-Standorte (erwartet address und services)"))
         return found
     for position, item in enumerate(items):
-        office = _office(item) if isinstance(item, dict) else None
-        if office is None:
+        if not isinstance(item, dict) or (office := _office(item)) is None:
             found.problems.append(ImportFailure(f"{shown}[{position}]", "Standort ohne id oder Namen"))
             continue
         if office.id in found.offices:
             found.problems.append(ImportFailure(f"{shown}[{position}]", f"doppelte Standort-ID '{office.id}'"))
             continue
         found.offices[office.id] = office
-        for relation in item.get("services") if isinstance(item.get("services"), list) else []:
+        for relation in _items(item.get("services")):
             if isinstance(relation, dict) and _text(relation.get("service")):
                 found.by_service.setdefault(_text(relation.get("service")), []).append(office.id)
     return found
@@ -330,7 +340,7 @@ def _keywords(*values: object) -> list[str]:
 def _offices_of(item: dict[str, object], service_raw_id: str, locations: Locations) -> list[Office]:
     """The offices offering a service: those the service names and those naming it, in export order."""
     ids: list[str] = []
-    for relation in item.get("locations") if isinstance(item.get("locations"), list) else []:  # type: ignore[union-attr]
+    for relation in _items(item.get("locations")):
         if isinstance(relation, dict) and _text(relation.get("location")):
             ids.append(_text(relation.get("location")))
     ids.extend(locations.by_service.get(service_raw_id, []))
@@ -345,10 +355,12 @@ def _service(item: object, *, where: str, file_uri: str, locations: Locations | 
         return failure(where, "Feld 'id' fehlt oder ist ungültig")
     raw = str(raw_id).strip()
     service_id = f"dldb-{slugify(raw, max_length=110)}"
-    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    meta = _obj(item.get("meta"))
     meta_url = meta.get("url") or item.get("url")
     has_url = isinstance(meta_url, str) and bool(meta_url.strip())
-    source_url = fill_template(meta_url.strip(), raw) if has_url else f"{file_uri}#{service_id}"
+    source_url = (
+        fill_template(meta_url.strip(), raw) if isinstance(meta_url, str) and has_url else f"{file_uri}#{service_id}"
+    )
     builder = _Builder(base_url=source_url if source_url.startswith("http") else "")
     name = _one_line(builder, item.get("name"))
     if len(name) < 2:

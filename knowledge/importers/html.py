@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from bs4 import (
@@ -435,7 +436,7 @@ def _soup(markup: str) -> BeautifulSoup:
 
 def _content_root(soup: BeautifulSoup) -> Tag:
     """The element holding the page's own content, so site chrome never becomes an answer."""
-    candidates: list[Tag | None] = [soup.find("main"), soup.find(attrs={"role": "main"})]
+    candidates: list[Tag | None] = [soup.find("main"), soup.select_one('[role="main"]')]
     articles = soup.find_all("article")
     if articles:
         candidates.append(max(articles, key=lambda tag: len(tag.get_text(" ", strip=True))))
@@ -451,7 +452,7 @@ def _is_noise(tag: Tag) -> bool:
         return True
     if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
         return True
-    classes = attrs.get("class") or []
+    classes: Any = attrs.get("class") or []
     class_list = classes.split() if isinstance(classes, str) else [str(c) for c in classes]
     if _DROP_CLASSES.intersection(c.lower() for c in class_list):
         return True
@@ -673,7 +674,7 @@ def _meta_date(soup: BeautifulSoup) -> date | None:
 def _canonical_url(soup: BeautifulSoup) -> str | None:
     """Where a saved page really lives, so citizens get a working link instead of a file path."""
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
+        rel: Any = link.get("rel") or []
         rels = rel.split() if isinstance(rel, str) else [str(r) for r in rel]
         href = str(link.get("href") or "")
         if "canonical" in (r.lower() for r in rels) and urlsplit(href).scheme in ("http", "https"):

@@ -212,7 +212,7 @@ def _uri_links(reader: PdfReader) -> list[Link]:
                 continue
             for reference in annotations.get_object():
                 annotation = reference.get_object()
-                action = annotation.get("/A") or {}
+                action = annotation.get("/A")
                 uri = str(action.get_object().get("/URI") or "") if action else ""
                 if re.match(r"https?://", uri) and uri not in found:
                     found[uri] = Link(title=shorten(uri, 100), url=uri)

@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from bot.settings import Settings, get_settings
+from knowledge.config import KnowledgeConfig
 from knowledge.extraction import LEARNED_FILE, LineWeights
 from knowledge.omosqa import ATTRIBUTION
 from knowledge.omosqa.data import load_pages, load_questions
 from knowledge.omosqa.product import evaluate_product
 
 
-def default_cache(settings: Settings) -> Path:
+def default_cache(settings: KnowledgeConfig) -> Path:
     """The embedding cache of the configured data directory: shared, so repeated runs embed nothing."""
     return settings.data_dir / "cache"
 
@@ -30,14 +30,13 @@ def run(
     *,
     pooled: bool = True,
     line_weights: Path | None = None,
-    settings: Settings | None = None,
+    settings: KnowledgeConfig,
     cache_dir: Path | None = None,
 ) -> dict[str, object]:
     """All figures of one questions file: per city, over all cities' questions, and pooled."""
     for path in (pages, questions):
         if not path.exists():
             raise SystemExit(f"file not found: {path}")
-    settings = settings or get_settings()
     weights = LineWeights.load(line_weights) if line_weights else None
     if line_weights and weights is not None and not weights.learned:
         raise SystemExit(f"no usable line weights in {line_weights}")
@@ -73,10 +72,15 @@ def _line(name: str, figures: dict[str, object]) -> str:
 
 
 def eval_omosqa_command(
-    pages: Path, questions: Path, as_json: bool, pooled: bool = True, line_weights: Path | None = None
+    pages: Path,
+    questions: Path,
+    as_json: bool,
+    settings: KnowledgeConfig,
+    pooled: bool = True,
+    line_weights: Path | None = None,
 ) -> None:
     """Entry point for `buergerbot eval-omosqa --pages P --questions Q [--json] [--no-pooled] [--line-weights F]`."""
-    result = run(pages, questions, pooled=pooled, line_weights=line_weights)
+    result = run(pages, questions, pooled=pooled, line_weights=line_weights, settings=settings)
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return
@@ -89,10 +93,9 @@ def eval_omosqa_command(
     print(ATTRIBUTION)
 
 
-def train_extractor_command(corpus: Path, out: Path = LEARNED_FILE) -> None:
+def train_extractor_command(corpus: Path, settings: KnowledgeConfig, out: Path = LEARNED_FILE) -> None:
     """Entry point for `buergerbot train-extractor --corpus DIR [--out FILE]` (train_*.json only)."""
     from knowledge.omosqa.training import train_extractor
 
-    settings = get_settings()
     weights = train_extractor(corpus, settings, default_cache(settings), out)
     print(json.dumps(weights.to_json(), ensure_ascii=False, indent=1), file=sys.stdout)

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import Settings
 from knowledge.answering import ENGLISH_NOTE, NOT_COVERED_DE, Answerer
+from knowledge.config import KnowledgeConfig
 from knowledge.extraction import LineWeights
 from knowledge.importers.html import clean_line, has_words
 from knowledge.index import KnowledgeIndex
@@ -75,7 +75,7 @@ def write_exports(pages: Sequence[Page], folder: Path) -> list[Path]:
 
 @contextmanager
 def product_index(
-    pages: Sequence[Page], cache_dir: Path | None, base: Settings, weights: LineWeights | None = None
+    pages: Sequence[Page], cache_dir: Path | None, base: KnowledgeConfig, weights: LineWeights | None = None
 ) -> Iterator[Answerer]:
     """A temporary index of `pages` ingested through the Integreat importer, and its `Answerer`.
 
@@ -221,7 +221,7 @@ def figures(questions: Sequence[Question], run: Run) -> dict[str, object]:
 def evaluate_product(
     pages: Sequence[Page],
     questions: Sequence[Question],
-    base: Settings,
+    base: KnowledgeConfig,
     cache_dir: Path | None,
     *,
     pooled: bool = True,

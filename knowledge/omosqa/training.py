@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.settings import Settings
 from knowledge.answering import Answerer
+from knowledge.config import KnowledgeConfig
 from knowledge.extraction import FEATURES, LEARNED_FILE, W_KIND, W_SECTION, Line, LineWeights, choose
 from knowledge.omosqa import ATTRIBUTION
 from knowledge.omosqa.data import Page, Question, load_pages, load_questions
@@ -95,7 +95,7 @@ def examples(answerer: Answerer, questions: Sequence[Question], pages: Sequence[
     return found
 
 
-def collect(pages: Sequence[Page], questions: Sequence[Question], base: Settings, cache_dir: Path | None,
+def collect(pages: Sequence[Page], questions: Sequence[Question], base: KnowledgeConfig, cache_dir: Path | None,
             log: Log = _stderr) -> list[Example]:  # fmt: skip
     """Examples from one temporary product index per city (one bot per city, as evaluated)."""
     collected: list[Example] = []
@@ -174,7 +174,7 @@ def fit(items: Sequence[Example], log: Log = _stderr) -> LineWeights:
     )
 
 
-def train_extractor(corpus: Path, base: Settings, cache_dir: Path | None, out: Path = LEARNED_FILE,
+def train_extractor(corpus: Path, base: KnowledgeConfig, cache_dir: Path | None, out: Path = LEARNED_FILE,
                     log: Log = _stderr) -> LineWeights:  # fmt: skip
     """Fit on `corpus`/train_*.json against `corpus`/pages_de.jsonl and write `out`."""
     import json

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from bot.conversations import Button, ConversationStore, Message
-from bot.redis_server import redis_client
+from bot.conversation.store import Button, ConversationStore, Message
+from bot.gateway.embedded_redis import redis_client
+from bot.handoff.teams import DEFAULT_TEAMS_FILE
 from bot.settings import PROJECT_ROOT
-from bot.teams import DEFAULT_TEAMS_FILE
 from tests.browser.conftest import EMBEDDING_CACHE, WAIT_MS, WidgetStack
 from tests.browser.widget_helpers import ask, axe_script, conversation_id, messages, open_widget, wait_idle
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from bot.conversations import ConversationStore, Message
-from bot.redis_server import redis_client
+from bot.conversation.store import ConversationStore, Message
+from bot.gateway.embedded_redis import redis_client
 from tests.browser.widget_helpers import (
     DIALOG,
     INPUT,
@@ -178,8 +178,13 @@ def test_markup_from_the_server_is_shown_as_text(stack, page: Page, js_errors, s
             data={
                 "language": "de",
                 "sources": [
-                    {"title": XSS, "section": "gebuehren", "section_label": "Gebühren",
-                     "url": "javascript:alert(5)", "updated": "2026-01-31"}
+                    {
+                        "title": XSS,
+                        "section": "gebuehren",
+                        "section_label": "Gebühren",
+                        "url": "javascript:alert(5)",
+                        "updated": "2026-01-31",
+                    }
                 ],
             },
         )

@@ -14,10 +14,10 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from bot.conversations import ConversationStore, Message
-from bot.handoff import HandoffService
-from bot.redis_server import redis_client
-from bot.teams import load_teams
+from bot.conversation.store import ConversationStore, Message
+from bot.gateway.embedded_redis import redis_client
+from bot.handoff.service import HandoffService
+from bot.handoff.teams import load_teams
 
 TIMEOUT_S = 90
 

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from bot.conversations import ConversationStore, Message
-from bot.handoff import HandoffService, StaffMember
-from bot.office_hours import describe_next
-from bot.redis_server import redis_client
-from bot.teams import DEFAULT_TEAMS_FILE, load_teams
+from bot.conversation.store import ConversationStore, Message
+from bot.gateway.embedded_redis import redis_client
+from bot.handoff.office_hours import describe_next
+from bot.handoff.service import HandoffService, StaffMember
+from bot.handoff.teams import DEFAULT_TEAMS_FILE, load_teams
 from tests.browser.conftest import WidgetStack
 from tests.browser.widget_helpers import DIALOG, ask, conversation_id, messages, open_widget, wait_idle
 

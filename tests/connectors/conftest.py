@@ -51,7 +51,7 @@ def conversation_keys(client: redis.Redis) -> list[str]:
 @pytest.fixture
 def make_client(demo_settings: Settings, demo_index: Any, redis_db: redis.Redis) -> Iterator[Callable[..., TestClient]]:
     """Start gateway apps sharing one data directory (the demo index) and one Redis database."""
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     started: list[TestClient] = []
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.teams import DEFAULT_TEAMS_FILE
+from bot.handoff.teams import DEFAULT_TEAMS_FILE
 
 
 def teams_file(tmp_path: Path) -> Path:
@@ -50,4 +50,4 @@ def test_demo_page_takes_city_hours_and_topics_from_configuration(make_client, d
 def test_demo_page_defaults_to_the_content_it_ships(make_client):
     page = make_client().get("/").text
     assert "Landeshauptstadt München" in page
-    assert "Mo–Fr 08:00–18:00 Uhr" in page and "Mo–Fr 08:00–16:00 Uhr" in page  # bot/config/teams.yaml
+    assert "Mo–Fr 08:00–18:00 Uhr" in page and "Mo–Fr 08:00–16:00 Uhr" in page  # bot/handoff/teams.yaml

@@ -18,9 +18,9 @@ from typing import Any
 import nio
 import pytest
 
-from bot.conversations import ConversationStore, Message
-from bot.presentation import strip_source_lines
+from bot.conversation.store import ConversationStore, Message
 from bot.settings import Settings
+from bot.turns.presentation import strip_source_lines
 from connectors.common import TEXTS, pseudonymous_id
 from tests.connectors.conftest import conversation_keys
 from tests.connectors.fakes import FakeApi, Recorded
@@ -114,7 +114,7 @@ def test_sync_loop_answers_new_messages_maps_numbers_and_delivers_staff_replies(
     assert conversation_keys(redis_db) == [f"bb:conv:{conversation_id}"]
     history = client.get(f"/api/conversations/{conversation_id}").json()["messages"]
     assert [m["text"] for m in history if m["role"] == "citizen"] == ["Was kostet ein Personalausweis?", first_option]
-    stored = history[-1]  # the answer for the chosen option, its sources once at the end (bot.presentation)
+    stored = history[-1]  # the answer for the chosen option, its sources once at the end (bot.turns.presentation)
     assert chosen["body"].startswith(strip_source_lines(stored["text"], stored["data"]))
 
     # a member of staff answers later (the console appends to the conversation): the outbox sends it
@@ -133,7 +133,7 @@ def test_handle_sync_ignores_own_old_and_encrypted_events(make_client, homeserve
 
     app = make_client().app  # no Matrix configured: the bot is built here, without its loop
     settings = Settings(**{**app.state.settings.model_dump(), **matrix_settings(homeserver.api.url)})
-    bot = MatrixBot(settings, app.state.store, app.state.router, app.state.limiter)
+    bot = MatrixBot(settings, app.state.store, app.state.turns, app.state.limiter)
     room = DIRECT
     own = nio.RoomMessageText.from_dict(
         {"type": "m.room.message", "sender": BOT, "event_id": "$o", "origin_server_ts": int(time.time() * 1000),

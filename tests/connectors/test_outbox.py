@@ -11,7 +11,7 @@ import pytest
 from telegram import Chat, Update, User
 from telegram import Message as TgMessage
 
-from bot.conversations import ConversationStore, Message
+from bot.conversation.store import ConversationStore, Message
 from connectors.common import claim, delivered_key
 from tests.connectors.conftest import TG_SECRET, TG_TOKEN, conversation_keys, telegram_settings
 from tests.connectors.fakes import FakeApi, Recorded, wait_until

@@ -1,7 +1,7 @@
 """Sources exactly once on every channel, and the languages of an answer marked (issue 16, items 6 and 7).
 
 The knowledge engine hands sources over as data (`Answer.sources`); text-only channels render them in
-one place (`bot.presentation`, used by `connectors.common.display_text` and the partner API).
+one place (`bot.turns.presentation`, used by `connectors.common.display_text` and the partner API).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import hashlib
 
 import pytest
 
-from bot.answer_flow import reply_to
-from bot.conversations import Message
-from bot.presentation import language_parts, reply_data
+from bot.conversation.store import Message
+from bot.turns.answers import reply_to
+from bot.turns.presentation import language_parts, reply_data
 from connectors.common import display_text
 from connectors.whatsapp.connector import WhatsAppSender
 from tests.connectors.conftest import conversation_keys

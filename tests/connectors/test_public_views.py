@@ -13,7 +13,7 @@ import json
 from concurrent.futures import CancelledError
 from typing import Any
 
-from bot.handoff import StaffMember
+from bot.handoff.service import StaffMember
 from connectors.public import PublicConversation, PublicMessage, PublicMessageData
 from tests.connectors.test_partner_api import ACME_KEY, KEYS
 from tests.connectors.test_partner_api import post as partner_post

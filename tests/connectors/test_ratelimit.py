@@ -9,8 +9,8 @@ import json
 import pytest
 import redis
 
-from bot.ratelimit import RATE_LIMITED_TEXT, Limit, RateLimiter
 from bot.settings import Settings
+from connectors.ratelimit import RATE_LIMITED_TEXT, Limit, RateLimiter
 from connectors.web.router import ERRORS
 from tests.connectors.conftest import REDIS_URL
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.conversations import Button, Message
+from bot.conversation.store import Button, Message
 from connectors.common import TEXTS, resolve_number, resolve_option_ref
 from connectors.whatsapp.connector import WhatsAppSender
 from tests.connectors.conftest import WA_PHONE_ID, WA_SECRET, WA_TOKEN, WA_VERIFY, conversation_keys, whatsapp_settings

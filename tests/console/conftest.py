@@ -30,7 +30,7 @@ def console_settings(demo_settings: Settings, demo_index, console_redis_url: str
 
 @pytest.fixture
 def app_client(console_settings: Settings) -> Iterator[TestClient]:
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     with TestClient(create_app(console_settings)) as client:
         yield client

@@ -89,7 +89,7 @@ def test_admin_creates_users_and_logout_ends_the_session(app_client: TestClient)
 
 
 def test_sessions_expire_after_idle_timeout(console_settings, demo_index):
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     settings = console_settings.model_copy(update={"console_idle_timeout_s": 1})
     with TestClient(create_app(settings)) as client:

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.conversations import ConversationState, ConversationStore, Message
-from bot.events import EventType
-from bot.handoff import HandoffError, HandoffService, StaffMember
-from bot.office_hours import OfficeHours, OfficeHoursError, describe_next
-from bot.teams import load_teams
+from bot.conversation.events import EventType
+from bot.conversation.store import ConversationState, ConversationStore, Message
+from bot.handoff.office_hours import OfficeHours, OfficeHoursError, describe_next
+from bot.handoff.service import HandoffError, HandoffService, StaffMember
+from bot.handoff.teams import load_teams
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ANNA = StaffMember(username="anna", display_name="Frau Berger", role="agent", teams=["buergerbuero"])

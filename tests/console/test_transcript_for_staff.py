@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from bot.conversations import Button, Message
+from bot.conversation.store import Button, Message
 from tests.console.conftest import login, make_user
 
 

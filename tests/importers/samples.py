@@ -60,9 +60,7 @@ def make_pdf(pages: list[list[str]], *, title: str | None = None, link: str | No
     return bytes(out)
 
 
-def encrypt_pdf(
-    data: bytes, *, user_password: str, owner_password: str = "amt", algorithm: str = "AES-256"
-) -> bytes:
+def encrypt_pdf(data: bytes, *, user_password: str, owner_password: str = "amt", algorithm: str = "AES-256") -> bytes:
     writer = PdfWriter(clone_from=PdfReader(BytesIO(data)))
     writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm=algorithm)
     buffer = BytesIO()

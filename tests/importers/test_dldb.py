@@ -35,8 +35,7 @@ def test_ids_titles_sources_and_dates(services: list[Service]):
 def test_fields_map_onto_sections_as_plain_text(services: list[Service]):
     s = services[0].sections
     assert s[Section.UEBERBLICK].splitlines() == [
-        "In Parkraumbewirtschaftungszonen können Bewohnerinnen und Bewohner einen "
-        "Bewohnerparkausweis erhalten.",
+        "In Parkraumbewirtschaftungszonen können Bewohnerinnen und Bewohner einen Bewohnerparkausweis erhalten.",
         "Mit dem Ausweis dürfen Sie in Ihrer Zone ohne Parkschein parken.",
         "Rechtsgrundlagen:",
         "- § 45 Absatz 1b Straßenverkehrs-Ordnung (StVO)",
@@ -97,10 +96,7 @@ def test_plain_strings_and_empty_fields(services: list[Service]):
         "Wer in Berlin einen Hund hält, muss ihn innerhalb eines Monats beim Finanzamt anmelden.",
         "Die Hundesteuer wird jährlich festgesetzt.",
     ]
-    assert (
-        hund.sections[Section.UNTERLAGEN]
-        == "- Nachweis über die Haftpflichtversicherung\n- Chipnummer des Hundes"
-    )
+    assert hund.sections[Section.UNTERLAGEN] == "- Nachweis über die Haftpflichtversicherung\n- Chipnummer des Hundes"
     assert hund.sections[Section.GEBUEHREN] == "gebührenfrei"
     assert set(hund.sections) == {Section.UEBERBLICK, Section.UNTERLAGEN, Section.GEBUEHREN}
 

@@ -144,9 +144,7 @@ def test_fragment_without_headings_goes_to_overview_and_id_is_slug_of_title():
     )
     assert service is not None
     assert service.id == "hundesteuer-fuer-groessere-hunde"
-    assert service.sections == {
-        Section.UEBERBLICK: "Die Hundesteuer ist eine Gemeindesteuer.\n- Erster Hund: 100 Euro"
-    }
+    assert service.sections == {Section.UEBERBLICK: "Die Hundesteuer ist eine Gemeindesteuer.\n- Erster Hund: 100 Euro"}
     assert service.updated == date(2025, 1, 2)
 
 

@@ -13,9 +13,7 @@ from knowledge.models import Section
 from tests.importers.samples import FIXTURES
 
 SAMPLE = FIXTURES / "musterstadt_de.json"
-REAL_EXPORT = (
-    Path(__file__).resolve().parents[3] / "shared" / "corpus" / "integreat-pages" / "lkaugsburg_de.json"
-)
+REAL_EXPORT = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "integreat-pages" / "lkaugsburg_de.json"
 
 
 def test_sample_export_imports_pages_and_skips_the_empty_one():
@@ -47,10 +45,7 @@ def test_page_fields_map_onto_the_service():
     assert "Welche Unterlagen brauchst Du?" in anmelden.sections[Section.UNTERLAGEN]  # a question is kept
     assert "Rathausplatz 1" in anmelden.sections[Section.ZUSTAENDIGE_STELLE]
     links = {link.url: link.title for link in anmelden.links}
-    assert (
-        links["https://www.musterstadt.example/buergerbuero/anmeldung"]
-        == "Mehr Informationen findest Du hier"
-    )
+    assert links["https://www.musterstadt.example/buergerbuero/anmeldung"] == "Mehr Informationen findest Du hier"
     assert "mailto:buergerbuero@musterstadt.example" in links
 
     assert kurse.title == "Deutschkurse & Integrationskurse"  # entities in titles are decoded

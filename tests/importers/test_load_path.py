@@ -30,12 +30,8 @@ def content(tmp_path: Path) -> Path:
     shutil.copy(FIXTURES / "muenchen_reisepass.html", root / "seiten" / "reisepass.htm")
     shutil.copy(FIXTURES / "musterstadt_de.json", root / "exporte" / "musterstadt_de.json")
     shutil.copy(FIXTURES / "dldb_services.json", root / "exporte" / "berlin.json")
-    (root / "seiten" / "merkblatt.pdf").write_bytes(
-        make_pdf([["Merkblatt Sperrmüll", "Abholung auf Antrag."]])
-    )
-    (root / "seiten" / "merkblatt.pdf.meta.yaml").write_text(
-        "source_url: https://example.org/m.pdf\n", "utf-8"
-    )
+    (root / "seiten" / "merkblatt.pdf").write_bytes(make_pdf([["Merkblatt Sperrmüll", "Abholung auf Antrag."]]))
+    (root / "seiten" / "merkblatt.pdf.meta.yaml").write_text("source_url: https://example.org/m.pdf\n", "utf-8")
     (root / "README.md").write_text("# Inhalte\n", "utf-8")
     (root / "seiten" / "logo.png").write_bytes(b"\x89PNG\r\n")
     (root / ".cache" / "alt.yaml").write_text("kaputt: [", "utf-8")

@@ -57,9 +57,7 @@ def test_rest_of_the_directory_still_imports(tmp_path: Path):
     (tmp_path / "ohne-titel.yaml").write_text(MISSING_TITLE, encoding="utf-8")
     (tmp_path / "liste.yaml").write_text("- nur\n- eine Liste\n", encoding="utf-8")
     for service_id in ("hundesteuer", "wohnsitz-anmelden"):
-        (tmp_path / f"{service_id}.yaml").write_text(
-            NATIVE_YAML.format(id=service_id, title="Titel"), "utf-8"
-        )
+        (tmp_path / f"{service_id}.yaml").write_text(NATIVE_YAML.format(id=service_id, title="Titel"), "utf-8")
     for result in (load_directory(tmp_path), load_path(tmp_path)):
         assert sorted(s.id for s in result.services) == ["hundesteuer", "wohnsitz-anmelden"]
         assert sorted(Path(f.path).name for f in result.failures) == [

@@ -59,10 +59,7 @@ def test_valid_pdf_becomes_a_forms_service(form_pdf: Path):
     assert "- Name und Anschrift:" in forms
     assert "Gebühren: 30,00 Euro für ein Jahr." in forms  # text of all pages
     assert service.sections[Section.UEBERBLICK] == service.summary
-    assert (
-        service.summary
-        == "Bitte füllen Sie das Formular vollständig aus und legen Sie den Fahrzeugschein bei."
-    )
+    assert service.summary == "Bitte füllen Sie das Formular vollständig aus und legen Sie den Fahrzeugschein bei."
     assert [link.url for link in service.links] == ["https://stadt.muenchen.de/service/online-bewohnerparken"]
 
 
@@ -71,9 +68,7 @@ def test_title_falls_back_to_first_line_then_file_name(tmp_path: Path):
     path.write_bytes(make_pdf([["Merkblatt zur Hundesteuer", "Die Steuer wird jährlich erhoben."]]))
     assert load_pdf_file(path).services[0].title == "Merkblatt zur Hundesteuer"
 
-    path.write_bytes(
-        make_pdf([["Merkblatt zur Hundesteuer", "Text."]], title="Microsoft Word - merkblatt.docx")
-    )
+    path.write_bytes(make_pdf([["Merkblatt zur Hundesteuer", "Text."]], title="Microsoft Word - merkblatt.docx"))
     assert load_pdf_file(path).services[0].title == "Merkblatt zur Hundesteuer"
 
     path.write_bytes(make_pdf([["?", "x"]]))

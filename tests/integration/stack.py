@@ -14,8 +14,8 @@ import httpx
 import redis
 import yaml
 
+from bot.handoff.teams import DEFAULT_TEAMS_FILE
 from bot.settings import PROJECT_ROOT
-from bot.teams import DEFAULT_TEAMS_FILE
 
 STACK_DIR = PROJECT_ROOT / ".data" / "test-stack"  # persistent: the trained Rasa model is reused
 EXTERNAL_REDIS = "redis://127.0.0.1:6379/7"

@@ -99,7 +99,7 @@ def test_two_abstentions_offer_a_person(stack: Stack):
 
 def test_repeated_failure_handoff_carries_the_enum_reason(stack: Stack):
     """Through Rasa: the reason the answer action sets is the one events, metrics and the report know."""
-    from bot.handoff import HandoffReason
+    from bot.handoff.service import HandoffReason
     from bot.metrics.service import reason_name
 
     cid = _conversation_id()

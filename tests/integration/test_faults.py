@@ -23,7 +23,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from bot.db import events, make_engine, messages
+from bot.eventlog.db import events, make_engine, messages
 from tests.conftest import make_settings
 from tests.integration.http_retry import retrying
 from tests.integration.stack import Stack, free_port

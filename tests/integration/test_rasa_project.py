@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from bot.rasa_process import DIALOGUE_DIR, ensure_model, prepare_training_data, rasa_env, rasa_python
+from bot.dialogue.supervisor import DIALOGUE_DIR, ensure_model, prepare_training_data, rasa_env, rasa_python
 from bot.settings import Settings
 from knowledge.ingest import ensure_index
 from tests.integration.stack import STACK_DIR

@@ -16,7 +16,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from bot.db import make_engine, metadata, upgrade
+from bot.eventlog.db import make_engine, metadata, upgrade
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from bot.events import Event, EventType
+from bot.conversation.events import Event, EventType
 
 TZ = ZoneInfo("Europe/Berlin")
 DAY1 = dt.date(2026, 11, 2)

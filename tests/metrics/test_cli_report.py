@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.conversations import ConversationStore
+from bot.conversation.store import ConversationStore
 from bot.settings import PROJECT_ROOT
 from tests.metrics.conftest import REDIS_URL
 from tests.metrics.scenario import DAY1, DAY2, scenario_events

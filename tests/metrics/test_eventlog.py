@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bot.conversations import ConversationStore, Message
-from bot.db import events, make_engine, messages
-from bot.eventlog import GROUP, EventWriter
+from bot.conversation.store import ConversationStore, Message
+from bot.eventlog.db import events, make_engine, messages
+from bot.eventlog.writer import GROUP, EventWriter
 from tests.metrics.conftest import create_pg_database, drop_pg_database, pg_url
 from tests.metrics.scenario import scenario_events
 

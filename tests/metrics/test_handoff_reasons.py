@@ -21,15 +21,15 @@ import redis
 import sqlalchemy as sa
 
 from actions.webhook import build_executor
-from bot.conversations import ConversationStore
-from bot.eventlog import EventWriter
-from bot.handoff import HandoffReason, HandoffService
+from bot.conversation.store import ConversationStore
+from bot.eventlog.writer import EventWriter
+from bot.handoff.service import HandoffReason, HandoffService
+from bot.handoff.teams import load_teams
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.metrics.render import render_report
 from bot.metrics.service import REASON_NAMES, build_view, reason_name
-from bot.router import ConversationRouter
 from bot.settings import Settings
-from bot.teams import load_teams
+from bot.turns.handler import TurnHandler
 
 TZ = "Europe/Berlin"
 UNANSWERABLE = ["Wie hoch ist der Eiffelturm in Metern genau?", "Welche Farbe hat der Mond bei einer Mondfinsternis?"]
@@ -83,7 +83,7 @@ def test_repeated_failure_from_the_action_reaches_the_report_in_german(
 ) -> None:
     store = ConversationStore(redis_client)
     handoff = HandoffService(store, load_teams(), answerer.index.services)
-    router = ConversationRouter(demo_settings, store, answerer, handoff)
+    router = TurnHandler(demo_settings, store, answerer, handoff)
     executor = build_executor(answerer)
     cid = f"reason-{uuid.uuid4().hex[:8]}"
     slots: dict[str, Any] = {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
@@ -97,7 +97,7 @@ def test_repeated_failure_from_the_action_reaches_the_report_in_german(
     raw = _run(executor, _call("action_handoff", cid, slots, "Ja, bitte verbinden", "affirm"), slots)
     router._from_rasa(cid, raw, handoffs)
     assert handoffs == [(HandoffReason.REPEATED_FAILURE, None)]
-    for reason, service in handoffs:  # as ConversationRouter.handle does after the bot's words
+    for reason, service in handoffs:  # as TurnHandler.handle does after the bot's words
         handoff.request(cid, reason, service, "citizen", False)
 
     events = [json.loads(entry["event"]) for _, entry in redis_client.xrange("bb:events")]

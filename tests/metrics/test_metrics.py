@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from bot.conversations import ConversationStore
-from bot.eventlog import EventWriter
+from bot.conversation.store import ConversationStore
+from bot.eventlog.writer import EventWriter
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
-from bot.retention import run_retention
+from bot.metrics.retention import run_retention
 from tests.metrics.scenario import APOTHEKE, DAY1, DAY2, HUND_1, HUND_2, scenario_events
 
 TZ = "Europe/Berlin"

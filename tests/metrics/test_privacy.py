@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.privacy import redact
+from bot.conversation.privacy import redact
 
 POSITIVES = [
     # (text, placeholder that must appear, substring that must be gone)
@@ -129,7 +129,7 @@ def test_empty_text() -> None:
 def test_official_contact_data_from_the_content_is_kept() -> None:
     # bot answers quote office addresses and hotlines; those are not personal data
     answer = "Zuständig ist das Bürgerbüro, Ruppertstraße 19, 80337 München. Wahlhotline: 089 233-96233"
-    from bot.privacy import _content_public_values
+    from bot.conversation.privacy import _content_public_values
 
     public = _content_public_values()
     kept = redact(answer)
@@ -142,7 +142,7 @@ def test_private_address_is_redacted_even_with_public_values_loaded() -> None:
 
 
 def test_office_address_from_the_content_is_kept_however_it_is_spelled() -> None:
-    from bot.privacy import public_values
+    from bot.conversation.privacy import public_values
 
     public = public_values(["Kreisverwaltungsreferat, Ruppertstraße 19, 80337 München. Telefon 089 233-96000"])
     for question in (
@@ -157,7 +157,7 @@ def test_office_address_from_the_content_is_kept_however_it_is_spelled() -> None
 
 def test_office_addresses_of_the_shipped_json_content_are_public() -> None:
     # the Munich export keeps street and number in separate fields; answers quote them joined
-    from bot.privacy import _content_public_values
+    from bot.conversation.privacy import _content_public_values
 
     public = _content_public_values()
     assert "Ruppertstraße 19" in public and "Implerstraße 11, 81371 München" in public

@@ -8,16 +8,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from bot.db import events, make_engine, messages
-from bot.eventlog import EventWriter
+from bench.simulate import run_simulation
+from bot.eventlog.db import events, make_engine, messages
+from bot.eventlog.writer import EventWriter
 from bot.metrics.compute import Metrics, MetricsQuery
-from bot.metrics.simulate import run_simulation
 from bot.settings import Settings
 from tests.metrics.conftest import REDIS_URL
 
 
 def test_simulated_citizens_flow_through_the_real_stack(demo_settings, demo_index, redis_client, tmp_path: Path):
-    from bot.app import create_app
+    from bot.gateway.app import create_app
 
     url = f"sqlite:///{tmp_path / 'eventlog.sqlite'}"
     settings = Settings(

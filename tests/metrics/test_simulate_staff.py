@@ -10,9 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.db import events, make_engine
+from bench.simulate import run_simulation
+from bot.eventlog.db import events, make_engine
 from bot.metrics.compute import Metrics, MetricsQuery
-from bot.metrics.simulate import run_simulation
 from bot.settings import PROJECT_ROOT
 from tests.integration.redis_proc import RedisProcess
 from tests.integration.stack import Stack

@@ -12,8 +12,8 @@ from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.conversations import ConversationStore
-from bot.eventlog import EventWriter
+from bot.conversation.store import ConversationStore
+from bot.eventlog.writer import EventWriter
 from bot.metrics.api import build_metrics_router, build_prometheus_router
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.metrics.render import render_report
@@ -100,7 +100,7 @@ def test_prometheus_exposition(client: TestClient) -> None:
 
 def test_prometheus_scrape_works_while_the_event_log_is_unreachable(tmp_path: Path) -> None:
     """The writer's health (write errors, pending entries) matters most exactly when the database is down."""
-    from bot.db import make_engine
+    from bot.eventlog.db import make_engine
 
     unreachable = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'eventlog.sqlite'}")  # cannot be opened
     app = FastAPI()

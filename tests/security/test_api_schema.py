@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from bot.app import create_app
+from bot.gateway.app import create_app
 from bot.settings import Settings
 
 MAX_EXAMPLES = 30  # per operation: enough to hit edge cases (unicode, huge numbers, missing fields) in ~1 min

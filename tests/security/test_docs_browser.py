@@ -2,7 +2,7 @@
 
 This machine, like many city networks, has no internet: a page that loads Swagger UI from a CDN
 stays blank. So we open the page in headless Chromium and require that it renders the API, with no
-CSP violation, no console error and no request to another origin. ReDoc is not offered (bot/docs.py
+CSP violation, no console error and no request to another origin. ReDoc is not offered (bot/gateway/docs.py
 says why); old /redoc links land on Swagger UI.
 """
 

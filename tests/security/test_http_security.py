@@ -17,10 +17,10 @@ from starlette.testclient import TestClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from bot.app import create_app
-from bot.conversations import ConversationStore
-from bot.redis_server import redis_client
-from bot.security import normalize_origin
+from bot.conversation.store import ConversationStore
+from bot.gateway.app import create_app
+from bot.gateway.embedded_redis import redis_client
+from bot.origins import normalize_origin
 from bot.settings import Settings
 
 TIMEOUT_S = 90

@@ -81,8 +81,8 @@ def knowledge_nlu(index: KnowledgeIndex) -> dict[str, object]:
     for colloquial in synonym_table():
         lookup.discard(colloquial)
     nlu: list[dict[str, str]] = [{"intent": "ask_service", "examples": "".join(f"- {e}\n" for e in examples)}]
-    for service_id, names in sorted(synonyms.items()):
-        nlu.append({"synonym": service_id, "examples": "".join(f"- {n}\n" for n in sorted(names))})
+    for service_id, synonym_names in sorted(synonyms.items()):
+        nlu.append({"synonym": service_id, "examples": "".join(f"- {n}\n" for n in sorted(synonym_names))})
     nlu.append({"lookup": "service", "examples": "".join(f"- {n}\n" for n in sorted(lookup))})
     return {"version": "3.1", "nlu": nlu}
 
@@ -257,7 +257,7 @@ class RasaSupervisor:
 
 
 def main() -> None:
-    """`python -m bot.rasa_process train`: train the model ahead of `make run` / tests."""
+    """`python -m bot.dialogue.supervisor train`: train the model ahead of `make run` / tests."""
     from bot.settings import get_settings
     from knowledge.ingest import ensure_index
 

@@ -1,7 +1,7 @@
 """Gateway app factory: knowledge index, Redis, the supervised Rasa process and the HTTP routes.
 
 Start-up order matters for citizens: the index and Redis first (so degraded answers work at
-once), then Rasa in the background; until Rasa is ready, the router answers in degraded mode.
+once), then Rasa in the background; until Rasa is ready, the turn handler answers in degraded mode.
 """
 
 from __future__ import annotations
@@ -11,153 +11,50 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
-from pydantic_core import PydanticCustomError
 from redis.exceptions import RedisError
 
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
-from bot.conversations import ConversationStore
-from bot.docs import mount_docs
-from bot.eventlog import start_event_writer
-from bot.handoff import HandoffError, HandoffService
+from bot.conversation import texts
+from bot.conversation.store import ConversationStore
+from bot.dialogue.supervisor import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
+from bot.eventlog.writer import start_event_writer
+from bot.gateway.docs import mount_docs
+from bot.gateway.embedded_redis import ensure_redis, redis_client, supervise_embedded_redis
+from bot.gateway.security import SecurityMiddleware
+from bot.gateway.startup import BusyWhileRebuilding, open_index, rebuild_index
+from bot.handoff.service import HandoffError, HandoffService
+from bot.handoff.teams import load_teams
 from bot.metrics.api import build_metrics_router, build_prometheus_router
-from bot.openapi import CITIZEN_TEXT, RATE_LIMITED, document_shared_errors, document_text_limit
-from bot.rasa_process import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
-from bot.ratelimit import RateLimiter, limit_per_conversation_and_ip, limit_per_ip
-from bot.redis_server import ensure_redis, redis_client, supervise_embedded_redis
-from bot.router import ConversationRouter
-from bot.security import SecurityMiddleware
+from bot.metrics.retention import retention_for
 from bot.settings import Settings, get_settings
-from bot.startup import BusyWhileRebuilding, open_index, rebuild_index
-from bot.teams import load_teams
-from connectors.channels import start_channels
+from bot.turns.handler import TurnHandler
 from connectors.common import (
-    HARD_MAX_TEXT_CHARS,
-    MAX_PAYLOAD_CHARS,
-    PAYLOAD_PATTERN,
-    TEXT_PATTERN,
-    CitizenInputError,
-    check_citizen_input,
     request_validation_failed,
 )
 from connectors.console.auth import Accounts, demo_accounts, require
 from connectors.console.router import abandonment_sweeper
 from connectors.console.router import api as console_api
 from connectors.console.router import pages as console_pages
-from connectors.public import PublicConversation, PublicMessage, public_conversation, public_message
+from connectors.messengers import start_channels
+from connectors.openapi import document_shared_errors, document_text_limit
+from connectors.ratelimit import RateLimiter
 from connectors.rest.router import router as partner_router
 from connectors.telegram.router import router as telegram_router
+from connectors.web.api import conversations, questions
 from connectors.web.handoff import router as handoff_router
 from connectors.web.router import router as web_router
 from connectors.whatsapp.router import router as whatsapp_router
 from knowledge.answering import Answerer
 from knowledge.index import KnowledgeIndex
-from knowledge.models import Answer
 
 log = logging.getLogger(__name__)
-ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
-
-
-def _refused(exc: CitizenInputError) -> PydanticCustomError:
-    """A refusal as a validation error: its type is the code, its `msg` the German reason (see
-    `connectors.common.request_validation_failed`, which words "too long" with the configured limit)."""
-    return PydanticCustomError(exc.code, str(exc))
-
-
-def citizen_input_or_422(
-    text: str, payload: str | None, settings: Settings, field: str = "text"
-) -> tuple[str, str | None]:
-    """The shared check with the installation's limit (`Settings.max_question_chars`); a 422 like the model's."""
-    try:
-        return check_citizen_input(text, payload, settings.max_question_chars)
-    except CitizenInputError as exc:
-        raise RequestValidationError(
-            [{"type": exc.code, "loc": ("body", field), "msg": str(exc), "input": None}]
-        ) from None
-
-
-class QuestionIn(BaseModel):
-    question: str = Field(
-        min_length=1,
-        description="The citizen's question: no control characters except tab and line breaks, not only whitespace.",
-        json_schema_extra={"pattern": TEXT_PATTERN, CITIZEN_TEXT: True},
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _citizen_input(cls, data: Any) -> Any:
-        """The shared check before pydantic's own: that one refuses a lone surrogate in English."""
-        if isinstance(data, dict) and "question" in data:
-            try:
-                question, _ = check_citizen_input(data["question"], None, HARD_MAX_TEXT_CHARS)
-            except CitizenInputError as exc:
-                raise _refused(exc) from None
-            return {**data, "question": question}
-        return data
-
-
-class MessageIn(BaseModel):
-    # The patterns document the shared check for clients (and schemathesis); the check itself runs below,
-    # so a refusal carries its German reason rather than a regular expression. `maxLength` is the
-    # configured limit, written into the schema by `bot.openapi.document_text_limit`.
-    text: str = Field(
-        min_length=1,
-        description="What the citizen typed or the button title: no control characters except tab and line "
-        "breaks, not only whitespace.",
-        json_schema_extra={"pattern": TEXT_PATTERN, CITIZEN_TEXT: True},
-    )
-    payload: str | None = Field(
-        default=None,
-        max_length=MAX_PAYLOAD_CHARS,
-        description="Button payload, if a button was used.",
-        json_schema_extra={"pattern": PAYLOAD_PATTERN},
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _citizen_input(cls, data: Any) -> Any:
-        """The check every channel applies (connectors.common), before pydantic's own string check: that
-        one refuses a lone surrogate ("\\ud800" in JSON) in English as "string_unicode", while the widget
-        shows its own words for our codes (`type`). The model cannot know the configured limit; the route
-        checks again with the settings."""
-        if isinstance(data, dict) and "text" in data:
-            try:
-                text, payload = check_citizen_input(data["text"], data.get("payload"), HARD_MAX_TEXT_CHARS)
-            except CitizenInputError as exc:
-                raise _refused(exc) from None
-            return {**data, "text": text, "payload": payload}
-        return data
-
-
-class MessagesOut(BaseModel):
-    """Public models only: the internal record holds staff logins, teams and callback contact data."""
-
-    conversation: PublicConversation
-    messages: list[PublicMessage]
-
-
-def get_answerer(request: Request) -> Answerer:
-    return request.app.state.answerer  # type: ignore[no-any-return]
-
-
-def get_router(request: Request) -> ConversationRouter:
-    return request.app.state.router  # type: ignore[no-any-return]
-
-
-def get_store(request: Request) -> ConversationStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
 health = APIRouter(tags=["health"])
-questions = APIRouter(prefix="/api", tags=["questions"])
-conversations = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
 @health.get("/health")
@@ -184,42 +81,6 @@ async def readiness(request: Request) -> dict[str, object]:
     return {"status": "ok", **checks}
 
 
-@questions.post("/ask", response_model=Answer, dependencies=[Depends(limit_per_ip)], responses={429: RATE_LIMITED})
-async def ask(request: Request, body: QuestionIn, answerer: Annotated[Answerer, Depends(get_answerer)]) -> Answer:
-    question, _ = citizen_input_or_422(body.question, None, request.app.state.settings, "question")
-    return await run_in_threadpool(answerer.answer, question)
-
-
-@conversations.post(
-    "/{conversation_id}/messages",
-    response_model=MessagesOut,
-    dependencies=[Depends(limit_per_conversation_and_ip)],
-    responses={429: RATE_LIMITED},
-)
-async def post_message(
-    conversation_id: ConversationId,
-    body: MessageIn,
-    router: Annotated[ConversationRouter, Depends(get_router)],
-) -> MessagesOut:
-    text, payload = citizen_input_or_422(body.text, body.payload, router.settings)
-    replies = await router.handle(conversation_id, text, channel="rest", payload=payload)
-    conversation = router.store.get_or_create(conversation_id)
-    return MessagesOut(conversation=public_conversation(conversation), messages=[public_message(m) for m in replies])
-
-
-@conversations.get(
-    "/{conversation_id}", response_model=MessagesOut, responses={404: {"description": "No such conversation."}}
-)
-def get_conversation(
-    conversation_id: ConversationId, store: Annotated[ConversationStore, Depends(get_store)], after: int = 0
-) -> MessagesOut:
-    conversation = store.get(conversation_id)
-    if conversation is None:
-        raise HTTPException(404, "Unterhaltung nicht gefunden")
-    messages = [public_message(m) for m in store.history(conversation_id, after_seq=after)]
-    return MessagesOut(conversation=public_conversation(conversation), messages=messages)
-
-
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -244,7 +105,7 @@ async def _start_components(
     app.state.store = store
     app.state.redis_url = redis_url  # the web widget's live pub/sub subscriptions
     app.state.handoff = HandoffService(store, load_teams(settings.teams_file), answerer.index.services)
-    app.state.router = ConversationRouter(settings, store, answerer, app.state.handoff)
+    app.state.turns = TurnHandler(settings, store, answerer, app.state.handoff)
     app.state.accounts = Accounts(store.redis, settings)
     if settings.demo_accounts:
         for username, role, _password in demo_accounts(app.state.accounts, settings):
@@ -266,7 +127,8 @@ async def _start_components(
                 await app.state.rasa.stop()
 
         stoppers.append(stop_rasa)
-    app.state.event_writer = await start_event_writer(settings, store.redis)  # Redis streams -> SQL
+    # Redis streams -> SQL, with the metrics retention run hourly
+    app.state.event_writer = await start_event_writer(settings, store.redis, retention_for(settings))
     if app.state.event_writer:
         stoppers.append(app.state.event_writer.stop)
 
@@ -287,7 +149,7 @@ async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
         status_code=503,
-        content={"detail": "Der Dienst ist gerade kurz nicht erreichbar. Bitte versuchen Sie es gleich noch einmal."},
+        content={"detail": texts.BRIEFLY_UNAVAILABLE},
         headers={"Retry-After": "2"},
     )
 
@@ -325,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for stop in reversed(stoppers):
             await stop()
 
-    # docs page without a CDN (bot/docs.py): FastAPI's own pages would stay blank offline and under our CSP
+    # docs page without a CDN (bot/gateway/docs.py): FastAPI's own pages would stay blank offline and under our CSP
     app = FastAPI(title="buergerbot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(RedisError, redis_unavailable)
     app.add_exception_handler(RequestValidationError, request_validation_failed)  # never echoes the input
@@ -350,5 +212,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_text_limit(app, settings.max_question_chars)  # citizen texts: the configured maxLength
     docs_paths = mount_docs(app)
     app.add_middleware(BusyWhileRebuilding)  # inside the security headers, so "busy" answers carry them too
-    app.add_middleware(SecurityMiddleware, settings=settings, docs_paths=docs_paths)  # type: ignore[arg-type]
+    app.add_middleware(SecurityMiddleware, settings=settings, docs_paths=docs_paths)
     return app

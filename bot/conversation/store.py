@@ -15,8 +15,8 @@ from typing import Any
 import redis
 from pydantic import BaseModel, Field
 
-from bot.events import Event
-from bot.privacy import redact
+from bot.conversation.events import Event
+from bot.conversation.privacy import redact
 
 PREFIX = "bb"
 EVENT_STREAM = f"{PREFIX}:events"

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.conversations import (
+from bot.conversation import events, texts
+from bot.conversation.store import (
     ACTIVE,
     CONSOLE_CHANNEL,
     PREFIX,
@@ -31,12 +33,24 @@ from bot.conversations import (
     channel_name,
     conversation_key,
 )
-from bot.events import Event, EventType
-from bot.office_hours import describe_next
-from bot.teams import TeamsConfig
+from bot.handoff.office_hours import describe_next
+from bot.handoff.teams import TeamsConfig
 from knowledge.models import Service
 
 log = logging.getLogger(__name__)
+
+
+_WANTS_HUMAN = re.compile(
+    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
+    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
+    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    """Did the citizen ask for a person in their own words (German or English)?"""
+    return bool(_WANTS_HUMAN.search(text))
 
 
 class HandoffReason(StrEnum):
@@ -166,18 +180,15 @@ class HandoffService:
         )
         self.redis.zadd(QUEUE, {conversation_id: now - URGENT_HEAD_START_S * priority}, nx=True)
         self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.HANDOFF_REQUESTED,
-                actor=actor,
-                payload={
-                    "reason": reason.value,
-                    "service": service_id,
-                    "team": team,
-                    "priority": priority,
-                    "channel": conversation.channel,
-                    "language": conversation.language,
-                },
+            events.handoff_requested(
+                conversation_id,
+                actor,
+                reason=reason.value,
+                service=service_id,
+                team=team,
+                priority=priority,
+                channel=conversation.channel,
+                language=conversation.language,
             )
         )
         self._notify_consoles("queued", conversation_id)
@@ -200,24 +211,13 @@ class HandoffService:
         status = self.status(conversation, now)
         team_name = self.teams.team(conversation.team).name
         if status.office_open and status.staff_online:
-            text = (
-                f"Sie sind an Position {status.position or 1} der Warteschlange für das Team „{team_name}“. "
-                "Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier im Chat. Bis dahin können Sie mir "
-                "gern weitere Fragen stellen."
-            )
+            text = texts.queue_position(status.position or 1, team_name)
             buttons: list[Button] = []
         else:
             hours = self.teams.hours(conversation.team).describe()
-            why = (
-                "Gerade sind alle Mitarbeitenden im Gespräch oder nicht angemeldet."
-                if status.office_open
-                else f"Unser Chat-Team ist {hours} für Sie da, also wieder {status.next_opening}."
-            )
-            text = (
-                f"{why} Ihr Anliegen bleibt in der Warteschlange. Sie können uns auch eine Rückruf- oder "
-                "E-Mail-Bitte hinterlassen, dann meldet sich das Team bei Ihnen."
-            )
-            buttons = [Button(title="Rückruf oder E-Mail anfordern", payload=CALLBACK_PAYLOAD)]
+            why = texts.ALL_STAFF_BUSY if status.office_open else texts.team_away(hours, status.next_opening)
+            text = texts.nobody_now(why)
+            buttons = [Button(title=texts.CALLBACK_BUTTON, payload=CALLBACK_PAYLOAD)]
         return Message(
             conversation_id=conversation.id,
             role="system",
@@ -231,35 +231,23 @@ class HandoffService:
     ) -> Conversation:
         """Store a callback/e-mail ticket in the queue. Contact data stays in Redis (TTL), never in events."""
         if not consent:
-            raise HandoffError("Ohne Ihre Einwilligung können wir Sie leider nicht kontaktieren.", 400)
+            raise HandoffError(texts.NO_CONSENT, 400)
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if conversation.state is ConversationState.BOT:
             conversation = self.request(conversation_id, HandoffReason.CALLBACK, announce=False)
             self.store.publish_state(conversation_id, state="queued", position=self.position(conversation_id))
         ticket = {"kind": contact_kind, "contact": contact, "note": note, "consent_ts": time.time()}
         conversation = self.store.update(conversation_id, callback=ticket)
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.CALLBACK_REQUESTED,
-                actor="citizen",
-                payload={"team": conversation.team, "contact_kind": contact_kind},
-            )
-        )
-        way = "per E-Mail" if contact_kind == "email" else "telefonisch"
-        self._tell(
-            conversation_id,
-            "callback_confirmed",
-            f"Danke! Ihre Bitte ist bei uns eingegangen. Das Team meldet sich {way} bei Ihnen.",
-        )
+        self.store.emit(events.callback_requested(conversation_id, conversation.team, contact_kind))
+        self._tell(conversation_id, "callback_confirmed", texts.callback_confirmed(contact_kind))
         self._notify_consoles("callback", conversation_id)
         return conversation
 
     def position(self, conversation_id: str) -> int | None:
         rank = self.redis.zrank(QUEUE, conversation_id)
-        return int(rank) + 1 if rank is not None else None
+        return int(cast(int, rank)) + 1 if rank is not None else None
 
     # --- who may handle what ------------------------------------------------------------------------
 
@@ -290,14 +278,10 @@ class HandoffService:
         """The conversation if this staff member may see and handle it; 404 or 403 otherwise."""
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if not self.may_handle(staff, conversation):
             team_name = self.teams.team(self.responsible_team(conversation)).name
-            raise HandoffError(
-                f"Diese Unterhaltung gehört zum Team „{team_name}“, nicht zu Ihren Teams. Wenn Sie sie "
-                "übernehmen sollen, bitten Sie Ihre Teamleitung darum.",
-                403,
-            )
+            raise HandoffError(texts.other_team(team_name), 403)
         return conversation
 
     # --- staff side -------------------------------------------------------------------------------
@@ -306,30 +290,27 @@ class HandoffService:
         """Take over a queued or live bot conversation; exactly one staff member wins a race."""
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.CLOSED:
-            raise HandoffError("Diese Unterhaltung ist bereits beendet.")
+            raise HandoffError(texts.ALREADY_CLOSED)
         claim = f"{staff.username}\t{staff.display_name}"
         if not self.redis.set(claim_key(conversation_id), claim, nx=True, ex=self.store.ttl_s):
-            holder, _, holder_name = (self.redis.get(claim_key(conversation_id)) or "").partition("\t")
+            holder, _, holder_name = str(self.redis.get(claim_key(conversation_id)) or "").partition("\t")
             if holder == staff.username:
                 return conversation
-            raise HandoffError(f"Diese Unterhaltung hat bereits {holder_name or holder} übernommen.")
+            raise HandoffError(texts.already_taken(holder_name or holder))
         was_queued = conversation.state is ConversationState.QUEUED
         if not was_queued:  # a staff member steps into a live bot conversation
             team = self.teams.team_for(self.services.get(conversation.service or ""))
             self.store.emit(
-                Event(
-                    conversation_id=conversation_id,
-                    type=EventType.HANDOFF_REQUESTED,
-                    actor=f"staff:{staff.username}",
-                    payload={
-                        "reason": HandoffReason.STAFF_TAKEOVER.value,
-                        "service": conversation.service,
-                        "team": team,
-                        "channel": conversation.channel,
-                        "language": conversation.language,
-                    },
+                events.handoff_requested(
+                    conversation_id,
+                    f"staff:{staff.username}",
+                    reason=HandoffReason.STAFF_TAKEOVER.value,
+                    service=conversation.service,
+                    team=team,
+                    channel=conversation.channel,
+                    language=conversation.language,
                 )
-            )  # fmt: skip
+            )
             conversation = self.store.update(conversation_id, team=team, queued_at=time.time())
         now = time.time()
         waited = now - (conversation.queued_at or now)
@@ -342,19 +323,12 @@ class HandoffService:
             first_staff_reply_at=None,
         )
         self.redis.zrem(QUEUE, conversation_id)
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.HANDOFF_ACCEPTED,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "team": conversation.team, "waited_s": round(waited, 1)},
-            )
-        )
+        self.store.emit(events.handoff_accepted(conversation_id, staff.username, conversation.team, waited))
         team_name = self.teams.team(conversation.team).name
         self._tell(
             conversation_id,
             "staff_joined",
-            f"{staff.display_name} ({team_name}) ist jetzt für Sie da und hat Ihren bisherigen Chat gelesen.",
+            texts.staff_joined(staff.display_name, team_name),
             staff=staff.display_name,
         )
         self.store.publish_state(conversation_id, state="staff", staff=staff.display_name)
@@ -364,9 +338,9 @@ class HandoffService:
     def _held(self, conversation_id: str, staff: StaffMember) -> Conversation:
         conversation = self.store.get(conversation_id)
         if conversation is None:
-            raise HandoffError("Unterhaltung nicht gefunden", 404)
+            raise HandoffError(texts.CONVERSATION_NOT_FOUND, 404)
         if conversation.state is not ConversationState.STAFF or conversation.assignee != staff.username:
-            raise HandoffError("Sie betreuen diese Unterhaltung nicht (mehr).")
+            raise HandoffError(texts.NOT_YOURS_ANY_MORE)
         return conversation
 
     def reply(self, conversation_id: str, staff: StaffMember, text: str) -> Message:
@@ -381,14 +355,7 @@ class HandoffService:
                 data={"staff": staff.display_name},
             )
         )
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.STAFF_MESSAGE,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "team": conversation.team},
-            )
-        )
+        self.store.emit(events.staff_message(conversation_id, staff.username, conversation.team))
         return message
 
     def add_note(self, conversation_id: str, staff: StaffMember, text: str) -> Note:
@@ -399,10 +366,7 @@ class HandoffService:
         pipe.rpush(notes_key(conversation_id), note.model_dump_json())
         pipe.expire(notes_key(conversation_id), self.store.ttl_s)
         pipe.execute()
-        self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.NOTE_ADDED, actor=f"staff:{staff.username}",
-                  payload={"staff": staff.username})
-        )  # fmt: skip
+        self.store.emit(events.note_added(conversation_id, staff.username))
         self._notify_consoles("note", conversation_id)
         return note
 
@@ -420,20 +384,8 @@ class HandoffService:
         )
         score = (conversation.queued_at or time.time()) - URGENT_HEAD_START_S * conversation.priority
         self.redis.zadd(QUEUE, {conversation_id: score})
-        self.store.emit(
-            Event(
-                conversation_id=conversation_id,
-                type=EventType.TRANSFERRED,
-                actor=f"staff:{staff.username}",
-                payload={"staff": staff.username, "from_team": self._team_of(staff), "to_team": team},
-            )
-        )
-        self._tell(
-            conversation_id,
-            "transferred",
-            f"Ihr Anliegen wurde an das Team „{self.teams.team(team).name}“ weitergegeben. "
-            "Dort meldet sich gleich jemand bei Ihnen.",
-        )
+        self.store.emit(events.transferred(conversation_id, staff.username, self._team_of(staff), team))
+        self._tell(conversation_id, "transferred", texts.transferred_to(self.teams.team(team).name))
         self.store.publish_state(conversation_id, state="queued")
         self._notify_consoles("transferred", conversation_id)
         return conversation
@@ -449,26 +401,14 @@ class HandoffService:
         """
         held = self._held(conversation_id, staff)
         if held.callback:
-            raise HandoffError(
-                "Hier ist noch eine Rückruf- oder E-Mail-Bitte offen. Melden Sie sich wie erbeten bei der "
-                "Bürgerin oder dem Bürger und beenden Sie die Unterhaltung dann mit einem Abschlusscode – "
-                "oder leiten Sie sie an ein anderes Team weiter."
-            )
+            raise HandoffError(texts.CALLBACK_STILL_OPEN)
         unanswered = self.unanswered(conversation_id)
         self.redis.delete(claim_key(conversation_id))
         conversation = self.store.update(
             conversation_id, state=ConversationState.BOT, assignee=None, assignee_name=None, handoff_reason=None
         )
-        self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.HANDED_BACK, actor=f"staff:{staff.username}",
-                  payload={"staff": staff.username, "team": conversation.team})
-        )  # fmt: skip
-        text = f"{staff.display_name} hat das Gespräch an den Chatbot zurückgegeben. "
-        if unanswered:
-            text += "Ihre letzte Nachricht ist noch nicht beantwortet: Bitte stellen Sie mir Ihre Frage noch einmal."
-        else:
-            text += "Sie können mir jederzeit weitere Fragen stellen."
-        self._tell(conversation_id, "staff_left", text)
+        self.store.emit(events.handed_back(conversation_id, staff.username, conversation.team))
+        self._tell(conversation_id, "staff_left", texts.handed_back(staff.display_name, bool(unanswered)))
         self.store.publish_state(conversation_id, state="bot")
         self._notify_consoles("handed_back", conversation_id)
         return conversation
@@ -478,19 +418,14 @@ class HandoffService:
             raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
-            raise HandoffError("Diese Unterhaltung betreut eine Kollegin oder ein Kollege.")
+            raise HandoffError(texts.HELD_BY_COLLEAGUE)
         self.redis.delete(claim_key(conversation_id))
         self.redis.zrem(QUEUE, conversation_id)
         conversation = self.store.update(conversation_id, state=ConversationState.CLOSED, callback=None)
         self.store.emit(
-            Event(conversation_id=conversation_id, type=EventType.CLOSED, actor=f"staff:{staff.username}",
-                  payload={"by": "staff", "resolution": resolution, "team": conversation.team})
-        )  # fmt: skip
-        self._tell(
-            conversation_id,
-            "closed",
-            "Das Gespräch wurde beendet. Vielen Dank! Wenn Sie eine neue Frage haben, schreiben Sie einfach.",
+            events.closed(conversation_id, f"staff:{staff.username}", "staff", resolution, conversation.team)
         )
+        self._tell(conversation_id, "closed", texts.CLOSED_BY_STAFF)
         self.store.publish_state(conversation_id, state="closed")
         self._notify_consoles("closed", conversation_id)
         return conversation
@@ -510,7 +445,7 @@ class HandoffService:
         """Everyone waiting, in order; with `staff`, only what that person may take (positions stay global)."""
         now = time.time()
         entries: list[QueueEntry] = []
-        for position, conversation_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+        for position, conversation_id in enumerate(cast(list[str], self.redis.zrange(QUEUE, 0, -1)), start=1):
             conversation = self.store.get(conversation_id)
             if conversation is None:  # expired meanwhile
                 self.redis.zrem(QUEUE, conversation_id)
@@ -539,7 +474,7 @@ class HandoffService:
         """
         now = time.time()
         self.redis.zremrangebyscore(ACTIVE, "-inf", now - max(within_s, self.store.ttl_s))  # expired anyway
-        ids = self.redis.zrevrangebyscore(ACTIVE, "+inf", now - within_s)
+        ids = cast(list[str], self.redis.zrevrangebyscore(ACTIVE, "+inf", now - within_s))
         result: list[Conversation] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -558,7 +493,7 @@ class HandoffService:
 
     def online_staff(self, team: str | None = None) -> list[StaffMember]:
         self.redis.zremrangebyscore(ONLINE, "-inf", time.time() - ONLINE_WINDOW_S)
-        members = [StaffMember.model_validate_json(raw) for raw in self.redis.zrange(ONLINE, 0, -1)]
+        members = [StaffMember.model_validate_json(raw) for raw in cast(list[str], self.redis.zrange(ONLINE, 0, -1))]
         unique = {m.username: m for m in members}
         if team is None:
             return list(unique.values())
@@ -566,7 +501,7 @@ class HandoffService:
         return [m for m in unique.values() if not m.teams or team in m.teams or m.role != "agent" or general]
 
     def sign_off(self, staff: StaffMember) -> None:
-        for raw in self.redis.zrange(ONLINE, 0, -1):
+        for raw in cast(list[str], self.redis.zrange(ONLINE, 0, -1)):
             if StaffMember.model_validate_json(raw).username == staff.username:
                 self.redis.zrem(ONLINE, raw)
 
@@ -587,7 +522,7 @@ class HandoffService:
     def _publish_positions(self) -> None:
         """Everyone still waiting learns their new place when someone ahead of them is served."""
         pipe = self.redis.pipeline()
-        for position, waiting_id in enumerate(self.redis.zrange(QUEUE, 0, -1), start=1):
+        for position, waiting_id in enumerate(cast(list[str], self.redis.zrange(QUEUE, 0, -1)), start=1):
             frame = {"kind": "state", "state": "queued", "position": position}
             pipe.publish(channel_name(waiting_id), json.dumps(frame))
         pipe.execute()
@@ -606,24 +541,19 @@ class HandoffService:
                 continue
             self.redis.zrem(QUEUE, conversation.id)
             self.store.update(conversation.id, state=ConversationState.BOT)
-            self.store.emit(
-                Event(conversation_id=conversation.id, type=EventType.ABANDONED, actor="system",
-                      payload={"waited_s": round(entry.waiting_s, 1), "team": conversation.team})
-            )  # fmt: skip
+            self.store.emit(events.abandoned(conversation.id, entry.waiting_s, conversation.team))
             self._notify_consoles("abandoned", conversation.id)
             abandoned.append(conversation.id)
         return abandoned
 
 
 def _is_choice(message: Message) -> bool:
-    """A button press (its payload is kept by the router) or a raw command, not words the citizen wrote."""
+    """A button press (its payload is kept by the turn handler) or a raw command, not words the citizen wrote."""
     return bool(message.data.get("payload")) or message.text.startswith("/")
 
 
 def _asks_for_a_person(text: str) -> bool:
     """A request typed by hand ("Ich möchte mit einem Menschen sprechen"), not the citizen's question."""
-    from bot.router import wants_human  # lazy: the router imports this module
-
     return wants_human(text)
 
 

@@ -6,7 +6,7 @@ Why it looks like this:
 - The Content-Security-Policy allows scripts and styles from our own origin only, never inline:
   the widget and the demo page need nothing else, so an injected `<script>` cannot run even if some
   text ever slipped into markup. Only the developer docs (`/docs`: Swagger UI's files from our own
-  origin, bot/docs.py) start with one inline script: that script is allowed by its hash, computed
+  origin, bot/gateway/docs.py) start with one inline script: that script is allowed by its hash, computed
   from the response itself, never by 'unsafe-inline'.
 - `BUERGERBOT_ALLOWED_ORIGINS` lists the city websites that embed the widget. The same list decides
   who may frame our pages (`frame-ancestors`), open the widget's WebSocket (browsers do not apply
@@ -19,14 +19,12 @@ Why it looks like this:
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,61 +35,8 @@ WIDGET_API_PREFIX = "/api/conversations/"  # the widget's REST fallback; the onl
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
-_IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 _INLINE_STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
-
-
-def normalize_origin(raw: str) -> str:
-    """`https://WWW.Muenchen.de:443/` → `https://www.muenchen.de`, the form browsers send in `Origin`.
-
-    Raises ValueError for anything that is not exactly scheme://host[:port]: paths, wildcards,
-    credentials or characters that would break the policy header are configuration mistakes.
-    """
-    value = raw.strip()
-    if value.endswith("/") and value.count("/") == 3:
-        value = value[:-1]
-    parts = urlsplit(value)
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"not an origin (scheme://host[:port]): {raw!r}") from exc
-    host = (parts.hostname or "").lower()
-    if parts.netloc.startswith("["):
-        host = f"[{host}]"
-    if (
-        parts.scheme not in ("http", "https")
-        or parts.path
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-        or not (_HOST.fullmatch(host) or _IPV6.fullmatch(host))
-    ):
-        raise ValueError(f"not an origin (scheme://host[:port], no path, no wildcard): {raw!r}")
-    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
-
-
-def parse_origins(value: object) -> list[str]:
-    """Allowed origins from the environment (comma or space separated) or a list, normalised, deduplicated.
-
-    `'self'` is accepted and dropped, because our own origin is always allowed anyway.
-    """
-    if value is None:
-        return []
-    items: Iterable[object] = re.split(r"[\s,]+", value) if isinstance(value, str) else value  # type: ignore[assignment]
-    origins: list[str] = []
-    for item in items:
-        text = str(item).strip()
-        if not text or text in ("'self'", "self"):
-            continue
-        origin = normalize_origin(text)
-        if origin not in origins:
-            origins.append(origin)
-    return origins
 
 
 def content_security_policy(allowed_origins: Sequence[str]) -> str:
@@ -110,7 +55,7 @@ def _hashes(pattern: re.Pattern[bytes], body: bytes) -> str:
 
 
 def docs_content_security_policy(body: bytes, allowed_origins: Sequence[str]) -> str:
-    """The developer docs: Swagger UI's files from our own origin (bot/docs.py), started by one inline script.
+    """The developer docs: Swagger UI's files from our own origin (bot/gateway/docs.py), started by one inline script.
 
     That script (and an inline style, should the page ever carry one) is allowed by its hash, so
     nothing else inline can run there, and no other origin is allowed at all.
@@ -122,37 +67,6 @@ def docs_content_security_policy(body: bytes, allowed_origins: Sequence[str]) ->
         "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
         f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
-
-
-def own_origin(scope: Scope) -> str:
-    """The origin the client used to reach us (scheme and Host header; ws/wss map to http/https)."""
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
-    host = Headers(scope=scope).get("host", "")
-    try:
-        return normalize_origin(f"{scheme}://{host}")
-    except ValueError:
-        return ""
-
-
-def origin_allowed(scope: Scope, settings: Settings) -> bool:
-    """May a browser page with this request's `Origin` talk to us (WebSocket upgrade or API call)?
-
-    A request without `Origin` is not from a browser page (browsers always send it on WebSocket
-    upgrades); such clients can claim any origin anyway, so the check would protect nothing there.
-    `Origin: null` (sandboxed frames, file://) and malformed values are refused.
-    """
-    origin = Headers(scope=scope).get("origin")
-    if origin is None:
-        return True
-    try:
-        normalized = normalize_origin(origin)
-    except ValueError:
-        return False
-    allowed = {own_origin(scope), *settings.allowed_origins}
-    if settings.public_base_url:
-        with contextlib.suppress(ValueError):
-            allowed.add(normalize_origin(settings.public_base_url.rstrip("/")))
-    return normalized in allowed
 
 
 class SecurityMiddleware:

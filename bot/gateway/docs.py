@@ -4,7 +4,7 @@ FastAPI's default pages load Swagger UI and ReDoc from a CDN. A city's server of
 access, and our Content-Security-Policy allows no foreign script anyway, so those pages stayed blank.
 Swagger UI's JavaScript and CSS come from the `fastapi-offline` package instead (it ships exactly
 those files), served below `/docs-assets`. The page is FastAPI's own; its one inline start script is
-allowed by its hash in a docs-only policy (bot/security.py), never by 'unsafe-inline', and it needs no
+allowed by its hash in a docs-only policy (bot/gateway/security.py), never by 'unsafe-inline', and it needs no
 inline styles, no worker and nothing from another origin.
 
 ReDoc (/redoc) is not offered: ReDoc 2.x always loads its attribution logo from cdn.redoc.ly (a

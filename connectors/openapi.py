@@ -5,9 +5,9 @@ against it (tests/security/test_api_schema.py), so the schema must list every st
 can really get. Three come from shared code and were missing from every route:
 - 400: FastAPI answers a body that is not UTF-8 ("There was an error parsing the body") with 400,
   while malformed JSON in valid UTF-8 gets 422;
-- 503: the app-wide handler for a Redis outage (`bot.app.redis_unavailable`, with Retry-After).
+- 503: the app-wide handler for a Redis outage (`bot.gateway.app.redis_unavailable`, with Retry-After).
 Routes that document these themselves keep their own description. `RATE_LIMITED` is for the routes
-that use a rate-limit dependency of `bot.ratelimit` to list in their `responses` (429).
+that use a rate-limit dependency of `connectors.ratelimit` to list in their `responses` (429).
 """
 
 from __future__ import annotations

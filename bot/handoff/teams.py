@@ -1,6 +1,6 @@
 """Who is responsible: teams, their office hours, urgency and the console's canned texts.
 
-Read from one YAML file (`BUERGERBOT_TEAMS_FILE`, default `bot/config/teams.yaml`) so a city can
+Read from one YAML file (`BUERGERBOT_TEAMS_FILE`, default `bot/handoff/teams.yaml`) so a city can
 reorganise its teams without touching code. The responsible team is derived from the service's
 "zuständige Stelle" — the same text the citizen sees — so content editors and staff agree.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from bot.office_hours import OfficeHours
+from bot.handoff.office_hours import OfficeHours
 from knowledge.models import Section, Service
 
-DEFAULT_TEAMS_FILE = Path(__file__).resolve().parent / "config" / "teams.yaml"
+DEFAULT_TEAMS_FILE = Path(__file__).resolve().parent / "teams.yaml"
 
 
 class Team(BaseModel):

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import httpx
 from fastapi import FastAPI
 
-from bot.conversations import ConversationStore
-from bot.ratelimit import RateLimiter
-from bot.router import ConversationRouter
+from bot.conversation.store import ConversationStore
 from bot.settings import Settings
+from bot.turns.handler import TurnHandler
 from connectors.common import ChannelSender
 from connectors.matrix.connector import MatrixBot
 from connectors.messaging import MessengerGateway
 from connectors.outbox import Outbox
+from connectors.ratelimit import RateLimiter
 from connectors.telegram.connector import TelegramSender
 from connectors.whatsapp.connector import WhatsAppSender
 
@@ -51,10 +51,10 @@ class Channels:
 
 
 async def start_channels(app: FastAPI) -> Channels:
-    """Build the configured channels from `app.state` (settings, store, router, limiter, redis_url)."""
+    """Build the configured channels from `app.state` (settings, store, turn handler, limiter, redis_url)."""
     settings: Settings = app.state.settings
     store: ConversationStore = app.state.store
-    router: ConversationRouter = app.state.router
+    turns: TurnHandler = app.state.turns
     limiter: RateLimiter | None = getattr(app.state, "limiter", None)
     channels = Channels()
     if settings.telegram_enabled or settings.whatsapp_enabled:
@@ -66,9 +66,9 @@ async def start_channels(app: FastAPI) -> Channels:
         assert channels.http is not None
         channels.senders["whatsapp"] = WhatsAppSender(settings, channels.http, store.redis)
     for name, sender in channels.senders.items():
-        channels.gateways[name] = MessengerGateway(settings, store, router, limiter, sender)
+        channels.gateways[name] = MessengerGateway(settings, store, turns, limiter, sender)
     if settings.matrix_enabled:
-        channels.matrix = MatrixBot(settings, store, router, limiter)
+        channels.matrix = MatrixBot(settings, store, turns, limiter)
         channels.senders["matrix"] = channels.matrix.sender
         channels.gateways["matrix"] = channels.matrix.gateway
         channels.tasks.append(asyncio.create_task(channels.matrix.run(), name="matrix-sync"))

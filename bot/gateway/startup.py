@@ -16,15 +16,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.conversation import texts
 from bot.settings import Settings
 from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ingest, reset_index
 
 log = logging.getLogger(__name__)
-BUSY_TEXT = (
-    "Der Assistent wird gerade aktualisiert und ist in wenigen Minuten wieder für Sie da. "
-    "Bitte versuchen Sie es gleich noch einmal."
-)
+BUSY_TEXT = texts.BUSY_REBUILDING
 ALWAYS_SERVED = ("/health", "/ready", "/widget/", "/docs", "/openapi.json", "/redoc", "/console/login",
                  "/console/static/")  # fmt: skip
 

@@ -3,7 +3,7 @@
 SQLite (default, one file under the data directory) keeps a fresh install dependency-free;
 PostgreSQL (`BUERGERBOT_DATABASE_URL=postgresql+psycopg://...`) serves several gateway processes.
 The schema lives here as SQLAlchemy Core tables so metrics, retention and the writer share one
-definition; Alembic migrations in `bot/migrations/` create and evolve it.
+definition; Alembic migrations in `bot/eventlog/migrations/` create and evolve it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 metadata = sa.MetaData()
 
-# One row per event (bot/events.py). `stream_id` (the Redis stream entry id) makes writes idempotent:
+# One row per event (bot/conversation/events.py). `stream_id` (the Redis stream entry id) makes writes idempotent:
 # a writer that crashes between commit and XACK re-delivers the entry and the insert is ignored.
 # channel/service/team/detail are copied out of the payload so dashboards can group cheaply.
 events = sa.Table(
@@ -42,7 +42,7 @@ events = sa.Table(
     sa.Index("ix_bb_events_type_ts", "type", "ts"),
 )
 
-# Transcripts, already redacted (bot.privacy) before they reach Redis; deleted after retention_days.
+# Transcripts, already redacted (bot.conversation.privacy) before they reach Redis; deleted after retention_days.
 messages = sa.Table(
     "bb_messages",
     metadata,

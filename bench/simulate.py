@@ -1,6 +1,6 @@
 """`buergerbot simulate`: realistic citizen traffic through the running gateway's public REST API.
 
-Why through the real stack and not by writing rows: the demo and tests then exercise the router,
+Why through the real stack and not by writing rows: the demo and tests then exercise the turn handler,
 the answerer, the handoff queue, redaction and the event-log writer exactly as production does,
 so the dashboard and report show what a fresh install would really record.
 
@@ -126,7 +126,7 @@ class Simulation:
             if response.status_code != 200:
                 self._count("errors")
                 return {}
-            return response.json()  # type: ignore[no-any-return]
+            return response.json()
         self._count("errors")
         return {}
 
@@ -188,7 +188,7 @@ def run_simulation(
     desk_result: dict[str, int] = {}
     desk_thread = None
     if staff:
-        from bot.metrics.simulate_staff import StaffDesk
+        from bench.simulate_staff import StaffDesk
 
         desk = StaffDesk(base_url, staff[0], staff[1], seed)
         desk_thread = threading.Thread(target=lambda: desk_result.update(desk.work(citizens_done)), daemon=True)

@@ -122,8 +122,11 @@ def reply_to(
         return Reply("refuse", answer.text, answer=answer)
 
     confident = assessment.retrieval.top is not None and assessment.confidence >= answerer.threshold
-    in_context = context_service in answerer.index.services
-    if in_context and is_follow_up(question, assessment, confident, answerer, context_service):
+    if (
+        context_service is not None
+        and context_service in answerer.index.services
+        and is_follow_up(question, assessment, confident, answerer, context_service)
+    ):
         context_title = answerer.index.services[context_service].title
         contextual = answerer.assess(f"{question} {context_title}")
         target = context_service

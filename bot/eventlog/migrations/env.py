@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the engine handed over by `bot.db.upgrade` (no alembic.ini).
+"""Alembic environment: runs on the engine handed over by `bot.eventlog.db.upgrade` (no alembic.ini).
 
 On PostgreSQL an advisory lock serialises migrations, because every gateway process upgrades the
 schema on start and several may start at once.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from bot.db import metadata
+from bot.eventlog.db import metadata
 
 MIGRATION_LOCK_ID = 0x6262_6576  # "bbev"
 

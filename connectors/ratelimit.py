@@ -22,15 +22,13 @@ from dataclasses import dataclass
 import redis
 from fastapi import HTTPException, Request
 
-from bot.conversations import PREFIX
+from bot.conversation import texts
+from bot.conversation.store import PREFIX
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RATE_LIMITED_TEXT = (
-    "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und versuchen Sie "
-    "es dann noch einmal."
-)
+RATE_LIMITED_TEXT = texts.RATE_LIMITED
 
 _SCRIPT = """
 local t = redis.call('TIME')

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import simplemma
 
 if TYPE_CHECKING:  # the text helpers are imported by every connector; they need no knowledge engine
-    from bot.answer_flow import Reply
+    from bot.turns.answers import Reply
 
 CONTENT_LANGUAGE = "de"  # the city's official texts are German
 _SOURCE_LINE = re.compile(

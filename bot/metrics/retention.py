@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.db import daily_aggregates, events, messages
+from bot.eventlog.db import daily_aggregates, events, messages
 from bot.metrics.compute import _EVENT_COLUMNS, CounterTable, day_start, facts_from_rows, key_of
+from bot.settings import Settings
 
 CHUNK = 500
 RETENTION_LOCK_ID = 0x6262_7265  # "bbre": one retention run at a time across gateway processes
@@ -98,3 +100,8 @@ def _run(engine: Engine, retention_days: int, timezone: str, now: float | None) 
     with engine.begin() as connection:  # transcripts of conversations without events (or very long ones)
         messages_deleted += connection.execute(sa.delete(messages).where(messages.c.ts < cutoff_ts)).rowcount
     return RetentionResult(cutoff_day.isoformat(), len(expired), events_deleted, messages_deleted)
+
+
+def retention_for(settings: Settings) -> Callable[[Engine], object]:
+    """The hourly retention run the event-log writer calls with its engine (configured days and time zone)."""
+    return lambda engine: run_retention(engine, settings.retention_days, settings.metrics_timezone)

@@ -617,7 +617,7 @@ _RULES_BEFORE_NAMES: tuple[_Rule, ...] = (
 )
 
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "content"
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "knowledge" / "content"
 
 
 def public_values(texts: Iterable[str]) -> frozenset[str]:

@@ -34,8 +34,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.conversations import EVENT_STREAM, TRANSCRIPT_STREAM
-from bot.db import engine_for, ensure_sqlite_dir, events, messages, upgrade
+from bot.conversation.store import EVENT_STREAM, TRANSCRIPT_STREAM
+from bot.eventlog.db import engine_for, ensure_sqlite_dir, events, messages, upgrade
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -318,10 +318,14 @@ def _flatten(reply: Any) -> list[tuple[str, str, dict[Any, Any]]]:
     return out
 
 
-def writer_from_settings(settings: Settings, client: redis.Redis) -> EventWriter:
-    """The gateway's writer, with the hourly retention run built in."""
-    from bot.retention import run_retention
+def writer_from_settings(
+    settings: Settings, client: redis.Redis, retention: Callable[[Engine], object] | None = None
+) -> EventWriter:
+    """The gateway's writer; `retention` (the metrics' hourly run, given by the caller) gets the writer's engine.
 
+    Retention aggregates with the metrics' counters before it deletes, so it lives in `bot.metrics`,
+    which reads this package's tables: the caller passes it in, and this package never imports metrics.
+    """
     ensure_sqlite_dir(settings.eventlog_url)
     engine = engine_for(settings.eventlog_url)
     return EventWriter(
@@ -330,7 +334,7 @@ def writer_from_settings(settings: Settings, client: redis.Redis) -> EventWriter
         batch_size=settings.eventlog_batch_size,
         interval_s=settings.eventlog_batch_interval_s,
         claim_idle_s=settings.eventlog_claim_idle_s,
-        retention=lambda: run_retention(engine, settings.retention_days, settings.metrics_timezone),
+        retention=(lambda: retention(engine)) if retention is not None else None,
     )
 
 
@@ -357,8 +361,10 @@ class RunningWriter:
             self._task.cancel()
 
 
-async def start_event_writer(settings: Settings, client: redis.Redis) -> RunningWriter | None:
+async def start_event_writer(
+    settings: Settings, client: redis.Redis, retention: Callable[[Engine], object] | None = None
+) -> RunningWriter | None:
     """Start the event-log writer in the gateway (None when BUERGERBOT_EVENTLOG_ENABLED=false)."""
     if not settings.eventlog_enabled:
         return None
-    return RunningWriter(writer_from_settings(settings, client))
+    return RunningWriter(writer_from_settings(settings, client, retention))
