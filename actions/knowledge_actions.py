@@ -79,8 +79,8 @@ class ActionAnswerFromKnowledge(Action):
         if reply.kind == "answer":
             dispatcher.utter_message(text=texts.FEEDBACK_QUESTION, buttons=texts.FEEDBACK_BUTTONS)
             events.append(SlotSet("abstain_count", 0.0))
-            if reply.service_id:  # a guess keeps the conversation's service (Reply.service_id)
-                events.append(SlotSet("service", reply.service_id))
+            if reply.topic:  # a guess keeps the conversation's service (Reply.topic)
+                events.append(SlotSet("service", reply.topic))
         elif reply.kind == "clarify":
             events.append(SlotSet("pending_question", text))
         elif reply.kind == "abstain":

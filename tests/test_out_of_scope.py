@@ -111,7 +111,8 @@ def test_in_scope_questions_below_the_threshold_get_the_likeliest_service_as_a_g
     reply = reply_to(unsure, "Was kostet ein Personalausweis?")  # the dialogue: the runners-up as buttons
     assert reply.kind == "answer" and reply.answer is not None and reply.answer.reason == "unsure"
     assert [b.payload for b in reply.buttons] == [service_payload(s) for s in answer.alternatives[:2]]
-    assert reply.service_id is None  # a guess does not become the conversation's service
+    assert reply.guess and reply.topic is None  # a guess does not become the conversation's service
+    assert reply.service_id == "personalausweis"  # but it is shown with its service and sources
     off_topic = unsure.answer("Welche Aktien soll ich kaufen?")  # the scope check still turns this away
     assert off_topic.abstained and off_topic.reason == "out_of_scope"
 

@@ -52,14 +52,21 @@ class Reply:
 
     @property
     def service_id(self) -> str | None:
-        """The service this reply makes the conversation's topic (follow-ups, section buttons, metrics).
+        return self.answer.service_id if self.answer and not self.answer.abstained else None
 
-        None for an abstention and for a guess (`Answerer.unsure_answer`): a stray message in the
-        middle of a conversation must not move it to a service we only guessed at.
+    @property
+    def guess(self) -> bool:
+        """An answer introduced as a guess (`Answerer.unsure_answer`)."""
+        return self.answer is not None and not self.answer.abstained and self.answer.reason == "unsure"
+
+    @property
+    def topic(self) -> str | None:
+        """The service this reply makes the conversation's topic (follow-ups, section buttons).
+
+        None for an abstention and for a guess: a stray message in the middle of a conversation
+        must not move it to a service we only guessed at.
         """
-        if self.answer is None or self.answer.abstained or self.answer.reason == "unsure":
-            return None
-        return self.answer.service_id
+        return None if self.guess else self.service_id
 
 
 def section_payload(section: Section) -> str:

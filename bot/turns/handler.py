@@ -122,7 +122,7 @@ class TurnHandler:
         event = reply_event(conversation_id, directive, question)
         if event is not None:
             self.store.emit(event)
-        if directive.kind == "answer" and directive.service_id:
+        if directive.kind == "answer" and directive.service_id and not directive.guess:
             self.store.update(conversation_id, service=directive.service_id, language=directive.language or "de")
         if directive.handoff_offer is not None:
             self.store.emit(events.handoff_offered(conversation_id, directive.handoff_offer.reason.value))
@@ -162,8 +162,8 @@ class TurnHandler:
             chosen_service=entities.get("service") if intent == "choose_service" else None,
             sections=sections,
         )
-        if reply.service_id:
-            self.store.update(conversation_id, service=reply.service_id)
+        if reply.topic:
+            self.store.update(conversation_id, service=reply.topic)
         directive = Directive.for_reply(reply, degraded=True)
         event = reply_event(conversation_id, directive, text if not intent else "")
         if event is not None:

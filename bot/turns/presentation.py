@@ -49,6 +49,8 @@ def reply_data(reply: Reply) -> dict[str, Any]:
         "language": language,
         "options": reply.options,
     }
+    if reply.guess:
+        data["guess"] = True  # shown, but not the conversation's topic (Reply.topic)
     if sources and language != CONTENT_LANGUAGE:
         data["parts"] = language_parts(reply.text, language)
     return data

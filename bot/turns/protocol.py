@@ -71,6 +71,7 @@ class Directive(BaseModel):
     parts: list[dict[str, str]] | None = None
     timing: dict[str, float] | None = None
     degraded: bool | None = None
+    guess: bool | None = None  # an answer introduced as a guess: it does not become the conversation's service
 
     handoff_offer: HandoffOffer | None = None
     handoff: HandoffRequest | None = None
