@@ -32,15 +32,16 @@ import json
 import logging
 import re
 import secrets
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.conversation import texts
+from bot.conversation.ids import CONVERSATION_ID_PATTERN
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
 from knowledge.input import (
@@ -69,6 +70,9 @@ _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
 ROLE_LABELS = texts.ROLE_LABELS
+
+# A conversation id in a widget URL (`bot.conversation.ids`): the client chose it, the rule is the bot's.
+ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client.")]
 
 # HTTP error details (German, like the rest of the public API)
 BODY_TOO_LARGE = "Die Anfrage ist zu groß."

@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from redis.exceptions import RedisError
 
 from bot.conversation import texts
+from bot.conversation.ids import is_conversation_id
 from bot.conversation.store import ConversationState, ConversationStore, channel_name
 from bot.handoff.teams import load_teams
 from bot.origins import origin_allowed
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["web"])
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the REST API
 FRAME_OVERHEAD_CHARS = 1000  # a frame may be 4 x the text limit plus this (JSON escapes); bigger is refused unread
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default limit
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
@@ -264,7 +264,7 @@ async def _receive(sock: _Socket, conversation_id: str) -> None:
 @router.websocket("/ws/conversations/{conversation_id}")
 async def conversation_socket(websocket: WebSocket, conversation_id: str, after: int = 0) -> None:
     """Replay history after `after`, then relay live frames and accept citizen messages."""
-    if not CONVERSATION_ID.fullmatch(conversation_id):
+    if not is_conversation_id(conversation_id):
         await websocket.close(code=1008, reason="invalid conversation id")
         return
     settings: Settings = websocket.app.state.settings
