@@ -8,9 +8,9 @@ Why these live in one place:
 - What a citizen writes passes one check, `check_citizen_input`, on every channel (widget REST and
   WebSocket, partner REST, `/api/ask`, Telegram, WhatsApp, Matrix): type, length (one limit,
   `Settings.max_question_chars`, passed in by every caller), control characters and lone
-  surrogates. JSON may spell a lone surrogate (`"\\ud800"`); such a string cannot be encoded as UTF-8,
-  so Redis, logs and JSON responses would all fail on it later, far from the cause. One check at the
-  door keeps the channels consistent and every later layer free of such text.
+  surrogates. The rule itself is `knowledge.input.check_input`, which the answerer applies too; this
+  module only words its refusals for citizens. One check at the door keeps the channels consistent
+  and every later layer free of text that cannot be encoded.
 - Messenger addresses (Telegram chat ids, WhatsApp phone numbers, Matrix rooms) never become
   conversation ids. The id is a keyed hash (HMAC with a per-installation key kept in Redis), so it
   reveals nothing and cannot be computed by someone who knows a phone number; the public
@@ -32,24 +32,34 @@ import json
 import logging
 import re
 import secrets
-import unicodedata
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.conversation import texts
+from bot.conversation.ids import CONVERSATION_ID_PATTERN
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
+from knowledge.input import (
+    DEFAULT_MAX_CHARS,
+    HARD_MAX_CHARS,
+    InputRefusedError,
+    check_input,
+    has_bad_chars,
+    refusal,
+)
+from knowledge.input import (
+    MAX_PAYLOAD_CHARS as MAX_PAYLOAD_CHARS,  # re-exported: the channels' models use it
+)
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 2000  # the default of Settings.max_question_chars; callers pass the configured limit
-HARD_MAX_TEXT_CHARS = 20_000  # no configuration allows more (Settings.max_question_chars has the same bound)
-MAX_PAYLOAD_CHARS = 500  # button payloads are ours ("/intent{...}") and short
+MAX_TEXT_CHARS = DEFAULT_MAX_CHARS  # the default of Settings.max_question_chars; callers pass the configured limit
+HARD_MAX_TEXT_CHARS = HARD_MAX_CHARS  # no configuration allows more (Settings.max_question_chars has the same bound)
 DELIVERED_TTL_S = 24 * 3600
 ID_KEY = f"{PREFIX}:channel-id-key"
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -60,6 +70,9 @@ _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
 ROLE_LABELS = texts.ROLE_LABELS
+
+# A conversation id in a widget URL (`bot.conversation.ids`): the client chose it, the rule is the bot's.
+ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client.")]
 
 # HTTP error details (German, like the rest of the public API)
 BODY_TOO_LARGE = "Die Anfrage ist zu groß."
@@ -115,13 +128,6 @@ def decode_json(body: bytes) -> Any:
 # --- citizen input: the one check every channel applies ---------------------------------------------
 
 
-def has_bad_chars(value: str) -> bool:
-    """Control characters (tab and line breaks are fine) and lone surrogates, which cannot be encoded."""
-    return any(
-        (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs" for ch in value
-    )
-
-
 # The check below as JSON Schema patterns, for API documentation: no C0/C1 control characters except
 # tab, line feed and carriage return, and (for text) at least one character that is not whitespace.
 _ALLOWED = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
@@ -151,32 +157,18 @@ def check_citizen_input(
     """The text (stripped) and payload of a citizen's message, or `CitizenInputError` saying why not.
 
     `max_chars` is the installation's limit (`Settings.max_question_chars`): every channel passes it,
-    so a question is never accepted on one channel and refused on another. Order matters for the reply:
-    a wrong type is "unreadable", overlong text is "too long" before its characters are looked at (the
-    scan is then bounded), and whitespace-only text is "empty". An empty payload counts as none:
-    widgets send `""` for a typed message.
+    so a question is never accepted on one channel and refused on another. The rule is
+    `knowledge.input.check_input` (the answerer's too); here the refusal gets its German reply.
     """
-    if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
-        raise CitizenInputError("invalid", max_chars)
-    if len(text) > max_chars + 100 or (payload is not None and len(payload) > MAX_PAYLOAD_CHARS):
-        raise CitizenInputError("too_long", max_chars)  # + 100: surrounding whitespace is forgiven below
-    if has_bad_chars(text) or (payload is not None and has_bad_chars(payload)):
-        raise CitizenInputError("control_chars", max_chars)
-    stripped = text.strip()
-    if not stripped:
-        raise CitizenInputError("empty", max_chars)
-    if len(stripped) > max_chars:
-        raise CitizenInputError("too_long", max_chars)
-    return stripped, (payload or None)
+    try:
+        return check_input(text, payload, max_chars)
+    except InputRefusedError as exc:
+        raise CitizenInputError(exc.code, max_chars) from None
 
 
 def text_problem(text: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """Why a citizen's text cannot be processed (a key of TEXTS), or None when it is fine."""
-    try:
-        check_citizen_input(text, max_chars=max_chars)
-    except CitizenInputError as exc:
-        return exc.code
-    return None
+    return refusal(text, max_chars)
 
 
 def usable_identifier(value: str, max_chars: int = 256) -> bool:

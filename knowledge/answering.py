@@ -7,12 +7,12 @@ confident enough, we say so and offer a human instead of guessing.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from knowledge.extraction import LineScorer, Selection, render
 from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
+from knowledge.input import QuestionProblem, question_problem
 from knowledge.llm import AnswerWriter
 from knowledge.models import Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, analyze_query, retrieve
@@ -72,19 +72,17 @@ class InputProblem:
     text: str
 
 
+_PROBLEM_TEXTS: dict[QuestionProblem, str] = {"too_long": TOO_LONG_DE, "unreadable": UNREADABLE_DE, "empty": EMPTY_DE}
+
+
 def check_input(question: str, max_chars: int) -> InputProblem | None:
-    """Catch input we cannot answer before it reaches retrieval, with a friendly explanation."""
-    if len(question) > max_chars:
-        return InputProblem("too_long", TOO_LONG_DE)
-    if "\x00" in question or "\ufffd" in question or any(unicodedata.category(ch) == "Cs" for ch in question):
-        # a lone surrogate ("\ud800") cannot even be encoded: analysis and embedding would crash on it
-        return InputProblem("unreadable", UNREADABLE_DE)
-    controls = sum(1 for ch in question if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
-    if controls > max(2, len(question) // 20):
-        return InputProblem("unreadable", UNREADABLE_DE)
-    if not any(ch.isalpha() for ch in question):
-        return InputProblem("empty", EMPTY_DE)
-    return None
+    """Catch input we cannot answer before it reaches retrieval, with a friendly explanation.
+
+    The rule is the channels' own (`knowledge.input.question_problem`), so a question refused on
+    one path is refused on every other (CLI, evaluation, Rasa actions); only the wording is ours.
+    """
+    reason = question_problem(question, max_chars)
+    return InputProblem(reason, _PROBLEM_TEXTS[reason]) if reason else None
 
 
 def _date_de(service: Service) -> str:

@@ -43,8 +43,8 @@ class KnowledgeConfig(BaseModel):
     max_question_chars: int = Field(
         default=2000,
         ge=50,
-        le=20_000,  # connectors.common.HARD_MAX_TEXT_CHARS: the bound the request models enforce
-        description="Longer questions are refused politely, on every channel (connectors.common.check_citizen_input).",
+        le=20_000,  # knowledge.input.HARD_MAX_CHARS: the bound the request models enforce
+        description="Longer questions are refused politely, on every channel and by the answerer (knowledge.input).",
     )
 
     llm_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; off when unset.")

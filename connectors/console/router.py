@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 from redis.exceptions import RedisError
 
+from bot.conversation.ids import CONVERSATION_ID_PATTERN, is_conversation_id
 from bot.conversation.store import CONSOLE_CHANNEL, Conversation, Message, channel_name
 from bot.handoff.service import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
 from connectors.common import has_bad_chars, live_redis
@@ -40,7 +40,6 @@ from knowledge.answering import Answerer
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{6,100}$"
 KEEPALIVE_S = 20.0
 LIVE_SHOWN = 60  # the console lists the newest running conversations; counts always cover all
 
@@ -228,7 +227,7 @@ def _detail(handoff: HandoffService, conversation_id: str, staff: Staff) -> Conv
 
 
 def _checked(conversation_id: str) -> str:
-    if not re.match(ID_PATTERN, conversation_id):
+    if not is_conversation_id(conversation_id):
         raise HTTPException(400, "Ungültige Unterhaltungs-ID")
     return conversation_id
 
@@ -408,7 +407,7 @@ async def stream(
     request: Request,
     staff: Agent,
     handoff: Handoff,
-    conversation: str | None = Query(default=None, pattern=ID_PATTERN),
+    conversation: str | None = Query(default=None, pattern=CONVERSATION_ID_PATTERN),
     after: int = Query(default=0, ge=0),
 ) -> StreamingResponse:
     """Queue changes for everyone; plus the transcript of one open conversation (replay from `after`)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
@@ -23,6 +23,7 @@ from connectors.common import (
     PAYLOAD_PATTERN,
     TEXT_PATTERN,
     CitizenInputError,
+    ConversationId,
     check_citizen_input,
 )
 from connectors.openapi import CITIZEN_TEXT, RATE_LIMITED
@@ -30,8 +31,6 @@ from connectors.public import PublicConversation, PublicMessage, public_conversa
 from connectors.ratelimit import limit_per_conversation_and_ip, limit_per_ip
 from knowledge.answering import Answerer
 from knowledge.models import Answer
-
-ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
 
 
 def _refused(exc: CitizenInputError) -> PydanticCustomError:

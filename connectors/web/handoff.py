@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from bot.conversation import texts
 from bot.conversation.store import Conversation
 from bot.handoff.service import HandoffService, HandoffStatus
+from connectors.common import ConversationId
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
-ConversationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{6,100}$", description="Chosen by the client.")]
 
 
 def get_handoff(request: Request) -> HandoffService:

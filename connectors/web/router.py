@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -27,10 +28,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 
 from bot.conversation import texts
+from bot.conversation.ids import CONVERSATION_ID_PATTERN, is_conversation_id
 from bot.conversation.store import ConversationState, ConversationStore, channel_name
 from bot.handoff.teams import load_teams
 from bot.origins import origin_allowed
@@ -50,7 +52,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["web"])
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{6,100}$")  # same rule as the REST API
 FRAME_OVERHEAD_CHARS = 1000  # a frame may be 4 x the text limit plus this (JSON escapes); bigger is refused unread
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default limit
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
@@ -120,10 +121,36 @@ def demo_css() -> FileResponse:
     return FileResponse(STATIC_DIR / "demo.css", media_type="text/css; charset=utf-8", headers=_STATIC_HEADERS)
 
 
+WIDGET_CONFIG_PLACEHOLDER = "__BUERGERBOT_WIDGET_CONFIG__"
+
+
+def widget_config(settings: Settings) -> dict[str, Any]:
+    """What the widget must know of this installation: the same limit and id rule the server applies."""
+    return {"maxChars": settings.max_question_chars, "conversationId": CONVERSATION_ID_PATTERN}
+
+
+def render_widget_js(settings: Settings) -> bytes:
+    """widget.js with this installation's configuration written in.
+
+    Why written in rather than fetched: the widget needs the limit before the citizen types, and one
+    request (the script tag) stays one request. The static file holds only a placeholder, so a
+    forgotten substitution fails loudly instead of enforcing a stale copy of the rules.
+    """
+    source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
+    if source.count(WIDGET_CONFIG_PLACEHOLDER) != 1:
+        raise RuntimeError(f"widget.js must contain {WIDGET_CONFIG_PLACEHOLDER} exactly once")
+    return source.replace(WIDGET_CONFIG_PLACEHOLDER, json.dumps(widget_config(settings))).encode("utf-8")
+
+
 @router.get("/widget/widget.js", include_in_schema=False)
-def widget_js() -> FileResponse:
-    # no-cache + ETag: cities get fixes at once, unchanged files cost a 304
-    return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8", headers=_STATIC_HEADERS)
+def widget_js(request: Request) -> Response:
+    # no-cache + ETag: cities get fixes (and a changed limit) at once, unchanged files cost a 304
+    body = render_widget_js(request.app.state.settings)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**_STATIC_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 @router.get("/widget/widget.css", include_in_schema=False)
@@ -264,7 +291,7 @@ async def _receive(sock: _Socket, conversation_id: str) -> None:
 @router.websocket("/ws/conversations/{conversation_id}")
 async def conversation_socket(websocket: WebSocket, conversation_id: str, after: int = 0) -> None:
     """Replay history after `after`, then relay live frames and accept citizen messages."""
-    if not CONVERSATION_ID.fullmatch(conversation_id):
+    if not is_conversation_id(conversation_id):
         await websocket.close(code=1008, reason="invalid conversation id")
         return
     settings: Settings = websocket.app.state.settings

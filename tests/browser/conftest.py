@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 EMBEDDING_CACHE = PROJECT_ROOT / ".data" / "cache"
+# Not the default (2000): the widget must show the server's limit, not a number of its own.
+WIDGET_LIMIT = 2400
 WAIT_MS = 90_000  # two busy cores: answers and restarts can be slow, so wait generously (never assert timings)
 
 
@@ -41,6 +43,9 @@ class WidgetStack(Stack):
 
     def __init__(self, data_dir: Path, redis_url: str) -> None:
         super().__init__(data_dir=data_dir, redis_url=redis_url, rasa=False)
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "BUERGERBOT_MAX_QUESTION_CHARS": str(WIDGET_LIMIT)}
 
     def restart(self) -> None:
         """Stop the gateway process and start a new one on the same port, data dir and Redis."""

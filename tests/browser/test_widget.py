@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from bot.conversation.store import ConversationStore, Message
 from bot.gateway.embedded_redis import redis_client
+from tests.browser.conftest import WIDGET_LIMIT
 from tests.browser.widget_helpers import (
     DIALOG,
     INPUT,
@@ -280,4 +281,21 @@ def test_rest_fallback_when_websockets_are_blocked(stack, page: Page, js_errors,
     expect(messages(page, "staff")).to_contain_text("Hier ist das Bürgerbüro.")  # picked up by polling
     expect(messages(page)).to_have_count(3)
     assert_no_duplicates(page)
+    assert js_errors == []
+
+
+def test_the_widget_takes_its_length_limit_from_the_server(stack, page: Page, js_errors):
+    """The stack's limit is BUERGERBOT_MAX_QUESTION_CHARS=2400, not the widget's old 2000."""
+    open_widget(page, stack.url)
+    field = page.get_by_label(INPUT)
+    expect(field).to_have_attribute("maxlength", str(WIDGET_LIMIT))
+    field.fill("x" * WIDGET_LIMIT)  # up to the server's limit is accepted as typed
+    expect(field).to_have_value("x" * WIDGET_LIMIT)
+    # a pasted text that bypasses maxlength is refused in the widget with the server's number
+    field.evaluate("(node, size) => { node.value = 'y'.repeat(size); }", WIDGET_LIMIT + 1)
+    field.press("Enter")
+    expect(page.get_by_role("dialog", name=DIALOG).get_by_role("alert")).to_have_text(
+        f"Ihre Nachricht ist zu lang (höchstens {WIDGET_LIMIT} Zeichen). Bitte kürzen Sie sie etwas."
+    )
+    expect(messages(page, "citizen")).to_have_count(0)
     assert js_errors == []

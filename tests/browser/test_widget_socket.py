@@ -18,6 +18,7 @@ from bot.conversation.store import ConversationStore, Message
 from bot.gateway.embedded_redis import redis_client
 from bot.handoff.service import HandoffService
 from bot.handoff.teams import load_teams
+from tests.browser.conftest import WIDGET_LIMIT
 
 TIMEOUT_S = 90
 
@@ -50,7 +51,7 @@ def test_invalid_frames_get_friendly_errors_and_the_socket_stays_open(stack):
             (json.dumps({"text": 5}), "invalid"),
             (json.dumps({"text": "Hallo", "payload": 7}), "invalid"),
             (json.dumps({"text": "   "}), "empty"),
-            (json.dumps({"text": "x" * 2001}), "too_long"),
+            (json.dumps({"text": "x" * (WIDGET_LIMIT + 1)}), "too_long"),  # the stack's configured limit
             ("x" * 100_000, "too_long"),
             (json.dumps({"text": "Hallo\u0000Welt"}), "control_chars"),
             (json.dumps({"text": "Hallo", "payload": "/greet\u001b"}), "control_chars"),

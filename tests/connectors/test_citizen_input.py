@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from connectors.common import MAX_TEXT_CHARS, TEXTS
+from knowledge.answering import check_input as answerer_check
+from knowledge.input import refusal
 from tests.connectors.conftest import TG_SECRET, conversation_keys, telegram_settings, whatsapp_settings
 from tests.connectors.fakes import FakeApi
 from tests.connectors.test_matrix import DIRECT, EMPTY_SYNC, Homeserver, load, matrix_settings
@@ -51,6 +53,16 @@ def _json_body(template: dict[str, Any], path: list[str], source: str) -> bytes:
         node = node[key]
     node[path[-1]] = _text(source)
     return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(("name", "source", "code"), BAD_TEXTS, ids=IDS)
+def test_the_one_rule_gives_every_channels_code_and_the_answerer_refuses_it_too(name, source, code):
+    """The channels below map these texts to `code`; the rule they apply is `knowledge.input`, and the
+    answerer (reached without a channel from the CLI, the evaluation and the Rasa actions) refuses the
+    same text."""
+    text = _text(source)
+    assert refusal(text, MAX_TEXT_CHARS) == code
+    assert answerer_check(text.strip(), MAX_TEXT_CHARS) is not None
 
 
 def _no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:

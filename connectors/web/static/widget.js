@@ -27,7 +27,12 @@
   var WS_ORIGIN = ORIGIN.replace(/^http/, "ws");
   var STORAGE_KEY = "buergerbot.conversation";
   var OPEN_KEY = "buergerbot.open";
-  var MAX_CHARS = 2000;
+  // The gateway replaces the placeholder when it serves this file (connectors.web.router.widget_js) with
+  // {"maxChars": the installation's limit (BUERGERBOT_MAX_QUESTION_CHARS), "conversationId": the id rule
+  // (bot.conversation.ids)}, so neither is copied here and neither can drift from the server's.
+  var CONFIG = __BUERGERBOT_WIDGET_CONFIG__;
+  var MAX_CHARS = CONFIG.maxChars;
+  var CONVERSATION_ID = new RegExp(CONFIG.conversationId);
   var POLL_MS = 5000;
   var RECONNECT_MIN_MS = 1000;
   var RECONNECT_MAX_MS = 15000;
@@ -91,7 +96,7 @@
       errors: {
         invalid: "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
         empty: "Bitte geben Sie eine Nachricht ein.",
-        too_long: "Ihre Nachricht ist zu lang (höchstens 2000 Zeichen). Bitte kürzen Sie sie etwas.",
+        too_long: "Ihre Nachricht ist zu lang (höchstens " + MAX_CHARS + " Zeichen). Bitte kürzen Sie sie etwas.",
         control_chars: "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte entfernen Sie sie und senden Sie " +
           "sie erneut.",
         failed: "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es " +
@@ -157,7 +162,7 @@
       errors: {
         invalid: "I could not read this message. Please try again.",
         empty: "Please enter a message.",
-        too_long: "Your message is too long (2000 characters at most). Please shorten it.",
+        too_long: "Your message is too long (" + MAX_CHARS + " characters at most). Please shorten it.",
         control_chars: "Your message contains control characters that are not allowed. Please remove them.",
         failed: "Sorry, your message could not be processed right now. Please try again in a moment.",
         unavailable: "The chat is not reachable right now. We will reconnect automatically.",
@@ -184,7 +189,7 @@
     return "web-" + hex;
   }
   var conversationId = storageGet(STORAGE_KEY);
-  if (!conversationId || !/^[A-Za-z0-9_.:-]{6,100}$/.test(conversationId)) {
+  if (!conversationId || !CONVERSATION_ID.test(conversationId)) {
     conversationId = randomId();
     storageSet(STORAGE_KEY, conversationId);
   }
