@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 export ANONYMIZED_TELEMETRY := False
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup run test lint check bench index clean
+.PHONY: setup run test lint bench index clean
 
 setup: $(STAMP) $(RASA_STAMP)
 
