@@ -14,7 +14,7 @@ from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
 from knowledge.input import QuestionProblem, question_problem
 from knowledge.llm import AnswerWriter
-from knowledge.models import Answer, Section, Service, Source
+from knowledge.models import GUESS_REASON, Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
 from knowledge.text import analyze, detect_language
@@ -215,6 +215,14 @@ class Answerer:
             return Answer(text=assessment.problem.text, abstained=True, reason=assessment.problem.reason)
         if assessment.injection:
             return self.refusal(assessment.language)
+        return self.respond(question, assessment)
+
+    def respond(self, question: str, assessment: Assessment) -> Answer:
+        """The best service's answer, a guess (`unsure_answer`) or the abstention: decided here only.
+
+        Both `answer` and the dialogue (`bot.turns.answers.reply_to`, after its own follow-up and
+        clarification rules) end here, so they never disagree on when to guess or abstain.
+        """
         top = assessment.retrieval.top
         unsure = assessment.confidence < self.threshold
         if top is None or (unsure and not self.may_guess(assessment)):
@@ -255,7 +263,7 @@ class Answerer:
             quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
             parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
         parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
-        return answer.model_copy(update={"text": "\n\n".join(parts), "reason": "unsure"})
+        return answer.model_copy(update={"text": "\n\n".join(parts), "reason": GUESS_REASON})
 
     def refusal(self, language: str) -> Answer:
         """Polite refusal of an instruction aimed at the assistant, with what it can help with."""

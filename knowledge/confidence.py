@@ -90,18 +90,19 @@ class Calibrator:
         z = self.bias + sum(self.weights[name] * features.get(name, 0.0) for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def scope_score(self, features: dict[str, float]) -> float | None:
-        """How clearly the question is about the content (linear score; None: no scope model)."""
+    def scope_margin(self, features: dict[str, float]) -> float | None:
+        """How far above the scope bar the question scores (below 0: off-topic; None: no scope model)."""
         if self.scope_weights is None or self.scope_floor is None:
             return None
-        return self.scope_bias + sum(w * features.get(name, 0.0) for name, w in self.scope_weights.items())
+        score = self.scope_bias + sum(w * features.get(name, 0.0) for name, w in self.scope_weights.items())
+        return score - self.scope_floor
 
     def off_topic(self, features: dict[str, float], confidence: float) -> bool:
         """True when the question is about something the content does not cover (see the module doc)."""
         if NOVELTY not in features or confidence >= OFF_TOPIC_MAX_CONFIDENCE:
             return False  # BM25-only retrieval has no vectors to judge scope by
-        score = self.scope_score(features)
-        return score is not None and self.scope_floor is not None and score < self.scope_floor
+        margin = self.scope_margin(features)
+        return margin is not None and margin < 0.0
 
     def save(self, path: Path) -> None:
         payload = {

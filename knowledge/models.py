@@ -130,6 +130,9 @@ class Source(BaseModel):
     updated: date | None = None
 
 
+GUESS_REASON = "unsure"  # `Answer.reason` of a guess
+
+
 class Answer(BaseModel):
     """The knowledge engine's reply. `text` contains only sentences taken from official content."""
 
@@ -141,8 +144,13 @@ class Answer(BaseModel):
     confidence: float = 0.0
     abstained: bool = False
     language: str = "de"
-    reason: str | None = None  # why we abstained or were unsure ("unsure"), for logs and metrics (never shown raw)
+    reason: str | None = None  # why we abstained or were unsure (GUESS_REASON), for logs and metrics (never shown raw)
     alternatives: list[str] = Field(default_factory=list)  # other likely service ids
+
+    @property
+    def is_guess(self) -> bool:
+        """The likeliest service's answer, introduced as a guess (`Answerer.unsure_answer`)."""
+        return not self.abstained and self.reason == GUESS_REASON
 
     def to_public_json(self) -> dict[str, object]:
         """The stable shape `buergerbot ask --json` promises."""

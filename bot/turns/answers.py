@@ -57,7 +57,7 @@ class Reply:
     @property
     def guess(self) -> bool:
         """An answer introduced as a guess (`Answerer.unsure_answer`)."""
-        return self.answer is not None and not self.answer.abstained and self.answer.reason == "unsure"
+        return self.answer is not None and self.answer.is_guess
 
     @property
     def topic(self) -> str | None:
@@ -154,14 +154,11 @@ def reply_to(
             text = "There are several services for this. Which one do you mean?"
         buttons = [ReplyButton(t, service_payload(o)) for o, t in zip(options, titles, strict=True)]
         return Reply("clarify", text, buttons=buttons, options=options)
-    top = assessment.retrieval.top
-    if top is None or (not confident and not answerer.may_guess(assessment)):
-        answer = answerer.abstention(assessment)
+    answer = answerer.respond(question, assessment)
+    if answer.abstained:
         return Reply("abstain", answer.text, answer=answer)
-    if not confident:  # in scope, service uncertain: the likeliest one as a guess, the others as buttons
-        answer = answerer.unsure_answer(question, assessment)
-        reply = _answer_reply(answerer, answer)
+    reply = _answer_reply(answerer, answer)
+    if answer.is_guess:  # the service is uncertain: the runners-up as buttons instead of its sections
         others = [s for s in answer.alternatives[:2] if s in answerer.index.services]
         reply.buttons = [ReplyButton(answerer.index.services[s].title, service_payload(s)) for s in others]
-        return reply
-    return _answer_reply(answerer, answerer.answer_service(top.service_id, question, assessment))
+    return reply

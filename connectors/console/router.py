@@ -286,10 +286,10 @@ async def suggestions(conversation_id: str, request: Request, staff: Agent, hand
     questions = [m.text for m in history if m.role == "citizen" and not m.text.startswith("/")]
     answerer: Answerer = request.app.state.answerer
     found: list[Suggestion] = []
-    # "Mit einem Menschen sprechen" is no question to answer; a guess (reason "unsure") is no suggestion
+    # "Mit einem Menschen sprechen" is no question to answer; a guess (`Answer.is_guess`) is no suggestion
     for question in reversed(questions[-5:]):
         answer = await run_in_threadpool(answerer.answer, question)
-        if answer.abstained or answer.reason == "unsure" or any(s.service_id == answer.service_id for s in found):
+        if answer.abstained or answer.is_guess or any(s.service_id == answer.service_id for s in found):
             continue
         service = answerer.index.services.get(answer.service_id or "")
         found.append(
