@@ -44,9 +44,12 @@ if TYPE_CHECKING:
 
 _MONEY = re.compile(r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bfree of charge\b", re.I)
 _FEE_WORD = re.compile(r"gebühr|kosten|bezahl|zahlen", re.I)
+# an age ("über 24 Jahren: 46 Euro", "18 Jahre alt") is no duration
 _DURATION = re.compile(
+    r"(?<!unter )(?<!über )(?<!ab )"
     r"\b(?:\d+|ein|eine[nm]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
-    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?n?|wochen?|monate?n?|jahre?n?|stunden?)\b|"
+    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?n?|wochen?|monate?n?|jahre?n?|stunden?)\b"
+    r"(?!\s+alt\b)|"
     r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
     re.I,
 )
@@ -71,6 +74,7 @@ W_LEXICAL = 1.0
 W_DENSE = 1.2
 W_KIND = 1.2
 W_SECTION = 0.3
+W_PARAGRAPH = 0.5  # share of its paragraph's lexical evidence a sentence keeps
 DENSE_FLOOR = 0.25  # cosine below this says nothing
 RELATIVE_KEEP = 0.7  # further lines are kept when they score at least this share of the best line
 MAX_LINES = 4
@@ -78,6 +82,7 @@ MAX_FEE_LINES = 6
 MAX_GENERAL_FEE_LINES = 2
 MAX_CHARS = 560
 MAX_SECTION_CHARS = 800  # a section asked for by name is shown as far as this allows
+FORM_LINE_WEIGHT = 0.5  # a form link's score when the question does not ask for forms (`LineScorer.select`)
 MIN_SCORE = 0.35  # below this, no line of the service answers the question
 LEARNED_FILE = Path(__file__).resolve().parent / "data" / "line_scorer.json"
 # the evidence per line, in this order, for the learned weights (`line_features`)
@@ -92,6 +97,7 @@ FEATURES = (
     "lexical_gap",  # lexical minus the service's best line: how this line compares with its rivals
     "dense_gap",
     "neighbour_dense",  # the better dense evidence of the lines before and after: answers come in runs
+    "paragraph_lexical",  # lexical evidence of the whole paragraph a sentence was split from
 )
 
 
@@ -103,6 +109,7 @@ class Line:
     section: Section
     text: str
     heading: str  # the list heading a bullet belongs to ("Gebühren:", "Unterlagen:"), or ""
+    paragraph: int = -1  # position of the paragraph's first sentence, for a sentence of a split paragraph
 
     @property
     def is_heading(self) -> bool:
@@ -167,6 +174,9 @@ class LineWeights:
             weights = np.array([self.coefficients.get(name, 0.0) for name in FEATURES])
             return 1.0 / (1.0 + np.exp(-(features @ weights + self.intercept)))
         lexical, dense, kind, section, heading = (features[:, FEATURES.index(n)] for n in FEATURES[:5])
+        # a sentence keeps part of its paragraph's evidence: "Die Bearbeitungszeit beträgt drei bis
+        # sechs Arbeitstage" answers "Expresspass Dauer" because the sentence before names the express
+        lexical = np.maximum(lexical, W_PARAGRAPH * features[:, FEATURES.index("paragraph_lexical")])
         score = W_LEXICAL * lexical + W_DENSE * dense + W_KIND * kind + W_SECTION * section
         return np.where(heading > 0, 0.5 * score, score)  # a heading alone answers nothing
 
@@ -207,7 +217,12 @@ HAND_SET = LineWeights()
 
 
 def service_lines(service: Service) -> list[Line]:
-    """All lines of a service in reading order (sections in their canonical order)."""
+    """All lines of a service in reading order (sections in their canonical order).
+
+    A long paragraph is split into its sentences: the catalogue writes five facts into one
+    paragraph ("… nur noch befristet erteilt. … längstens für fünf Jahre …"), and as one line the
+    fact asked for came with four sentences that did not fit the answer's length, or not at all.
+    """
     lines: list[Line] = []
     for section in Section:
         text = service.sections.get(section)
@@ -219,11 +234,39 @@ def service_lines(service: Service) -> list[Line]:
             if not raw:
                 continue
             item = raw.startswith("- ") or (bool(heading) and _is_unbulleted_item(raw))
-            line = Line(len(lines), section, raw, heading if item else "")
-            if not item:
-                heading = raw if line.labels_what_follows else ""
-            lines.append(line)
+            if item:
+                lines.append(Line(len(lines), section, raw, heading))
+                continue
+            first = len(lines)
+            for sentence in sentences(raw):
+                line = Line(len(lines), section, sentence, "", first)
+                heading = sentence if line.labels_what_follows else ""
+                lines.append(line)
     return lines
+
+
+SPLIT_CHARS = 160  # a paragraph longer than this is split into sentences (`service_lines`)
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"“”)]))\s+(?=[„\"(]?[A-ZÄÖÜ])")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:[A-Za-zÄÖÜäöü]|z\.\s?B|bzw|ca|Nr|Abs|usw|inkl|evtl|ggf|u\.\s?a|d\.\s?h|St|Str|Tel|Dr|vgl|max|min|"
+    r"mind|zzgl|Mo|Di|Mi|Do|Fr|Sa|So|Jan|Feb|Aug|Sept?|Okt|Nov|Dez|bspw|gem|lt|sog|Ziff|Art)|\d)\.$"
+)
+
+
+def sentences(paragraph: str, limit: int = SPLIT_CHARS) -> list[str]:
+    """The sentences of a long paragraph (a short one stays whole); never splits "z. B." or "1. Januar"."""
+    if len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        candidate = paragraph[start : match.start()].rstrip()
+        if _ABBREVIATION.search(candidate.rstrip('"“”)')):
+            continue
+        pieces.append(candidate)
+        start = match.end()
+    pieces.append(paragraph[start:].strip())
+    return [piece for piece in pieces if piece]
 
 
 def _is_label(text: str) -> bool:
@@ -266,6 +309,23 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
     if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _DURATION.search(text)):
         best = max(best, 0.8)
     return best
+
+
+MIN_HEAD_CHARS = 5  # a question word this long also matches compounds it ends ("anwalt" in "rechtsanwalt")
+
+
+def _contains(line_terms: frozenset[str], term: str) -> bool:
+    """The line uses the word, or a compound whose head it is (German compounds end in their head).
+
+    The compound splitter knows common compounds as whole words ("rechtsanwalt"), so their parts
+    are not among a line's terms; a "Rechtsanwalt" is still an "Anwalt".
+    """
+    if term in line_terms:
+        return True
+    if len(term) < MIN_HEAD_CHARS:
+        return False
+    # not verbs: "zulassen" is no kind of "lassen"
+    return any(word.endswith(term) and not word.endswith("en") for word in line_terms)
 
 
 class LineScorer:
@@ -315,7 +375,7 @@ class LineScorer:
         rows = np.array(
             [
                 (
-                    sum(w for t, w in content.items() if t in line_terms) / total,
+                    sum(w for t, w in content.items() if _contains(line_terms, t)) / total,
                     max(0.0, float(cosine) - DENSE_FLOOR),
                     _kind_match(line, asked, question),
                     float(line.section in asked),
@@ -330,7 +390,20 @@ class LineScorer:
         lexical, dense = rows[:, 0], rows[:, 1]
         padded = np.pad(dense, 1)
         neighbour = np.maximum(padded[:-2], padded[2:])
-        rows = np.column_stack([rows, lexical - lexical.max(), dense - dense.max(), neighbour])
+        paragraphs: dict[int, frozenset[str]] = {}
+        for line, line_terms in zip(lines, terms, strict=True):
+            if line.paragraph >= 0:
+                paragraphs[line.paragraph] = paragraphs.get(line.paragraph, frozenset()) | line_terms
+        paragraph_lexical = np.array(
+            [
+                sum(w for t, w in content.items() if _contains(paragraphs[line.paragraph], t)) / total
+                if line.paragraph >= 0
+                else own
+                for line, own in zip(lines, lexical, strict=True)
+            ],
+            dtype=np.float64,
+        )
+        rows = np.column_stack([rows, lexical - lexical.max(), dense - dense.max(), neighbour, paragraph_lexical])
         return lines, rows
 
     def select(
@@ -348,8 +421,16 @@ class LineScorer:
         lines, features = self.line_features(service_id, question, query_terms, query_vector)
         if not lines:
             return Selection([], 0.0, self.weights.min_score)
+        asked = requested_sections(question)
         scores = [float(v) for v in self.weights.scores(features)]
-        return choose(lines, scores, requested_sections(question), self.weights)
+        if not {Section.FORMULARE, Section.ONLINE_DIENST} & set(asked):
+            # a form's name shares the question's words ("Leasingfahrzeug anmelden: https://…") but
+            # a link answers only a question about forms
+            scores = [
+                s * FORM_LINE_WEIGHT if line.section is Section.FORMULARE else s
+                for line, s in zip(lines, scores, strict=True)
+            ]
+        return choose(lines, scores, asked, self.weights)
 
     @staticmethod
     def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:

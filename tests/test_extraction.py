@@ -11,7 +11,7 @@ import re
 import pytest
 
 from knowledge.answering import NOT_COVERED_DE
-from knowledge.extraction import Line, service_lines
+from knowledge.extraction import _DURATION, Line, _contains, sentences, service_lines
 from knowledge.models import Section, Service
 
 
@@ -101,3 +101,52 @@ def test_a_long_overview_is_cut_at_a_line_and_says_so(munich_answerer):
     answer = munich_answerer.answer_service(service, title)  # only the name: the overview is the answer
     assert len(answer.text) <= 900
     assert "…" in answer.text and munich_answerer.index.services[service].source_url in answer.text
+
+
+def test_a_long_paragraph_is_split_into_sentences_but_not_at_abbreviations_or_ordinals():
+    paragraph = (
+        "Die Klassen werden seit dem 1. Januar 1999 nur noch befristet erteilt, z. B. für Lkw. "
+        "Die Fahrerlaubnis wird längstens für fünf Jahre verlängert. „Eine Prüfung ist nicht nötig.“ "
+        "Mit der Verlängerung (vgl. Abs. 2) wird ein neuer Führerschein ausgestellt."
+    )
+    assert sentences(paragraph) == [
+        "Die Klassen werden seit dem 1. Januar 1999 nur noch befristet erteilt, z. B. für Lkw.",
+        "Die Fahrerlaubnis wird längstens für fünf Jahre verlängert.",
+        "„Eine Prüfung ist nicht nötig.“",
+        "Mit der Verlängerung (vgl. Abs. 2) wird ein neuer Führerschein ausgestellt.",
+    ]
+    assert sentences("Kurz. Und knapp.") == ["Kurz. Und knapp."]  # short paragraphs stay whole
+    service = Service(
+        id="x", title="Beispiel", source_url="https://example.org/x", sections={Section.UEBERBLICK: paragraph}
+    )
+    lines = service_lines(service)
+    assert [line.paragraph for line in lines] == [0, 0, 0, 0]
+    assert [line.position for line in lines] == [0, 1, 2, 3]
+
+
+def test_an_age_is_no_duration():
+    assert not _DURATION.search("über 24 Jahren: 46 Euro")
+    assert not _DURATION.search("ab 16 Jahren")
+    assert not _DURATION.search("Das Kind ist 12 Jahre alt.")
+    assert _DURATION.search("Die Bearbeitung dauert drei bis sechs Arbeitstage.")
+    assert _DURATION.search("innerhalb von 90 Tagen")
+
+
+def test_a_compound_counts_as_its_head_but_a_prefixed_verb_does_not():
+    assert _contains(frozenset({"rechtsanwalt"}), "anwalt")
+    assert not _contains(frozenset({"zulassen"}), "lassen")
+    assert not _contains(frozenset({"reisepass"}), "pass")  # too short to be sure
+
+
+def test_the_sentence_with_the_duration_is_shown_from_a_long_paragraph(munich_answerer):
+    answer = munich_answerer.answer_service("dldb-1064361", "Für wie viele Jahre wird Klasse D verlängert?")
+    assert "fünf Jahre" in answer.text
+    assert NOT_COVERED_DE not in answer.text
+
+
+def test_a_form_link_does_not_answer_a_question_that_asks_for_no_form(munich_answerer):
+    answer = munich_answerer.answer_service(
+        "dldb-1064333", "Für welchen Zeitraum kann ich ein Saisonkennzeichen bekommen?"
+    )
+    assert "zwischen zwei und elf Monaten" in answer.text
+    assert "Formulare:" not in answer.text

@@ -155,8 +155,14 @@ def answer_lines(answer: Answer, context: Sequence[str]) -> AnswerLines:
         if inside:
             used.update(inside)
             found.indices.extend(inside)
-        else:
+            continue
+        # a sentence the product split from a longer context line: that line is shown (in part)
+        holder = next((i for i, key in enumerate(keys) if i > 0 and has_words(text) and text in key), None)
+        if holder is None:
             found.unmapped.append(text)
+        elif holder not in used:
+            used.add(holder)
+            found.indices.append(holder)
     found.indices.sort()
     return found
 

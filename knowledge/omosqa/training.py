@@ -54,11 +54,21 @@ def line_indices(lines: Sequence[Line], context: Sequence[str]) -> list[int | No
     cursor = 1  # line 0 of a context is the page title, which the importer makes the service's title
     for line in lines:
         text = normalise(line.text)
-        match = next((i for i in range(cursor, len(keys)) if keys[i] == text), None)
+        if line.paragraph >= 0 and line.paragraph != line.position and found and found[-1] is not None:
+            # a further sentence of a split paragraph: the same context line as the sentence before
+            found.append(found[-1] if text in keys[found[-1]] else None)
+            continue
+        exact = next((i for i in range(cursor, len(keys)) if keys[i] == text), None)
+        match = exact if exact is not None or line.paragraph < 0 else _containing(keys, text, cursor)
         found.append(match)
         if match is not None:
             cursor = match + 1
     return found
+
+
+def _containing(keys: Sequence[str], text: str, start: int) -> int | None:
+    """The first context line from `start` that holds the sentence `text` (split from it)."""
+    return next((i for i in range(start, len(keys)) if text and text in keys[i]), None)
 
 
 @dataclass
