@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from knowledge.extraction import LineScorer, Selection, render
+from knowledge.extraction import MAX_CHARS, LineScorer, Selection, render
 from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
 from knowledge.input import QuestionProblem, question_problem
@@ -92,6 +92,8 @@ def _date_de(service: Service) -> str:
 NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nichts Genaues. Das steht dort:"
 
 
+MAX_ANSWER_CHARS = 900  # an answer's length unless the citizen asks for everything
+GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to stay within the same length
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 
 
@@ -118,7 +120,9 @@ def _lead(text: str, limit: int = MAX_LEAD_CHARS) -> str:
     return lead + " …"
 
 
-def compose(service: Service, selection: Selection, language: str, *, overview: bool) -> str:
+def compose(
+    service: Service, selection: Selection, language: str, *, overview: bool, lead_chars: int = MAX_LEAD_CHARS
+) -> str:
     """Title, the chosen official lines (or, honestly, the overview), source and date.
 
     "Nothing on this" is said only when no line of the whole service answers the question, never
@@ -133,7 +137,7 @@ def compose(service: Service, selection: Selection, language: str, *, overview: 
     else:
         if not overview:
             parts.append(NOT_COVERED_DE)
-        parts.append(_lead(service.summary or next(iter(service.sections.values()), "")))
+        parts.append(_lead(service.summary or next(iter(service.sections.values()), ""), lead_chars))
     parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
     return "\n\n".join(parts)
 
@@ -255,15 +259,21 @@ class Answerer:
         """
         top = assessment.retrieval.top
         assert top is not None
-        answer = self.answer_service(top.service_id, question, assessment)
-        english = answer.language == "en"
-        parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, answer.text]
-        others = [self.index.services[s].title for s in answer.alternatives[:2] if s in self.index.services]
-        if others:
-            quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
-            parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
-        parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
-        return answer.model_copy(update={"text": "\n\n".join(parts), "reason": GUESS_REASON})
+        # the hedge, the runners-up and the offer of a human need room: the quote gets shorter until
+        # the whole guess fits what a plain answer may be long
+        for quote_chars in GUESS_QUOTE_CHARS:
+            answer = self.answer_service(top.service_id, question, assessment, quote_chars=quote_chars)
+            english = answer.language == "en"
+            parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, answer.text]
+            others = [self.index.services[s].title for s in answer.alternatives[:2] if s in self.index.services]
+            if others:
+                quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
+                parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
+            parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
+            text = "\n\n".join(parts)
+            if len(text) <= MAX_ANSWER_CHARS:
+                break
+        return answer.model_copy(update={"text": text, "reason": GUESS_REASON})
 
     def refusal(self, language: str) -> Answer:
         """Polite refusal of an instruction aimed at the assistant, with what it can help with."""
@@ -296,6 +306,7 @@ class Answerer:
         question: str,
         assessment: Assessment | None = None,
         sections: list[Section] | None = None,
+        quote_chars: int | None = None,
     ) -> Answer:
         """Answer from one known service (top hit, button choice or dialogue context).
 
@@ -309,16 +320,17 @@ class Answerer:
         if vector is None:  # a button or the dialogue's context: the question was not embedded yet
             vector = self.index.embedder.embed_query(query.text or question)
         only = [s for s in sections if s in service.sections] if sections else None
-        selection = self.lines.select(service_id, question, terms, vector, only=only or None)
+        budget = quote_chars or MAX_CHARS
+        selection = self.lines.select(service_id, question, terms, vector, only=only or None, max_chars=budget)
         if only and not selection.lines:
-            selection = self.lines.select(service_id, question, terms, vector)
+            selection = self.lines.select(service_id, question, terms, vector, max_chars=budget)
         # a question that only names the service ("Personalausweis") gets its overview
         title = self.index.title_terms.get(service_id, set())
         general = not only and not requested_sections(question) and set(query.content_terms) <= title
         language = assessment.language if assessment else detect_language(question)
         shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
         answer = Answer(
-            text=compose(service, selection, language, overview=general),
+            text=compose(service, selection, language, overview=general, lead_chars=quote_chars or MAX_LEAD_CHARS),
             service_id=service.id,
             service_title=service.title,
             sections=shown,

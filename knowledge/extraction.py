@@ -413,6 +413,7 @@ class LineScorer:
         query_terms: list[str],
         query_vector: np.ndarray | None,
         only: list[Section] | None = None,
+        max_chars: int = MAX_CHARS,
     ) -> Selection:
         """The lines that answer `question`; `only` restricts to sections a citizen picked by button."""
         if only:
@@ -430,7 +431,7 @@ class LineScorer:
                 s * FORM_LINE_WEIGHT if line.section is Section.FORMULARE else s
                 for line, s in zip(lines, scores, strict=True)
             ]
-        return choose(lines, scores, asked, self.weights)
+        return choose(lines, scores, asked, self.weights, max_chars)
 
     @staticmethod
     def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:
@@ -444,7 +445,9 @@ class LineScorer:
         return Selection(chosen, 1.0 if chosen else 0.0)
 
 
-def choose(lines: list[Line], scores: list[float], asked: list[Section], weights: LineWeights) -> Selection:
+def choose(
+    lines: list[Line], scores: list[float], asked: list[Section], weights: LineWeights, max_chars: int = MAX_CHARS
+) -> Selection:
     """The best lines by score, as many as are close to the best and fit, in source order.
 
     A function of its own so training can pick `min_score` and `relative_keep` with the very rule
@@ -459,7 +462,7 @@ def choose(lines: list[Line], scores: list[float], asked: list[Section], weights
     for i in order:
         if len(chosen) >= limit or scores[i] < weights.relative_keep * best or scores[i] <= 0:
             break
-        if chosen and size + len(lines[i].text) > MAX_CHARS:
+        if chosen and size + len(lines[i].text) > max_chars:
             continue
         chosen.append(i)
         size += len(lines[i].text)
@@ -467,7 +470,7 @@ def choose(lines: list[Line], scores: list[float], asked: list[Section], weights
         # a question about a situation rather than a detail: what it costs belongs to a short answer
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
         for i in fees[:MAX_GENERAL_FEE_LINES]:
-            if size + len(lines[i].text) <= MAX_CHARS:
+            if size + len(lines[i].text) <= max_chars:
                 chosen.append(i)
                 size += len(lines[i].text)
     return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from bot.turns.answers import reply_to, service_payload
-from knowledge.answering import UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
+from knowledge.answering import MAX_ANSWER_CHARS, UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
 from knowledge.confidence import NOVELTY, SCOPE_FEATURES, Calibrator, out_of_scope_questions, synthetic_questions
 from knowledge.retrieval import retrieve
 
@@ -122,3 +122,22 @@ def test_an_unsure_english_answer_is_in_english(answerer):
     unsure.threshold = 1.01
     answer = unsure.answer("How much does a passport cost?")
     assert answer.reason == "unsure" and answer.text.startswith(UNSURE_LEAD_EN)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie lange gilt der internationale Führerschein?",
+        "Brauche ich für die Reise mit meinem Hund ein Gesundheitszeugnis?",
+        "Was kostet ein Personalausweis für Erwachsene?",
+        "Wann hat das Fundbüro geöffnet?",
+    ],
+)
+def test_a_guess_on_the_real_catalogue_stays_as_short_as_a_plain_answer(munich_answerer, question: str):
+    """The hedge, the runners-up and the offer of a human take room: the quote gets shorter instead."""
+    unsure = Answerer(munich_answerer.index)
+    unsure.threshold = 1.01  # every confidence is below it: each question becomes a guess
+    answer = unsure.answer(question)
+    assert answer.reason == "unsure" and answer.text.startswith(UNSURE_LEAD_DE)
+    assert len(answer.text) <= MAX_ANSWER_CHARS, answer.text
+    assert "Quelle: " in answer.text
