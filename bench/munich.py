@@ -25,8 +25,7 @@ from bench.machine import machine_info
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.answering import Answerer
 from knowledge.evaluation import evaluate, load_questions
-from knowledge.index import KnowledgeIndex
-from knowledge.ingest import ingest
+from knowledge.ingest import ingest, load_index
 
 DEFAULT_QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "munich_dev.jsonl"
 CONTENT = PROJECT_ROOT / "knowledge" / "content"
@@ -61,7 +60,7 @@ def main() -> None:
         started = time.perf_counter()
         report = ingest(settings, CONTENT)
         ingest_s = time.perf_counter() - started
-        answerer = Answerer(KnowledgeIndex.open(settings))
+        answerer = Answerer(load_index(settings))
         for text in texts:  # warm-up: the first answer of a service prepares its lines once
             answerer.answer(text)
         assess = _timings(answerer.assess, texts, args.repeat)

@@ -99,9 +99,9 @@ from pathlib import Path
 import numpy as np
 from bot.settings import get_settings
 from knowledge.answering import Answerer
-from knowledge.index import KnowledgeIndex
+from knowledge.ingest import load_index
 from knowledge.evaluation import load_questions
-t = time.perf_counter(); answerer = Answerer(KnowledgeIndex.open(get_settings())); load_s = time.perf_counter() - t
+t = time.perf_counter(); answerer = Answerer(load_index(get_settings())); load_s = time.perf_counter() - t
 questions = [q.question for f in {files!r} for q in load_questions(Path(f))]
 for q in questions[:10]: answerer.answer(q)
 timings = []

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.confidence import unit_rows
 from knowledge.config import KnowledgeConfig as Settings
-from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
+from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder, unit_rows
 from knowledge.models import Service
 
 SUMMARY_CHARS = 300  # the opening of the summary says what the service is; the rest is procedure

@@ -182,3 +182,9 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1, so a dot product is the cosine (not every embedder normalises)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=-1, keepdims=True), 1e-12)

@@ -21,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.calibration import DEFAULT, Calibrator, retrieval_tag
 from knowledge.cards import ServiceCards
-from knowledge.confidence import DEFAULT, Calibrator, retrieval_tag
+from knowledge.chunking import lexical_text
 from knowledge.config import KnowledgeConfig
-from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder
+from knowledge.embeddings import Embedder, EmbeddingCache, get_embedder, unit_rows
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Passage, Service
-from knowledge.text import TypoCorrector, german_pipeline, lemmas
+from knowledge.out_of_scope import novelty_references
+from knowledge.text import TypoCorrector, analyze_many, german_pipeline, lemmas, title_terms, title_words
 from knowledge.vectorstore import VectorStore
 
 STATE_VERSION = 3  # 2: -ung nouns also index their verb (text.verb_of_noun); 3: -ieren/-ären verbs right
@@ -79,9 +81,6 @@ class IndexState:
 
     def reanalyse(self) -> None:
         """Redo every passage's BM25 terms with the current analyser (vectors stay valid)."""
-        from knowledge.chunking import lexical_text
-        from knowledge.text import analyze_many
-
         ids = [pid for pid, p in self.passages.items() if p.service_id in self.services]
         texts = [lexical_text(self.passages[pid], self.services[self.passages[pid].service_id]) for pid in ids]
         self.passage_terms = dict(zip(ids, analyze_many(texts), strict=True))
@@ -133,8 +132,6 @@ class KnowledgeIndex:
         embedder: Embedder,
         cards: ServiceCards | None = None,
     ) -> None:
-        from knowledge.retrieval import title_terms, title_words
-
         state.canonicalise()
         self.settings = settings
         self.services = state.services
@@ -156,6 +153,7 @@ class KnowledgeIndex:
         self._df = document_frequency
         self._n = max(1, len(state.passages))
         self.calibrator = Calibrator.load(self.calibration_path(settings), retrieval_tag(settings)) or DEFAULT
+        self.needs_calibration = False  # the stored calibration is missing or stale (`open`)
         self._off_topic_vectors: np.ndarray | None = None
         self._cache: EmbeddingCache | None = None
         self._cache_lock = threading.Lock()
@@ -176,8 +174,6 @@ class KnowledgeIndex:
         Concurrent first calls may both embed; the result is the same, so no lock is needed.
         """
         if self._off_topic_vectors is None:
-            from knowledge.confidence import novelty_references, unit_rows
-
             questions = novelty_references()
             self._off_topic_vectors = (
                 unit_rows(self.embedder.embed_queries(questions)) if questions else np.zeros((0, 1), np.float32)
@@ -223,12 +219,10 @@ class KnowledgeIndex:
         index = cls(settings, state, vectors, embedder, cards)
         if state.reanalysed:
             state.save(path)
-        if state.reanalysed or Calibrator.load(cls.calibration_path(settings), retrieval_tag(settings)) is None:
-            # fitted for an older retrieval (after an upgrade): refit now rather than run on the prior
-            from knowledge.confidence import fit
-
-            index.calibrator = fit(index)
-            index.calibrator.save(cls.calibration_path(settings))
+        # fitted for an older retrieval (after an upgrade): `knowledge.ingest.load_index` refits it
+        index.needs_calibration = (
+            state.reanalysed or Calibrator.load(cls.calibration_path(settings), retrieval_tag(settings)) is None
+        )
         index.warm_up()
         return index
 

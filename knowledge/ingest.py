@@ -15,9 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge.calibration import Calibrator, retrieval_tag
 from knowledge.cards import ServiceCards
 from knowledge.chunking import dense_text, lexical_text, service_passages
-from knowledge.confidence import Calibrator, fit, retrieval_tag
+from knowledge.confidence import fit
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings import EmbeddingCache, get_embedder
 from knowledge.guard import remove_planted_instructions
@@ -199,11 +200,25 @@ def reset_index(settings: KnowledgeConfig) -> None:
     shutil.rmtree(settings.index_dir, ignore_errors=True)
 
 
+def load_index(settings: KnowledgeConfig) -> KnowledgeIndex:
+    """Open the index; a calibration fitted for an older retrieval (after an upgrade) is refitted now.
+
+    The refit lives here, not in `KnowledgeIndex.open`, because fitting runs retrieval, which reads
+    the index: the index stays below retrieval and confidence.
+    """
+    index = KnowledgeIndex.open(settings)
+    if index.needs_calibration:
+        index.calibrator = fit(index)
+        index.calibrator.save(KnowledgeIndex.calibration_path(settings))
+        index.needs_calibration = False
+    return index
+
+
 def ensure_index(settings: KnowledgeConfig, progress: ProgressHook | None = None) -> KnowledgeIndex:
     """Open the index, building it from the configured content when missing or corrupted."""
     try:
-        return KnowledgeIndex.open(settings)
+        return load_index(settings)
     except Exception:
         reset_index(settings)
         ingest(settings, settings.content_dir, progress=progress)
-        return KnowledgeIndex.open(settings)
+        return load_index(settings)

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from knowledge.calibration import NOVELTY
 from knowledge.chunking import overview_id
+from knowledge.embeddings import unit_rows
 from knowledge.models import Passage
 from knowledge.text import (
     STOPWORDS,
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
 System = Literal["hybrid", "bm25", "dense"]
-GENERIC_TITLE_WORDS = frozenset({"beantragen", "anmelden", "abmelden", "stadt", "muenchen"})
 SERVICE_WEIGHTS = (1.0, 0.35, 0.15)  # best, second and third passage of a service
 TITLE_BOOST = 0.25  # score × (1 + 0.25 × share of the service name the question uses)
 CARD_RRF_K = 5  # reciprocal rank constant when fusing the three service rankings (see module doc)
@@ -228,8 +229,6 @@ def retrieve(
     hits = hits[:limit]
     features = _features(index, hits, lexical, dense, query, cards)
     if vector is not None and len(index.off_topic_vectors):
-        from knowledge.confidence import NOVELTY, unit_rows
-
         nearest_off_topic = float((index.off_topic_vectors @ unit_rows(vector)).max())
         features[NOVELTY] = features["dense_top"] - nearest_off_topic
     return Retrieval(hits=hits, features=features, query_terms=query.terms, query_vector=vector)
@@ -304,14 +303,3 @@ def _card_rank(cards: list[tuple[str, float]] | None, top: str | None) -> float:
         if service_id == top:
             return 1.0 / (rank + 1)
     return 0.0
-
-
-def title_terms(title: str) -> set[str]:
-    """Content words of a service name, as the analyzer sees them."""
-    return {t for t in analyze(title, expand=False) if len(normalize(t)) > 2}
-
-
-def title_words(title: str) -> set[str]:
-    """Whole words of a service name (no compound parts), minus words most names share ("beantragen")."""
-    words = {lemma for word in re.findall(r"[^\W\d_]+", title) if len(word) > 3 for lemma in lemmas(word)}
-    return words - GENERIC_TITLE_WORDS

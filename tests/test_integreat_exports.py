@@ -10,6 +10,7 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from knowledge.answering import Answerer
+from knowledge.extraction import service_lines
 from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ingest
 from tests.conftest import make_settings
@@ -46,5 +47,5 @@ def test_integreat_export_ingests_and_answers_from_its_pages(tmp_path: Path, exp
         assert service.title == title
         assert answer.sources[0].url == service.source_url and service.source_url.startswith("https://")
         assert answer.sources[0].updated is not None
-        lines = {line.strip() for text in service.sections.values() for line in text.splitlines()}
-        assert any(line and line in answer.text for line in lines)  # quotes the page itself
+        # quotes the page itself: whole lines or, from a long paragraph, its sentences
+        assert any(line.text in answer.text for line in service_lines(service))

@@ -13,7 +13,9 @@ import pytest
 
 from bot.turns.answers import reply_to, service_payload
 from knowledge.answering import MAX_ANSWER_CHARS, UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
-from knowledge.confidence import NOVELTY, SCOPE_FEATURES, Calibrator, out_of_scope_questions, synthetic_questions
+from knowledge.calibration import NOVELTY, SCOPE_FEATURES, Calibrator
+from knowledge.confidence import synthetic_questions
+from knowledge.out_of_scope import out_of_scope_questions
 from knowledge.retrieval import retrieve
 
 INVESTMENT_AND_PURCHASE_ADVICE = [

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.conversation import texts
 from bot.settings import Settings
 from knowledge.index import KnowledgeIndex
-from knowledge.ingest import ingest, reset_index
+from knowledge.ingest import ingest, load_index, reset_index
 
 log = logging.getLogger(__name__)
 BUSY_TEXT = texts.BUSY_REBUILDING
@@ -30,7 +30,7 @@ ALWAYS_SERVED = ("/health", "/ready", "/widget/", "/docs", "/openapi.json", "/re
 def open_index(settings: Settings) -> KnowledgeIndex | None:
     """The index if it opens and is consistent; None when it must be rebuilt (logged with the reason)."""
     try:
-        return KnowledgeIndex.open(settings)
+        return load_index(settings)
     except Exception as exc:  # any defect means: rebuild from content, never serve from a broken index
         log.error("knowledge index unusable, rebuilding from %s: %s", settings.content_dir, exc)
         return None
@@ -39,7 +39,7 @@ def open_index(settings: Settings) -> KnowledgeIndex | None:
 def rebuild_index(settings: Settings) -> KnowledgeIndex:
     reset_index(settings)
     ingest(settings, settings.content_dir)
-    return KnowledgeIndex.open(settings)
+    return load_index(settings)
 
 
 class BusyWhileRebuilding:

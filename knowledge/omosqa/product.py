@@ -30,8 +30,7 @@ from knowledge.answering import ENGLISH_NOTE, NOT_COVERED_DE, Answerer
 from knowledge.config import KnowledgeConfig
 from knowledge.extraction import LineWeights
 from knowledge.importers.html import clean_line, has_words
-from knowledge.index import KnowledgeIndex
-from knowledge.ingest import ingest
+from knowledge.ingest import ingest, load_index
 from knowledge.models import SECTION_LABELS_DE, Answer
 from knowledge.omosqa.data import Page, Question
 from knowledge.omosqa.metrics import extraction_scores, percentile
@@ -94,7 +93,7 @@ def product_index(
         report = ingest(settings, content)
         if report.failed:
             raise RuntimeError(f"OMoS-QA pages failed to import: {report.failed[:3]}")
-        answerer = Answerer(KnowledgeIndex.open(settings))
+        answerer = Answerer(load_index(settings))
         if weights is not None:
             answerer.lines.weights = weights
         yield answerer
