@@ -204,12 +204,15 @@ def eval_omosqa(
 def train_extractor(
     corpus: Annotated[Path, typer.Option("--corpus", help="OMoS-QA folder: pages_de.jsonl and train_*.json")],
     out: Annotated[Path | None, typer.Option("--out", help="Default: knowledge/data/line_scorer.json")] = None,
+    hand_set: Annotated[
+        bool, typer.Option("--hand-set", help="Only choose the hand-set weights' two thresholds; write nothing")
+    ] = False,
 ) -> None:
     """Fit the answer-line weights on OMoS-QA's train split (never dev) through the product's own index."""
     from knowledge.extraction import LEARNED_FILE
     from knowledge.omosqa.cli import train_extractor_command
 
-    train_extractor_command(corpus, get_settings(), out or LEARNED_FILE)
+    train_extractor_command(corpus, get_settings(), out or LEARNED_FILE, hand_set)
 
 
 @app.command()

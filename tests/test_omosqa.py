@@ -30,7 +30,16 @@ from knowledge.omosqa.product import (
     service_id,
     write_exports,
 )
-from knowledge.omosqa.training import examples, fit, line_indices
+from knowledge.omosqa.training import (
+    MIN_SCORES,
+    RELATIVE_KEEPS,
+    examples,
+    fit,
+    hand_set_thresholds,
+    line_indices,
+    objective,
+    rule_scores,
+)
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "integreat-qa"
 
@@ -301,3 +310,21 @@ def test_real_pages_import_and_map_back_exactly(corpus: Path, tmp_path: Path):
         unmatched += sum(1 for i in indices if i is None)
         assert [i for i in indices if i is not None] == sorted(i for i in indices if i is not None)
     assert unmatched == 0
+
+
+def test_hand_set_thresholds_are_chosen_from_the_grid_on_train_examples(answerer):
+    items = examples(answerer, QUESTIONS, PAGES)
+    min_score, keep = hand_set_thresholds(items, log=lambda _: None)
+    assert min_score in MIN_SCORES and keep in RELATIVE_KEEPS
+    # the chosen rule is at least as good on these examples as the shipped one
+    probabilities = [HAND_SET.scores(item.features) for item in items]
+    chosen = objective(rule_scores(items, probabilities, LineWeights(min_score=min_score, relative_keep=keep)))
+    assert chosen >= objective(rule_scores(items, probabilities, HAND_SET))
+
+
+def test_a_sentence_split_from_a_context_line_maps_back_to_that_line():
+    sentence = "Der Bescheid kommt per Post und nennt die Höhe der Steuer für das ganze Jahr."
+    context = (DOG[0], f"{DOG[1]} {sentence}", *DOG[2:])
+    shown = f"Hundesteuer\n\nÜberblick:\n{sentence}\n\nQuelle: https://x"
+    found = answer_lines(Answer(text=shown, service_title="Hundesteuer"), context)
+    assert found.indices == [1] and not found.unmapped

@@ -93,9 +93,11 @@ def eval_omosqa_command(
     print(ATTRIBUTION)
 
 
-def train_extractor_command(corpus: Path, settings: KnowledgeConfig, out: Path = LEARNED_FILE) -> None:
-    """Entry point for `buergerbot train-extractor --corpus DIR [--out FILE]` (train_*.json only)."""
+def train_extractor_command(
+    corpus: Path, settings: KnowledgeConfig, out: Path = LEARNED_FILE, hand_set: bool = False
+) -> None:
+    """Entry point for `buergerbot train-extractor --corpus DIR [--out FILE] [--hand-set]` (train_*.json only)."""
     from knowledge.omosqa.training import train_extractor
 
-    weights = train_extractor(corpus, settings, default_cache(settings), out)
+    weights = train_extractor(corpus, settings, default_cache(settings), out, hand_set=hand_set)
     print(json.dumps(weights.to_json(), ensure_ascii=False, indent=1), file=sys.stdout)

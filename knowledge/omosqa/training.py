@@ -22,7 +22,7 @@ import numpy as np
 
 from knowledge.answering import Answerer
 from knowledge.config import KnowledgeConfig
-from knowledge.extraction import FEATURES, LEARNED_FILE, W_KIND, W_SECTION, Line, LineWeights, choose
+from knowledge.extraction import FEATURES, HAND_SET, LEARNED_FILE, W_KIND, W_SECTION, Line, LineWeights, choose
 from knowledge.omosqa import ATTRIBUTION
 from knowledge.omosqa.data import Page, Question, load_pages, load_questions
 from knowledge.omosqa.metrics import extraction_scores, harmonic
@@ -184,9 +184,33 @@ def fit(items: Sequence[Example], log: Log = _stderr) -> LineWeights:
     )
 
 
+def hand_set_thresholds(items: Sequence[Example], log: Log = _stderr) -> tuple[float, float]:
+    """`MIN_SCORE` and `RELATIVE_KEEP` for the hand-set weights, chosen on train like the learned ones.
+
+    The hand-set weights stay (fitted weights lowered Munich's fact_accuracy, module doc of
+    extraction.py); only the answer rule's two thresholds are chosen on real questions.
+    """
+    probabilities = [HAND_SET.scores(item.features) for item in items]
+    best: tuple[float, float, float] | None = None
+    for min_score in MIN_SCORES:
+        for keep in RELATIVE_KEEPS:
+            value = objective(rule_scores(items, probabilities, LineWeights(min_score=min_score, relative_keep=keep)))
+            if best is None or value > best[0] + 1e-9:
+                best = (value, min_score, keep)
+    assert best is not None
+    value, min_score, keep = best
+    log(f"hand-set weights on {len(items)} train questions: min_score {min_score}, relative_keep {keep}, "
+        f"objective {value:.4f}")  # fmt: skip
+    return min_score, keep
+
+
 def train_extractor(corpus: Path, base: KnowledgeConfig, cache_dir: Path | None, out: Path = LEARNED_FILE,
-                    log: Log = _stderr) -> LineWeights:  # fmt: skip
-    """Fit on `corpus`/train_*.json against `corpus`/pages_de.jsonl and write `out`."""
+                    log: Log = _stderr, hand_set: bool = False) -> LineWeights:  # fmt: skip
+    """Fit on `corpus`/train_*.json against `corpus`/pages_de.jsonl and write `out`.
+
+    With `hand_set`, only the hand-set weights' thresholds are chosen and returned (nothing written):
+    how `extraction.MIN_SCORE` and `RELATIVE_KEEP` were set.
+    """
     import json
 
     files = sorted(corpus.glob("train_*.json"))
@@ -194,7 +218,11 @@ def train_extractor(corpus: Path, base: KnowledgeConfig, cache_dir: Path | None,
         raise SystemExit(f"no train_*.json in {corpus}")
     pages = load_pages(corpus / "pages_de.jsonl")
     questions = [q for f in files for q in load_questions(f)]
-    weights = fit(collect(pages, questions, base, cache_dir, log), log)
+    items = collect(pages, questions, base, cache_dir, log)
+    if hand_set:
+        min_score, keep = hand_set_thresholds(items, log)
+        return LineWeights(min_score=min_score, relative_keep=keep)
+    weights = fit(items, log)
     out.write_text(json.dumps(weights.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     log(f"written {out}")
     return weights
