@@ -16,8 +16,9 @@ Why these live in one place:
   reveals nothing and cannot be computed by someone who knows a phone number; the public
   conversation API treats ids as secrets, exactly like the widget's random ids. The address itself
   sits in a separate Redis key with the conversation's lifetime, for sending replies later.
-- "Exactly once" across several gateway processes is a Redis `SET NX` claim with a TTL: used for
-  webhook replays (update/message/event ids) and for outbound delivery (`bb:delivered:{message_id}`).
+- "Exactly once" across several gateway processes is a Redis `SET NX` claim with a TTL
+  (`bot.conversation.claims`, shared with the turn handler's client message ids): used for webhook
+  replays (update/message/event ids) and for outbound delivery (`bb:delivered:{message_id}`).
 - Buttons travel through messengers as short references (`o:<token>:<index>`, or typed numbers on
   channels without buttons) that point at the options we stored, because Telegram allows only 64
   bytes of callback data and Rasa payloads are longer. A citizen can thus only choose options we
@@ -41,6 +42,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.conversation import texts
+from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
 from bot.conversation.ids import CONVERSATION_ID_PATTERN
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
@@ -250,11 +252,6 @@ def save_address(client: redis.Redis, conversation_id: str, address: dict[str, A
 def load_address(client: redis.Redis, conversation_id: str) -> dict[str, Any] | None:
     raw = client.get(address_key(conversation_id))
     return json.loads(raw) if raw else None
-
-
-def claim(client: redis.Redis, key: str, ttl_s: int) -> bool:
-    """True for exactly one caller across all processes until the key expires."""
-    return bool(client.set(key, "1", nx=True, ex=ttl_s))
 
 
 def delivered_key(message_id: str) -> str:
