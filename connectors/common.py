@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse
 
 from bot.conversation import texts
 from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
-from bot.conversation.ids import CONVERSATION_ID_PATTERN
+from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, CONVERSATION_ID_PATTERN, is_client_message_id
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
 from knowledge.input import (
@@ -166,6 +166,37 @@ def check_citizen_input(
         return check_input(text, payload, max_chars)
     except InputRefusedError as exc:
         raise CitizenInputError(exc.code, max_chars) from None
+
+
+# --- client message ids: the same message sent again is answered once (bot.conversation.receipts) -------
+
+CLIENT_MESSAGE_ID_DOC = (
+    "Optional: the client's own id of this message (8-64 of A-Z a-z 0-9 _ -), e.g. a random UUID, new for "
+    "every message. Send the same id again when you retry the message (no answer, a timeout, 409 or 503): "
+    "it is answered and stored once, and the retry gets the first answer (kept for 24 hours). Without an id "
+    "a retried message is answered and stored again."
+)
+CLIENT_MESSAGE_ID_SCHEMA: dict[str, Any] = {"pattern": CLIENT_MESSAGE_ID_PATTERN, "minLength": 8, "maxLength": 64}
+
+
+class ClientMessageIdError(ValueError):
+    """A client message id that breaks the rule of `bot.conversation.ids`; the message says so in German."""
+
+    code = "invalid_message_id"
+
+    def __init__(self) -> None:
+        super().__init__(texts.INVALID_CLIENT_MESSAGE_ID)
+
+
+def check_client_message_id(value: object) -> str | None:
+    """The client message id of a citizen's message: None when the client sent none, the id when it
+    follows the one rule (`bot.conversation.ids`), `ClientMessageIdError` otherwise (every channel)."""
+    if value is None:
+        return None
+    if not is_client_message_id(value):
+        raise ClientMessageIdError()
+    assert isinstance(value, str)
+    return value
 
 
 def text_problem(text: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:

@@ -152,6 +152,8 @@ WIDGET_ERRORS: dict[str, str] = {
     "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
     "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und "
     "versuchen Sie es dann noch einmal.",
+    "in_progress": TURN_IN_PROGRESS,
+    "invalid_message_id": INVALID_CLIENT_MESSAGE_ID,
 }
 
 # --- gateway: HTTP answers a citizen may read ------------------------------------------------------------

@@ -103,7 +103,9 @@
           "gleich noch einmal.",
         unavailable: "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
         rate_limited: "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment " +
-          "und versuchen Sie es dann noch einmal."
+          "und versuchen Sie es dann noch einmal.",
+        in_progress: "Ihre Nachricht wird noch bearbeitet. Bitte warten Sie einen Moment, die Antwort kommt gleich.",
+        invalid_message_id: "Diese Nachricht konnte nicht zugeordnet werden. Bitte laden Sie die Seite neu."
       }
     },
     en: {
@@ -166,7 +168,9 @@
         control_chars: "Your message contains control characters that are not allowed. Please remove them.",
         failed: "Sorry, your message could not be processed right now. Please try again in a moment.",
         unavailable: "The chat is not reachable right now. We will reconnect automatically.",
-        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again."
+        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again.",
+        in_progress: "Your message is still being processed. Please wait a moment, the answer is on its way.",
+        invalid_message_id: "This message could not be assigned. Please reload the page."
       }
     }
   };
