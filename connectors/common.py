@@ -16,8 +16,9 @@ Why these live in one place:
   reveals nothing and cannot be computed by someone who knows a phone number; the public
   conversation API treats ids as secrets, exactly like the widget's random ids. The address itself
   sits in a separate Redis key with the conversation's lifetime, for sending replies later.
-- "Exactly once" across several gateway processes is a Redis `SET NX` claim with a TTL: used for
-  webhook replays (update/message/event ids) and for outbound delivery (`bb:delivered:{message_id}`).
+- "Exactly once" across several gateway processes is a Redis `SET NX` claim with a TTL
+  (`bot.conversation.claims`, shared with the turn handler's client message ids): used for webhook
+  replays (update/message/event ids) and for outbound delivery (`bb:delivered:{message_id}`).
 - Buttons travel through messengers as short references (`o:<token>:<index>`, or typed numbers on
   channels without buttons) that point at the options we stored, because Telegram allows only 64
   bytes of callback data and Rasa payloads are longer. A citizen can thus only choose options we
@@ -41,7 +42,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.conversation import texts
-from bot.conversation.ids import CONVERSATION_ID_PATTERN
+from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
+from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, CONVERSATION_ID_PATTERN, is_client_message_id
 from bot.conversation.store import PREFIX, Button, Message
 from bot.turns.presentation import text_with_sources
 from knowledge.input import (
@@ -166,6 +168,37 @@ def check_citizen_input(
         raise CitizenInputError(exc.code, max_chars) from None
 
 
+# --- client message ids: the same message sent again is answered once (bot.conversation.receipts) -------
+
+CLIENT_MESSAGE_ID_DOC = (
+    "Optional: the client's own id of this message (8-64 of A-Z a-z 0-9 _ -), e.g. a random UUID, new for "
+    "every message. Send the same id again when you retry the message (no answer, a timeout, 409 or 503): "
+    "it is answered and stored once, and the retry gets the first answer (kept for 24 hours). Without an id "
+    "a retried message is answered and stored again."
+)
+CLIENT_MESSAGE_ID_SCHEMA: dict[str, Any] = {"pattern": CLIENT_MESSAGE_ID_PATTERN, "minLength": 8, "maxLength": 64}
+
+
+class ClientMessageIdError(ValueError):
+    """A client message id that breaks the rule of `bot.conversation.ids`; the message says so in German."""
+
+    code = "invalid_message_id"
+
+    def __init__(self) -> None:
+        super().__init__(texts.INVALID_CLIENT_MESSAGE_ID)
+
+
+def check_client_message_id(value: object) -> str | None:
+    """The client message id of a citizen's message: None when the client sent none, the id when it
+    follows the one rule (`bot.conversation.ids`), `ClientMessageIdError` otherwise (every channel)."""
+    if value is None:
+        return None
+    if not is_client_message_id(value):
+        raise ClientMessageIdError()
+    assert isinstance(value, str)
+    return value
+
+
 def text_problem(text: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """Why a citizen's text cannot be processed (a key of TEXTS), or None when it is fine."""
     return refusal(text, max_chars)
@@ -250,11 +283,6 @@ def save_address(client: redis.Redis, conversation_id: str, address: dict[str, A
 def load_address(client: redis.Redis, conversation_id: str) -> dict[str, Any] | None:
     raw = client.get(address_key(conversation_id))
     return json.loads(raw) if raw else None
-
-
-def claim(client: redis.Redis, key: str, ttl_s: int) -> bool:
-    """True for exactly one caller across all processes until the key expires."""
-    return bool(client.set(key, "1", nx=True, ex=ttl_s))
 
 
 def delivered_key(message_id: str) -> str:

@@ -7,7 +7,8 @@ can really get. Three come from shared code and were missing from every route:
   while malformed JSON in valid UTF-8 gets 422;
 - 503: the app-wide handler for a Redis outage (`bot.gateway.app.redis_unavailable`, with Retry-After).
 Routes that document these themselves keep their own description. `RATE_LIMITED` is for the routes
-that use a rate-limit dependency of `connectors.ratelimit` to list in their `responses` (429).
+that use a rate-limit dependency of `connectors.ratelimit` to list in their `responses` (429);
+`TURN_IN_PROGRESS` for the routes that take a `client_message_id` (409, `bot.gateway.app.turn_in_progress`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 BODY_NOT_READABLE = _error("The request body is not readable (not UTF-8).")
 RATE_LIMITED = _error("Too many requests; the text says so in German.", RETRY_AFTER)
 REDIS_UNAVAILABLE = _error("The conversation store is briefly unavailable; retry.", RETRY_AFTER)
+TURN_IN_PROGRESS = _error(
+    "A message with this client_message_id is still being answered (sent twice at once); send it again with the "
+    "same id after Retry-After to get that answer.",
+    RETRY_AFTER,
+)
 
 
 def document_shared_errors(app: FastAPI) -> None:

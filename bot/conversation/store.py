@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -125,9 +126,34 @@ class ConversationStore:
 
     def append(self, message: Message) -> Message:
         """Store a message with the next sequence number and publish it to live listeners."""
-        message.seq = int(self.redis.incr(f"{PREFIX}:seq:{message.conversation_id}"))
-        raw = message.model_dump_json()
+        return self.append_all([message])[0]
+
+    def append_all(self, messages: list[Message], events: Sequence[Event] = ()) -> list[Message]:
+        """Store messages of one conversation and events in one transaction (all of them or none)."""
+        self.number(messages)
         pipe = self.redis.pipeline()
+        for message in messages:
+            self.queue_append(pipe, message)
+        for event in events:
+            self.queue_emit(pipe, event)
+        pipe.execute()
+        return messages
+
+    def number(self, messages: list[Message]) -> None:
+        """Give messages of one conversation the next sequence numbers (before they are stored).
+
+        A number taken by a write that then fails is skipped: history keeps its order with a gap.
+        """
+        if not messages:
+            return
+        last = int(self.redis.incrby(f"{PREFIX}:seq:{messages[0].conversation_id}", len(messages)))
+        for offset, message in enumerate(messages):
+            message.seq = last - len(messages) + 1 + offset
+
+    def queue_append(self, pipe: redis.client.Pipeline, message: Message) -> None:
+        """The commands that store a numbered message and publish it, queued on `pipe` (a MULTI, so
+        callers can store several messages, events and their own records in one transaction)."""
+        raw = message.model_dump_json()
         pipe.rpush(history_key(message.conversation_id), raw)
         pipe.ltrim(history_key(message.conversation_id), -self.history_limit, -1)
         pipe.expire(history_key(message.conversation_id), self.ttl_s)
@@ -140,8 +166,6 @@ class ConversationStore:
             approximate=True,
         )
         pipe.publish(channel_name(message.conversation_id), json.dumps({"kind": "message", "message": json.loads(raw)}))
-        pipe.execute()
-        return message
 
     def history(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         rows = self.redis.lrange(history_key(conversation_id), 0, -1)
@@ -149,7 +173,12 @@ class ConversationStore:
         return [m for m in messages if m.seq > after_seq]
 
     def emit(self, event: Event) -> None:
-        self.redis.xadd(
+        self.queue_emit(self.redis, event)
+
+    @staticmethod
+    def queue_emit(pipe: redis.Redis | redis.client.Pipeline, event: Event) -> None:
+        """Append an event to the event stream (at once on a client, at EXEC on a transaction)."""
+        pipe.xadd(
             EVENT_STREAM,
             {"event": event.model_dump_json()},
             maxlen=EVENT_STREAM_MAXLEN,

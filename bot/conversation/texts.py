@@ -133,6 +133,14 @@ MESSENGER_REFUSALS: dict[str, str] = {
 CHOOSE_PROMPT = "Bitte wählen Sie:"
 ROLE_LABELS = {"staff": "Mitarbeiterin oder Mitarbeiter", "system": "Hinweis"}
 
+# A message whose client message id is being answered right now (a retry that overtook the first try).
+TURN_IN_PROGRESS = "Ihre Nachricht wird noch bearbeitet. Bitte warten Sie einen Moment, die Antwort kommt gleich."
+# A client message id that breaks the rule of `bot.conversation.ids` (names the field: partners read it).
+INVALID_CLIENT_MESSAGE_ID = (
+    "Die Nachrichten-ID (client_message_id) ist ungültig: erlaubt sind 8 bis 64 Zeichen aus A–Z, a–z, 0–9, "
+    "Unterstrich und Bindestrich."
+)
+
 # The widget's error frames by code (the widget translates known codes; `too_long` is `too_long(limit)`).
 WIDGET_ERRORS: dict[str, str] = {
     "invalid": "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
@@ -144,6 +152,8 @@ WIDGET_ERRORS: dict[str, str] = {
     "unavailable": "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
     "rate_limited": "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment und "
     "versuchen Sie es dann noch einmal.",
+    "in_progress": TURN_IN_PROGRESS,
+    "invalid_message_id": INVALID_CLIENT_MESSAGE_ID,
 }
 
 # --- gateway: HTTP answers a citizen may read ------------------------------------------------------------

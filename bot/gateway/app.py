@@ -33,7 +33,7 @@ from bot.handoff.teams import load_teams
 from bot.metrics.api import build_metrics_router, build_prometheus_router
 from bot.metrics.retention import retention_for
 from bot.settings import Settings, get_settings
-from bot.turns.handler import TurnHandler
+from bot.turns.handler import TurnHandler, TurnInProgressError
 from connectors.common import (
     request_validation_failed,
 )
@@ -154,6 +154,12 @@ async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def turn_in_progress(request: Request, exc: Exception) -> JSONResponse:
+    """A copy of a message (same client message id) that is still being answered: retry shortly, get that answer."""
+    assert isinstance(exc, TurnInProgressError)
+    return JSONResponse(status_code=409, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after_s)})
+
+
 async def handoff_refused(request: Request, exc: Exception) -> JSONResponse:
     """A handoff step not allowed now (already taken, not held, unknown team): its status, its German text."""
     assert isinstance(exc, HandoffError)
@@ -192,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RedisError, redis_unavailable)
     app.add_exception_handler(RequestValidationError, request_validation_failed)  # never echoes the input
     app.add_exception_handler(HandoffError, handoff_refused)  # console and citizen handoff routes alike
+    app.add_exception_handler(TurnInProgressError, turn_in_progress)  # widget REST and partner API alike
     app.include_router(health)
     app.include_router(questions)
     app.include_router(conversations)

@@ -29,15 +29,19 @@ from bot.turns.presentation import strip_source_lines, text_with_sources
 from connectors.common import (
     BAD_SHAPE,
     BAD_TEXT,
+    CLIENT_MESSAGE_ID_DOC,
+    CLIENT_MESSAGE_ID_SCHEMA,
     MAX_PAYLOAD_CHARS,
     CitizenInputError,
+    ClientMessageIdError,
     check_citizen_input,
+    check_client_message_id,
     client_ip,
     decode_json,
     pseudonymous_id,
     read_body,
 )
-from connectors.openapi import CITIZEN_TEXT
+from connectors.openapi import CITIZEN_TEXT, TURN_IN_PROGRESS
 from connectors.public import public_message
 from connectors.ratelimit import RateLimiter
 from knowledge.models import Source
@@ -70,6 +74,9 @@ class PartnerMessageIn(BaseModel):
     payload: str | None = Field(
         default=None, max_length=MAX_PAYLOAD_CHARS, description="Payload of a button the citizen chose."
     )
+    client_message_id: str | None = Field(
+        default=None, description=CLIENT_MESSAGE_ID_DOC, json_schema_extra=CLIENT_MESSAGE_ID_SCHEMA
+    )
 
 
 class PartnerButton(BaseModel):
@@ -100,8 +107,9 @@ class PartnerConversation(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {
-        "description": "Invalid UTF-8 or JSON, or a text the citizen-input check refuses (control characters, "
-        "empty, longer than BUERGERBOT_MAX_QUESTION_CHARS); `detail` says why in German"
+        "description": "Invalid UTF-8 or JSON, a text the citizen-input check refuses (control characters, "
+        "empty, longer than BUERGERBOT_MAX_QUESTION_CHARS) or an invalid `client_message_id`; `detail` says why "
+        "in German"
     },
     401: {"description": "Missing or invalid API key"},
     413: {"description": "Body larger than BUERGERBOT_MAX_WEBHOOK_BODY_BYTES"},
@@ -155,13 +163,18 @@ def _public(message: Message) -> PartnerMessage:
 
 
 def _checked(data: Any, max_chars: int) -> Any:
-    """The body with its text checked and stripped by the check every channel applies (connectors.common).
+    """The body with its text checked and stripped by the check every channel applies (connectors.common),
+    and its client message id checked by the one id rule.
 
     It runs before the model: pydantic refuses a lone surrogate only as "not the expected format" and
     knows nothing of the configured limit. Refusals are 400 with the German reason.
     """
     if not isinstance(data, dict) or "text" not in data:
         return data  # the model names what is missing
+    try:
+        check_client_message_id(data.get("client_message_id"))
+    except ClientMessageIdError as exc:
+        raise HTTPException(400, str(exc)) from exc
     try:
         text, payload = check_citizen_input(data["text"], data.get("payload"), max_chars)
     except CitizenInputError as exc:
@@ -173,6 +186,7 @@ def _checked(data: Any, max_chars: int) -> Any:
     "/conversations/{conversation_id}/messages",
     response_model=PartnerConversation,
     summary="Send a citizen's message and get the assistant's replies",
+    responses={409: TURN_IN_PROGRESS},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -183,7 +197,11 @@ def _checked(data: Any, max_chars: int) -> Any:
 async def partner_post_message(
     conversation_id: PartnerConversationId, request: Request, partner: Partner
 ) -> PartnerConversation:
-    """Replies come back at once; replies from staff arrive later and are fetched with GET."""
+    """Replies come back at once; replies from staff arrive later and are fetched with GET.
+
+    With `client_message_id`, a message sent again (its answer was lost) is not stored or answered a second
+    time: the retry gets the first answer. 409 while the first request is still answering it: retry later.
+    """
     settings: Settings = request.app.state.settings
     data = decode_json(await read_body(request, settings.max_webhook_body_bytes))
     try:
@@ -193,7 +211,9 @@ async def partner_post_message(
     text, payload = body.text, body.payload
     store: ConversationStore = request.app.state.store
     internal = internal_id(store, partner, conversation_id)
-    replies = await request.app.state.turns.handle(internal, text, channel="partner", payload=payload)
+    replies = await request.app.state.turns.handle(
+        internal, text, channel="partner", payload=payload, client_message_id=body.client_message_id
+    )
     conversation = store.get_or_create(internal, "partner")
     return PartnerConversation(
         conversation_id=conversation_id, state=conversation.state, messages=[_public(m) for m in replies]

@@ -11,22 +11,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.conversation.store import ConversationStore
 from bot.settings import Settings
 from bot.turns.handler import TurnHandler
 from connectors.common import (
+    CLIENT_MESSAGE_ID_DOC,
+    CLIENT_MESSAGE_ID_SCHEMA,
     HARD_MAX_TEXT_CHARS,
     MAX_PAYLOAD_CHARS,
     PAYLOAD_PATTERN,
     TEXT_PATTERN,
     CitizenInputError,
+    ClientMessageIdError,
     ConversationId,
     check_citizen_input,
+    check_client_message_id,
 )
-from connectors.openapi import CITIZEN_TEXT, RATE_LIMITED
+from connectors.openapi import CITIZEN_TEXT, RATE_LIMITED, TURN_IN_PROGRESS
 from connectors.public import PublicConversation, PublicMessage, public_conversation, public_message
 from connectors.ratelimit import limit_per_conversation_and_ip, limit_per_ip
 from knowledge.answering import Answerer
@@ -87,6 +91,18 @@ class MessageIn(BaseModel):
         description="Button payload, if a button was used.",
         json_schema_extra={"pattern": PAYLOAD_PATTERN},
     )
+    client_message_id: str | None = Field(
+        default=None, description=CLIENT_MESSAGE_ID_DOC, json_schema_extra=CLIENT_MESSAGE_ID_SCHEMA
+    )
+
+    @field_validator("client_message_id", mode="before")
+    @classmethod
+    def _client_message_id(cls, value: Any) -> str | None:
+        """The one id rule (`bot.conversation.ids`), refused with its German reason (type `invalid_message_id`)."""
+        try:
+            return check_client_message_id(value)
+        except ClientMessageIdError as exc:
+            raise PydanticCustomError(exc.code, str(exc)) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -137,15 +153,19 @@ async def ask(request: Request, body: QuestionIn, answerer: Annotated[Answerer, 
     "/{conversation_id}/messages",
     response_model=MessagesOut,
     dependencies=[Depends(limit_per_conversation_and_ip)],
-    responses={429: RATE_LIMITED},
+    responses={409: TURN_IN_PROGRESS, 429: RATE_LIMITED},
 )
 async def post_message(
     conversation_id: ConversationId,
     body: MessageIn,
     turns: Annotated[TurnHandler, Depends(get_turns)],
 ) -> MessagesOut:
+    """The bot's replies to one message of the citizen. With `client_message_id`, sending the message again
+    (after a lost answer) stores nothing new and returns the first answer; 409 while that is still being made."""
     text, payload = citizen_input_or_422(body.text, body.payload, turns.settings)
-    replies = await turns.handle(conversation_id, text, channel="rest", payload=payload)
+    replies = await turns.handle(
+        conversation_id, text, channel="rest", payload=payload, client_message_id=body.client_message_id
+    )
     conversation = turns.store.get_or_create(conversation_id)
     return MessagesOut(conversation=public_conversation(conversation), messages=[public_message(m) for m in replies])
 

@@ -37,10 +37,13 @@ from bot.conversation.store import ConversationState, ConversationStore, channel
 from bot.handoff.teams import load_teams
 from bot.origins import origin_allowed
 from bot.settings import Settings
+from bot.turns.handler import TurnInProgressError
 from connectors.common import (
     MAX_TEXT_CHARS,
     CitizenInputError,
+    ClientMessageIdError,
     check_citizen_input,
+    check_client_message_id,
     citizen_text,
     live_redis,
 )
@@ -69,33 +72,63 @@ class FrameError(ValueError):
         self.code = code
 
 
-def parse_frame(raw: str | None, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, str | None]:
-    """Validate one client frame `{"text": str, "payload": str|null}` and return (text, payload).
+def parse_frame(raw: str | None, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, str | None, str | None]:
+    """Validate one client frame `{"text": str, "payload": str|null, "client_message_id": str|null}` and
+    return (text, payload, client_message_id).
 
     `max_chars` is the installation's limit (`Settings.max_question_chars`), the same on every channel.
     Raises FrameError instead of closing the socket: a citizen who pasted something odd should get
     a polite hint and keep their conversation.
     """
+    frame = _frame_object(raw, max_chars)
+    try:  # the same checks as every other channel (connectors.common)
+        client_message_id = check_client_message_id(frame.get("client_message_id"))
+        text, payload = check_citizen_input(frame.get("text"), frame.get("payload"), max_chars)
+    except (CitizenInputError, ClientMessageIdError) as exc:
+        raise FrameError(exc.code) from exc
+    return text, payload, client_message_id
+
+
+def _frame_object(raw: str | None, max_chars: int) -> dict[str, Any]:
     if raw is None:
         raise FrameError("invalid")  # binary frames
     if len(raw) > 4 * max_chars + FRAME_OVERHEAD_CHARS:
         raise FrameError("too_long")
     try:
         frame = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise FrameError("invalid") from exc
     if not isinstance(frame, dict):
         raise FrameError("invalid")
-    try:  # the same check as every other channel (connectors.common)
-        return check_citizen_input(frame.get("text"), frame.get("payload"), max_chars)
-    except CitizenInputError as exc:
-        raise FrameError(exc.code) from exc
+    return frame
 
 
-def error_frame(code: str, max_chars: int = MAX_TEXT_CHARS) -> dict[str, str]:
-    """The widget's error frame; "too long" names the configured limit, as on every other channel."""
+def frame_message_id(raw: str | None, max_chars: int = MAX_TEXT_CHARS) -> str | None:
+    """The client message id of a frame if it has a valid one (even if the rest is refused), else None:
+    the widget matches error and typing frames to the message it sent by this id."""
+    try:
+        return check_client_message_id(_frame_object(raw, max_chars).get("client_message_id"))
+    except (FrameError, ClientMessageIdError):
+        return None
+
+
+def error_frame(code: str, max_chars: int = MAX_TEXT_CHARS, client_message_id: str | None = None) -> dict[str, str]:
+    """The widget's error frame; "too long" names the configured limit, as on every other channel.
+
+    It names the message it is about (`client_message_id`) when the frame carried a valid id."""
     message = citizen_text(code, max_chars) if code == "too_long" else ERRORS[code]
-    return {"kind": "error", "code": code, "message": message}
+    frame = {"kind": "error", "code": code, "message": message}
+    if client_message_id is not None:
+        frame["client_message_id"] = client_message_id
+    return frame
+
+
+def typing_frame(active: bool, client_message_id: str | None) -> dict[str, Any]:
+    """The typing indicator; when it goes off for a message with an id, that message has been answered."""
+    frame: dict[str, Any] = {"kind": "typing", "active": active}
+    if client_message_id is not None:
+        frame["client_message_id"] = client_message_id
+    return frame
 
 
 # --- demo page and static files -------------------------------------------------------------------
@@ -257,35 +290,45 @@ async def _relay(sock: _Socket, pubsub: aioredis.client.PubSub, last_seq: int, c
 
 
 async def _receive(sock: _Socket, conversation_id: str) -> None:
-    """Hand each valid citizen frame to the turn handler; replies arrive through the relay."""
+    """Hand each valid citizen frame to the turn handler; replies arrive through the relay.
+
+    Frames and answers name the message they are about by its client message id (the widget's own),
+    so the widget knows which of its messages was answered, refused or must be sent again.
+    """
     websocket = sock.websocket
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        max_chars = websocket.app.state.settings.max_question_chars
+        raw = message.get("text")
+        message_id = frame_message_id(raw, max_chars)
         limiter = getattr(websocket.app.state, "limiter", None)  # connectors.ratelimit, shared via Redis
         if limiter is not None:
             peer = websocket.client.host if websocket.client else "unknown"
             limits = (limiter.conversation(conversation_id), limiter.ip(peer))
             if await run_in_threadpool(limiter.wait_s, *limits) > 0:
-                await sock.send(error_frame("rate_limited"))
+                await sock.send(error_frame("rate_limited", client_message_id=message_id))
                 continue
-        max_chars = websocket.app.state.settings.max_question_chars
         try:
-            text, payload = parse_frame(message.get("text"), max_chars)
+            text, payload, client_message_id = parse_frame(raw, max_chars)
         except FrameError as exc:
-            await sock.send(error_frame(exc.code, max_chars))
+            await sock.send(error_frame(exc.code, max_chars, message_id))
             continue
-        await sock.send({"kind": "typing", "active": True})
+        await sock.send(typing_frame(True, client_message_id))
         try:
-            replies = await websocket.app.state.turns.handle(conversation_id, text, channel="web", payload=payload)
+            replies = await websocket.app.state.turns.handle(
+                conversation_id, text, channel="web", payload=payload, client_message_id=client_message_id
+            )
             if replies:
                 await sock.wait_relayed(max(m.seq for m in replies))
+        except TurnInProgressError:  # the same message, sent again while another request answers it
+            await sock.send(error_frame("in_progress", client_message_id=client_message_id))
         except Exception:
             log.exception("web message failed for %s", conversation_id)
-            await sock.send(error_frame("failed"))
+            await sock.send(error_frame("failed", client_message_id=client_message_id))
         finally:
-            await sock.send({"kind": "typing", "active": False})
+            await sock.send(typing_frame(False, client_message_id))
 
 
 @router.websocket("/ws/conversations/{conversation_id}")

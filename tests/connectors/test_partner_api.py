@@ -116,7 +116,7 @@ def test_openapi_documents_the_partner_api(client):
     spec = client.get("/openapi.json").json()
     operation = spec["paths"]["/api/v1/partner/conversations/{conversation_id}/messages"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert set(schema["properties"]) == {"text", "payload"}
+    assert set(schema["properties"]) == {"text", "payload", "client_message_id"}
     assert operation["security"] == [{"APIKeyHeader": []}]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     assert "/api/v1/partner/conversations/{conversation_id}" in spec["paths"]

@@ -12,6 +12,9 @@
  * - Live first, REST as fallback: a WebSocket replays what this tab has not seen (after=last seq) and then
  *   streams new messages (also those written later by staff). If it cannot connect, messages are sent with
  *   POST and new ones are fetched with GET ?after=SEQ while reconnect attempts back off.
+ * - Sent once, answered once: every message carries a random client_message_id. Until it is answered, the
+ *   widget sends it again with the same id (the socket closed first, the POST got no answer, 409, 5xx), over
+ *   REST or the socket, whichever is up; the server stores and answers an id once and repeats its answer.
  * - Accessible (WCAG 2.1 AA / BITV 2.0): real buttons and labels, role="log" for messages, a status line,
  *   Escape closes and returns focus to the launcher, every message carries its language.
  */
@@ -37,6 +40,7 @@
   var RECONNECT_MIN_MS = 1000;
   var RECONNECT_MAX_MS = 15000;
   var CALLBACK_PAYLOAD = "/request_callback";
+  var RETRY_MS = [1000, 2500, 5000, 10000, 15000]; // waits before sending an unanswered message again
 
   var TEXTS = {
     de: {
@@ -103,7 +107,9 @@
           "gleich noch einmal.",
         unavailable: "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
         rate_limited: "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment " +
-          "und versuchen Sie es dann noch einmal."
+          "und versuchen Sie es dann noch einmal.",
+        in_progress: "Ihre Nachricht wird noch bearbeitet. Bitte warten Sie einen Moment, die Antwort kommt gleich.",
+        invalid_message_id: "Diese Nachricht konnte nicht zugeordnet werden. Bitte laden Sie die Seite neu."
       }
     },
     en: {
@@ -166,7 +172,9 @@
         control_chars: "Your message contains control characters that are not allowed. Please remove them.",
         failed: "Sorry, your message could not be processed right now. Please try again in a moment.",
         unavailable: "The chat is not reachable right now. We will reconnect automatically.",
-        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again."
+        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again.",
+        in_progress: "Your message is still being processed. Please wait a moment, the answer is on its way.",
+        invalid_message_id: "This message could not be assigned. Please reload the page."
       }
     }
   };
@@ -181,12 +189,22 @@
   function storageSet(key, value) {
     try { window.sessionStorage.setItem(key, value); } catch (e) { memoryStore[key] = value; }
   }
-  function randomId() {
+  function randomHex() {
     var bytes = new Uint8Array(16);
     window.crypto.getRandomValues(bytes); // works on plain http too, unlike crypto.randomUUID
     var hex = "";
     for (var i = 0; i < bytes.length; i++) hex += (bytes[i] + 256).toString(16).slice(1);
-    return "web-" + hex;
+    return hex;
+  }
+  function randomId() {
+    return "web-" + randomHex();
+  }
+  /** A new client_message_id (8-64 of A-Z a-z 0-9 _ -, bot.conversation.ids): one per message, kept for its retries. */
+  function newMessageId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      try { return window.crypto.randomUUID(); } catch (e) { /* only in secure contexts (https, localhost) */ }
+    }
+    return randomHex();
   }
   var conversationId = storageGet(STORAGE_KEY);
   if (!conversationId || !CONVERSATION_ID.test(conversationId)) {
@@ -535,6 +553,7 @@
   var seen = {}; // seq -> true: a message is shown once, whichever way it arrived
   var lastSeq = 0;
   var pending = []; // citizen messages shown before the server confirmed them
+  var inflight = {}; // client_message_id -> entry: sent, not yet answered (sent again with the same id)
 
   function roleLabel(role) {
     return { citizen: T.you, bot: T.bot, staff: T.staff }[role] || T.system;
@@ -644,6 +663,7 @@
     for (var i = 0; i < pending.length; i++) {
       if (pending[i].text === message.text) {
         var node = pending[i].node;
+        pending[i].adopted = true; // stored: the server has it, whatever happens to its answer
         pending.splice(i, 1);
         node.classList.remove("bb-pending");
         node.setAttribute("data-seq", String(message.seq));
@@ -939,12 +959,14 @@
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       handleFrame(frame);
     };
+    var opened = socket;
     socket.onclose = function () {
       socket = null;
       socketOpen = false;
       setTyping(false);
       setReplyOpen(false);
       scheduleReconnect();
+      resendFrom(opened);
     };
     socket.onerror = function () { /* onclose follows and schedules the reconnect */ };
   }
@@ -968,17 +990,73 @@
     else if (frame.kind === "state") setState(frame.state, frame);
     else if (frame.kind === "typing") {
       setTyping(Boolean(frame.active));
-      if (!frame.active) setReplyOpen(false); // the server relayed every reply before this frame
+      if (!frame.active) {
+        setReplyOpen(false); // the server relayed every reply before this frame
+        answered(inflightEntry(frame.client_message_id));
+      }
     }
     else if (frame.kind === "error") {
       setTyping(false);
       setReplyOpen(false);
-      var last = lastUnconfirmed();
-      if (last && frame.code !== "unavailable") {
-        ui.input.value = ui.input.value || last.text; // give the text back so it can be corrected
-        dropPending(last);
-      }
+      var entry = inflightEntry(frame.client_message_id) || lastUnconfirmed();
+      // still being answered by another request, or failed half-way: the same id again gets (or finishes) that answer
+      if (entry && (frame.code === "in_progress" || frame.code === "failed") && retryLater(entry, 0)) return;
+      if (entry && frame.code !== "unavailable") giveBack(entry);
       showAlert(T.errors[frame.code] || String(frame.message || T.sendFailed));
+    }
+  }
+
+  function inflightEntry(id) {
+    return typeof id === "string" && Object.prototype.hasOwnProperty.call(inflight, id) ? inflight[id] : null;
+  }
+
+  /** The server answered this message (or refused it for good): it is not sent again. */
+  function answered(entry) {
+    if (!entry || entry.retryTimer) return; // an error frame just scheduled a retry; its typing frame follows it
+    delete inflight[entry.frame.client_message_id];
+  }
+
+  /** A refusal or the last failure: the message is not sent again, its text goes back into the input field. */
+  function giveBack(entry) {
+    if (entry.retryTimer) window.clearTimeout(entry.retryTimer);
+    delete inflight[entry.frame.client_message_id];
+    if (entry.adopted) return; // stored by the server (shown with its seq): it stays, only its answer is missing
+    ui.input.value = ui.input.value || entry.text; // give the text back so it can be corrected
+    dropPending(entry);
+  }
+
+  /** Send an unanswered message again, with its id, after `minMs` or the next back-off step; false when out of tries. */
+  function retryLater(entry, minMs) {
+    if (entry.retryTimer) return true;
+    if (entry.tries > RETRY_MS.length) return false;
+    var delay = Math.max(minMs || 0, RETRY_MS[Math.min(entry.tries, RETRY_MS.length) - 1] || 0);
+    entry.retryTimer = window.setTimeout(function () {
+      entry.retryTimer = null;
+      if (inflightEntry(entry.frame.client_message_id) === entry) deliver(entry);
+    }, delay);
+    return true;
+  }
+
+  /** The socket closed: what went out on it and was not answered goes again (over REST while it is down). */
+  function resendFrom(closed) {
+    Object.keys(inflight).forEach(function (id) {
+      var entry = inflight[id];
+      if (entry.via === closed && !entry.retryTimer) deliver(entry);
+    });
+  }
+
+  /** Send a message, or send it again: always with the same client_message_id, so it is stored and answered once. */
+  function deliver(entry) {
+    entry.tries += 1;
+    setTyping(true);
+    setReplyOpen(true);
+    if (socket && socketOpen) {
+      entry.via = socket; // if this socket closes before the answer, the message goes again
+      socket.send(JSON.stringify(entry.frame));
+    } else {
+      entry.via = null;
+      sendRest(entry);
+      connect();
     }
   }
 
@@ -996,15 +1074,11 @@
     showAlert("");
     started = true;
     var entry = showPending(text);
-    setTyping(true);
-    setReplyOpen(true);
-    var frame = { text: text, payload: payload || null };
-    if (socket && socketOpen) {
-      socket.send(JSON.stringify(frame));
-    } else {
-      sendRest(frame, entry);
-      connect();
-    }
+    entry.frame = { text: text, payload: payload || null, client_message_id: newMessageId() };
+    entry.tries = 0;
+    entry.retryTimer = null;
+    inflight[entry.frame.client_message_id] = entry;
+    deliver(entry);
     return true;
   }
 
@@ -1012,11 +1086,11 @@
     return ORIGIN + "/api/conversations/" + encodeURIComponent(conversationId) + suffix;
   }
 
-  function sendRest(frame, entry) {
+  function sendRest(entry) {
     window.fetch(apiUrl("/messages"), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(frame),
+      body: JSON.stringify(entry.frame),
       credentials: "omit"
     }).then(function (response) {
       if (!response.ok) {
@@ -1025,21 +1099,26 @@
           var failure = new Error("HTTP " + response.status);
           failure.status = response.status;
           failure.body = body;
+          failure.retryAfter = Number(response.headers.get("Retry-After")) || 0;
           throw failure;
         });
       }
       return response.json();
     }).then(function (body) {
+      answered(entry);
       confirmRest(entry, body);
       applyRest(body);
       setTyping(false);
       setReplyOpen(false);
     }).catch(function (error) {
+      if (inflightEntry(entry.frame.client_message_id) !== entry) return; // answered meanwhile (by the socket)
+      var status = error && error.status;
+      // no answer at all, 409 (still being answered) or a server failure: the same id again is safe
+      if ((!status || status === 409 || status >= 500) && retryLater(entry, ((error && error.retryAfter) || 0) * 1000)) return;
       setTyping(false);
       setReplyOpen(false);
-      dropPending(entry);
-      if (!ui.input.value) ui.input.value = frame.text;
-      showAlert(error && error.status === 429 ? T.errors.rate_limited : (refusalText(error) || T.sendFailed));
+      giveBack(entry);
+      showAlert(status === 429 ? T.errors.rate_limited : (refusalText(error) || T.sendFailed));
     });
   }
 
@@ -1058,6 +1137,7 @@
   function confirmRest(entry, body) {
     entry.confirmed = true;
     entry.node.classList.remove("bb-pending");
+    if (entry.adopted) return; // the socket already placed it by its own seq
     var seqs = ((body && body.messages) || []).map(function (m) { return Number(m.seq) || 0; }).filter(Boolean);
     if (!seqs.length) return; // no reply (staff holds the chat): a later replay brings its seq and adopts it
     var index = pending.indexOf(entry);
@@ -1102,6 +1182,14 @@
   }
 
   window.addEventListener("online", function () {
+    Object.keys(inflight).forEach(function (id) { // back online: unanswered messages go now, not after the back-off
+      var entry = inflight[id];
+      if (entry.retryTimer) {
+        window.clearTimeout(entry.retryTimer);
+        entry.retryTimer = null;
+        deliver(entry);
+      }
+    });
     if (!started || socketOpen) return;
     if (reconnectTimer) {
       window.clearTimeout(reconnectTimer);
