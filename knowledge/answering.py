@@ -90,6 +90,9 @@ def _date_de(service: Service) -> str:
 
 
 NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nichts Genaues. Das steht dort:"
+# when no line answers but that may be our failure, not the text's gap (`Selection.gap_is_certain`):
+# the bot says what it did not find, never that the source lacks it
+NOT_FOUND_DE = "Eine genaue Antwort auf Ihre Frage habe ich in dieser Beschreibung nicht gefunden. Das Wichtigste dazu:"
 
 
 MAX_ANSWER_CHARS = 900  # an answer's length unless the citizen asks for everything
@@ -120,6 +123,23 @@ def _lead(text: str, limit: int = MAX_LEAD_CHARS) -> str:
     return lead + " …"
 
 
+def _overview_text(service: Service) -> str:
+    """The summary, else the overview section, else the first section under its label.
+
+    Some catalogue entries have only fees: "ab 24,80 Euro" alone, under the service's name, does not
+    say what it is; "Gebühren:" before it does.
+    """
+    if service.summary.strip():
+        return service.summary
+    if service.sections.get(Section.UEBERBLICK, "").strip():
+        return service.sections[Section.UEBERBLICK]
+    for section in Section:
+        text = service.sections.get(section, "").strip()
+        if text:
+            return f"{section.label_de}:\n{text}"
+    return ""
+
+
 def compose(
     service: Service, selection: Selection, language: str, *, overview: bool, lead_chars: int = MAX_LEAD_CHARS
 ) -> str:
@@ -136,8 +156,8 @@ def compose(
         parts.append(render(selection))
     else:
         if not overview:
-            parts.append(NOT_COVERED_DE)
-        parts.append(_lead(service.summary or next(iter(service.sections.values()), ""), lead_chars))
+            parts.append(NOT_COVERED_DE if selection.gap_is_certain else NOT_FOUND_DE)
+        parts.append(_lead(_overview_text(service), lead_chars))
     parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
     return "\n\n".join(parts)
 

@@ -29,7 +29,7 @@ import logging
 import math
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,8 +47,8 @@ _FEE_WORD = re.compile(r"gebühr|kosten|bezahl|zahlen", re.I)
 # an age ("über 24 Jahren: 46 Euro", "18 Jahre alt") is no duration
 _DURATION = re.compile(
     r"(?<!unter )(?<!über )(?<!ab )"
-    r"\b(?:\d+|ein|eine[nm]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
-    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?n?|wochen?|monate?n?|jahre?n?|stunden?)\b"
+    r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
+    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b"
     r"(?!\s+alt\b)|"
     r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
     re.I,
@@ -84,6 +84,11 @@ MAX_FEE_LINES = 6
 MAX_GENERAL_FEE_LINES = 2
 MAX_CHARS = 560
 MAX_SECTION_CHARS = 800  # a section asked for by name is shown as far as this allows
+# the kinds of fact `_kind_match` recognises in a line: only for these is "no line has it" checkable
+CHECKABLE_SECTIONS = frozenset(
+    {Section.GEBUEHREN, Section.FRISTEN, Section.UNTERLAGEN, Section.ZUSTAENDIGE_STELLE, Section.ONLINE_DIENST,
+     Section.FORMULARE}
+)  # fmt: skip
 FORM_LINE_WEIGHT = 0.5  # a form link's score when the question does not ask for forms (`LineScorer.select`)
 MIN_SCORE = 0.35  # below this, no line of the service answers the question
 LEARNED_FILE = Path(__file__).resolve().parent / "data" / "line_scorer.json"
@@ -142,6 +147,12 @@ class Selection:
     lines: list[Line]
     best_score: float
     min_score: float = MIN_SCORE  # the scale of the weights that scored the lines
+    # when no line answers: whether that means the text does not cover the question. Only for a
+    # question that asks for a kind of fact a line can be checked for (a fee, a deadline, a document,
+    # an office, a form) or whose words occur nowhere in the service; a situation ("Ich bin nach
+    # München gezogen") or a "Wie beantrage ich …" that the service is about is answered by its
+    # overview, and "nothing on this" would be false.
+    gap_is_certain: bool = True
 
     @property
     def answered(self) -> bool:
@@ -433,7 +444,11 @@ class LineScorer:
                 s * FORM_LINE_WEIGHT if line.section is Section.FORMULARE else s
                 for line, s in zip(lines, scores, strict=True)
             ]
-        return choose(lines, scores, asked, self.weights, max_chars)
+        selection = choose(lines, scores, asked, self.weights, max_chars)
+        vocabulary = self.index.service_terms.get(service_id, set())
+        words_found = any(term in vocabulary for term in query_terms)
+        checkable = any(section in CHECKABLE_SECTIONS for section in asked)
+        return replace(selection, gap_is_certain=checkable or not words_found)
 
     @staticmethod
     def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:
@@ -468,6 +483,18 @@ def choose(
             continue
         chosen.append(i)
         size += len(lines[i].text)
+    # a sentence that points back ("Dieser Zeitraum …", "Deshalb …") is not understood without the one before
+    for i in sorted(chosen):
+        before = i - 1
+        if (
+            lines[i].paragraph >= 0
+            and before >= lines[i].paragraph
+            and before not in chosen
+            and _POINTS_BACK.match(lines[i].text)
+            and size + len(lines[before].text) <= max_chars + CONTEXT_SLACK_CHARS
+        ):
+            chosen.append(before)
+            size += len(lines[before].text)
     if not asked:
         # a question about a situation rather than a detail: what it costs belongs to a short answer
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
@@ -476,6 +503,16 @@ def choose(
                 chosen.append(i)
                 size += len(lines[i].text)
     return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)
+
+
+# German words that open a sentence by referring to the one before (demonstratives, pronominal
+# adverbs, connectives); not "Sie" (mostly the polite "you") nor "Es" ("Es gibt …")
+_POINTS_BACK = re.compile(
+    r"^(?:dies(?:e[mnrs]?)?|da(?:zu|für|bei|her|mit|nach|von|rin|rauf|raus|rüber)|deshalb|deswegen|darum|"
+    r"hierfür|hierzu|hierbei|außerdem|zudem|ebenso|allerdings|jedoch|trotzdem|er|solche[nrs]?)\b",
+    re.I,
+)
+CONTEXT_SLACK_CHARS = 160  # the sentence before may overrun the quote budget by this much
 
 
 def render(selection: Selection) -> str:

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from knowledge.answering import NOT_COVERED_DE
-from knowledge.extraction import _DURATION, Line, _contains, sentences, service_lines
+from knowledge.answering import NOT_COVERED_DE, NOT_FOUND_DE, _overview_text
+from knowledge.extraction import _DURATION, HAND_SET, Line, _contains, choose, sentences, service_lines
 from knowledge.models import Section, Service
 
 
@@ -150,3 +150,40 @@ def test_a_form_link_does_not_answer_a_question_that_asks_for_no_form(munich_ans
     )
     assert "zwischen zwei und elf Monaten" in answer.text
     assert "Formulare:" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("service", "question"),
+    [
+        ("dldb-1063475", "Meine Tochter zieht in ihre erste eigene Wohnung, wie geht das?"),
+        ("dldb-1064271", "Kennzeichen abgebrochen und weg"),
+    ],
+)
+def test_a_situation_the_service_is_about_never_gets_a_claim_of_absence(munich_answerer, service: str, question: str):
+    """No line scores high enough, but the question's words are the service's: that may be our failure,
+    not a gap in the text. The bot says what it did not find and shows the overview, never "nothing on this"."""
+    answer = munich_answerer.answer_service(service, question)
+    assert NOT_COVERED_DE not in answer.text
+    assert NOT_FOUND_DE in answer.text
+    assert answer.sources and answer.sources[0].url in answer.text
+
+
+def test_an_overview_of_a_fee_only_service_says_what_the_amount_is(munich_answerer):
+    service = munich_answerer.index.services["dldb-1064271"]
+    assert not service.summary and "Gebühren:\nab 24,80 Euro" in _overview_text(service)
+
+
+def test_a_sentence_that_points_back_comes_with_the_sentence_before():
+    paragraph = (
+        "Das Fahrzeug darf nur in der Zeit fahren, die auf dem Kennzeichen steht, und nur dann auf der Straße "
+        "stehen. Dieser Zeitraum kann zwischen zwei und elf Monaten betragen. Die Gebühr zahlen Sie vor Ort."
+    )
+    service = Service(
+        id="x", title="Saison", source_url="https://example.org/x", sections={Section.UEBERBLICK: paragraph}
+    )
+    lines = service_lines(service)
+    assert len(lines) == 3
+    selection = choose(lines, [0.1, 1.0, 0.2], [Section.FRISTEN], HAND_SET)
+    assert [line.position for line in selection.lines] == [0, 1]  # "Dieser Zeitraum" needs its antecedent
+    selection = choose(lines, [0.1, 0.2, 1.0], [], HAND_SET)
+    assert [line.position for line in selection.lines] == [2]  # "Die Gebühr …" stands on its own

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.answering import ENGLISH_NOTE, NOT_COVERED_DE, Answerer
+from knowledge.answering import ENGLISH_NOTE, NOT_COVERED_DE, NOT_FOUND_DE, Answerer
 from knowledge.config import KnowledgeConfig
 from knowledge.extraction import LineWeights
 from knowledge.importers.html import clean_line, has_words
@@ -119,8 +119,8 @@ _LABELS = {f"{label}:".casefold() for label in SECTION_LABELS_DE.values()}
 
 
 def abstains(answer: Answer) -> bool:
-    """The product abstains, or says the official text does not cover the question."""
-    return answer.abstained or NOT_COVERED_DE in answer.text
+    """The product abstains, or says that the official text does not cover the question or that it found no answer."""
+    return answer.abstained or NOT_COVERED_DE in answer.text or NOT_FOUND_DE in answer.text
 
 
 def answer_lines(answer: Answer, context: Sequence[str]) -> AnswerLines:
