@@ -187,3 +187,34 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
     assert [line.position for line in selection.lines] == [0, 1]  # "Dieser Zeitraum" needs its antecedent
     selection = choose(lines, [0.1, 0.2, 1.0], [], HAND_SET)
     assert [line.position for line in selection.lines] == [2]  # "Die Gebühr …" stands on its own
+
+
+def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
+    """Bad input of the issue: one paragraph of 100 sentences, HTML remnants, a question matching nothing."""
+    import json
+
+    from knowledge.answering import MAX_ANSWER_CHARS, Answerer
+    from knowledge.ingest import ingest, load_index
+    from tests.conftest import make_settings
+
+    filler = [f"Der Hinweis Nummer {n} betrifft die allgemeine Bearbeitung im Amt." for n in range(100)]
+    filler[73] = "Die Bearbeitung Ihres Antrags auf einen Anwohnerparkausweis dauert etwa zehn Arbeitstage."
+    text = " ".join(filler) + " <script>alert(1)</script> &nbsp;"
+    service = {
+        "id": "lang",
+        "title": "Langer Text",
+        "summary": "Ein Dienst mit sehr langer Beschreibung.",
+        "sections": {"ueberblick": text},
+        "source_url": "https://example.org/lang",
+    }
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "lang.json").write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
+    settings = make_settings(tmp_path / "data", content_dir=content)
+    ingest(settings, content)
+    answerer = Answerer(load_index(settings))
+    answer = answerer.answer_service("lang", "Wie lange dauert der Anwohnerparkausweis?")
+    assert "etwa zehn Arbeitstage" in answer.text
+    assert len(answer.text) <= MAX_ANSWER_CHARS and "<script" not in answer.text
+    unmatched = answerer.answer_service("lang", "Xylophon Quittengelee?")
+    assert len(unmatched.text) <= MAX_ANSWER_CHARS and unmatched.sources
