@@ -95,7 +95,7 @@ NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nic
 NOT_FOUND_DE = "Eine genaue Antwort auf Ihre Frage habe ich in dieser Beschreibung nicht gefunden. Das Wichtigste dazu:"
 
 
-MAX_ANSWER_CHARS = 900  # an answer's length unless the citizen asks for everything
+MAX_ANSWER_CHARS = 900  # a guess is cut to this; plain answers stay below it by `extraction.MAX_CHARS`
 GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to stay within the same length
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 
@@ -145,8 +145,9 @@ def compose(
 ) -> str:
     """Title, the chosen official lines (or, honestly, the overview), source and date.
 
-    "Nothing on this" is said only when no line of the whole service answers the question, never
-    because one field of the export is empty.
+    When no line answers, the overview follows one of two leads: "nothing on this in the text"
+    (`NOT_COVERED_DE`) only when `Selection.gap_is_certain`, else "I found no exact answer"
+    (`NOT_FOUND_DE`); never because one field of the export is empty.
     """
     parts: list[str] = []
     if language == "en":

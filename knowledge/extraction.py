@@ -24,6 +24,7 @@ fact_accuracy (README, "Real municipal content: OMoS-QA").
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -37,22 +38,29 @@ import numpy as np
 
 from knowledge.models import Section, Service
 from knowledge.sections import requested_sections
-from knowledge.text import analyze
+from knowledge.text import analyze, is_dictionary_word
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
 _MONEY = re.compile(r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bfree of charge\b", re.I)
 _FEE_WORD = re.compile(r"gebühr|kosten|bezahl|zahlen", re.I)
-# an age ("über 24 Jahren: 46 Euro", "18 Jahre alt") is no duration
 _DURATION = re.compile(
-    r"(?<!unter )(?<!über )(?<!ab )"
     r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
-    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b"
-    r"(?!\s+alt\b)|"
+    r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b|"
     r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
     re.I,
 )
+# an age ("über 24 Jahren: 46 Euro", "ab 16 Jahren", "18 Jahre alt") is no duration; "über 4 Wochen" is
+_AGE = re.compile(r"\b(?:unter|über|ab)\s+\d+\s+jahre?n?\b|\b\d+\s+jahre?\s+alt\b", re.I)
+
+
+def _has_duration(text: str) -> bool:
+    """A duration or deadline that is not an age."""
+    ages = [match.span() for match in _AGE.finditer(text)]
+    return any(not any(start <= match.start() < end for start, end in ages) for match in _DURATION.finditer(text))
+
+
 _CLOCK = re.compile(r"\b\d{1,2}[.:]\d{2}\s*uhr\b|\bmontags?\b|\bdienstags?\b|\bmittwochs?\b|\bdonnerstags?\b|"
                     r"\bfreitags?\b|\bsamstags?\b|\böffnungszeit\w*", re.I)  # fmt: skip
 _PHONE = re.compile(r"\b(?:telefon|tel\.|hotline|rufnummer)\b|\b0\d{2,4}[ /-]?\d{3,}|\b\d{3} \d{3}\b", re.I)
@@ -106,6 +114,7 @@ FEATURES = (
     "neighbour_dense",  # the better dense evidence of the lines before and after: answers come in runs
     "paragraph_lexical",  # lexical evidence of the whole paragraph a sentence was split from
 )
+KIND = FEATURES.index("kind")
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ class Line:
     section: Section
     text: str
     heading: str  # the list heading a bullet belongs to ("Gebühren:", "Unterlagen:"), or ""
-    paragraph: int = -1  # position of the paragraph's first sentence, for a sentence of a split paragraph
+    paragraph: int = -1  # position of its paragraph's first line (-1: a bullet or list item)
 
     @property
     def is_heading(self) -> bool:
@@ -261,8 +270,9 @@ def service_lines(service: Service) -> list[Line]:
 SPLIT_CHARS = 160  # a paragraph longer than this is split into sentences (`service_lines`)
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"“”)]))\s+(?=[„\"(]?[A-ZÄÖÜ])")
 _ABBREVIATION = re.compile(
-    r"(?:\b(?:[A-Za-zÄÖÜäöü]|z\.\s?B|bzw|ca|Nr|Abs|usw|inkl|evtl|ggf|u\.\s?a|d\.\s?h|St|Str|Tel|Dr|vgl|max|min|"
-    r"mind|zzgl|Mo|Di|Mi|Do|Fr|Sa|So|Jan|Feb|Aug|Sept?|Okt|Nov|Dez|bspw|gem|lt|sog|Ziff|Art)|\d)\.$"
+    r"(?:\b(?i:[a-zäöü]|z\.\s?b|bzw|bzgl|ca|nr|abs|usw|inkl|insb|evtl|ggf|u\.\s?a|d\.\s?h|st|str|tel|dr|hr|fr|vgl|"
+    r"max|min|mind|zzgl|mo|di|mi|do|sa|so|jan|feb|aug|sept?|okt|nov|dez|bspw|gem|geb|lt|sog|ziff|art|abt|mio|mrd|"
+    r"s|ff|allg|bes|bzw|eigtl|evtl|jhd|jh|tsd)|(?<![\d.])\d{1,2})\.$"
 )
 
 
@@ -302,7 +312,7 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
     best = 0.0
     for section in asked:
         if (section is Section.GEBUEHREN and _MONEY.search(text)) or (
-            section is Section.FRISTEN and _DURATION.search(text)
+            section is Section.FRISTEN and _has_duration(text)
         ):
             best = max(best, 1.0)
         elif section is Section.GEBUEHREN and _FEE_WORD.search(text):
@@ -319,12 +329,13 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
             best = max(best, 0.8)
     if _ASKS_PHONE.search(question) and _PHONE.search(text):
         best = max(best, 1.0)
-    if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _DURATION.search(text)):
+    if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _has_duration(text)):
         best = max(best, 0.8)
     return best
 
 
 MIN_HEAD_CHARS = 5  # a question word this long also matches compounds it ends ("anwalt" in "rechtsanwalt")
+MIN_MODIFIER_CHARS = 4  # ... when what comes before it is a word of at least this length
 
 
 def _contains(line_terms: frozenset[str], term: str) -> bool:
@@ -337,8 +348,20 @@ def _contains(line_terms: frozenset[str], term: str) -> bool:
         return True
     if len(term) < MIN_HEAD_CHARS:
         return False
-    # not verbs: "zulassen" is no kind of "lassen"
-    return any(word.endswith(term) and not word.endswith("en") for word in line_terms)
+    # a verb ending is no compound head: "zulassen" is no kind of "lassen"
+    return any(
+        word.endswith(term) and _is_modifier(word[: -len(term)]) and not (term.endswith("en") and word.endswith("en"))
+        for word in line_terms
+    )
+
+
+@functools.lru_cache(maxsize=50_000)
+def _is_modifier(prefix: str) -> bool:
+    """The front of a compound is a word itself (with or without the linking "s"): "rechts" in
+    "Rechtsanwalt", not "fahrzeugh" in "Fahrzeughalter" or "sch" in "Schalter"."""
+    if len(prefix) < MIN_MODIFIER_CHARS:
+        return False
+    return is_dictionary_word(prefix) or (prefix.endswith("s") and is_dictionary_word(prefix[:-1]))
 
 
 class LineScorer:
@@ -407,11 +430,13 @@ class LineScorer:
         for line, line_terms in zip(lines, terms, strict=True):
             if line.paragraph >= 0:
                 paragraphs[line.paragraph] = paragraphs.get(line.paragraph, frozenset()) | line_terms
+        evidence = {
+            first: sum(w for t, w in content.items() if _contains(words, t)) / total
+            for first, words in paragraphs.items()
+        }
         paragraph_lexical = np.array(
             [
-                sum(w for t, w in content.items() if _contains(paragraphs[line.paragraph], t)) / total
-                if line.paragraph >= 0
-                else own
+                evidence[line.paragraph] if line.paragraph >= 0 else own
                 for line, own in zip(lines, lexical, strict=True)
             ],
             dtype=np.float64,
@@ -447,8 +472,8 @@ class LineScorer:
         selection = choose(lines, scores, asked, self.weights, max_chars)
         vocabulary = self.index.service_terms.get(service_id, set())
         words_found = any(term in vocabulary for term in query_terms)
-        checkable = any(section in CHECKABLE_SECTIONS for section in asked)
-        return replace(selection, gap_is_certain=checkable or not words_found)
+        kind_absent = bool(asked) and all(s in CHECKABLE_SECTIONS for s in asked) and not features[:, KIND].any()
+        return replace(selection, gap_is_certain=kind_absent or not words_found)
 
     @staticmethod
     def _whole_sections(lines: list[Line], only: list[Section]) -> Selection:

@@ -218,6 +218,9 @@ class KnowledgeIndex:
             cards = ServiceCards.build(settings, state.services.values())
         index = cls(settings, state, vectors, embedder, cards)
         if state.reanalysed:
+            # the calibration was fitted on the old analysis: removed before the state is saved, so
+            # whoever opens the index next (not only `load_index`) still sees it must be refitted
+            cls.calibration_path(settings).unlink(missing_ok=True)
             state.save(path)
         # fitted for an older retrieval (after an upgrade): `knowledge.ingest.load_index` refits it
         index.needs_calibration = (

@@ -31,7 +31,7 @@ _PATTERNS: list[tuple[Section, re.Pattern[str]]] = [
         Section.FRISTEN,
         re.compile(
             r"\b(frist\w*|bis wann|wie lange|wie viel zeit|wieviel zeit|wann muss|dauer\w*|dauert|gültig\w*|"
-            r"wie ?viele?n? (?:tag|woche|monat|jahr)\w*|how many (?:days|weeks|months|years)|"
+            r"(?<!ab )wie ?viele?n? (?:tag|woche|monat|jahr)\w*|how many (?:days|weeks|months|years)|"
             r"gueltig\w*|läuft ab|laeuft ab|abgelaufen|rechtzeitig|innerhalb|deadline|how long|valid\w*|expire\w*)\b",
             re.I,
         ),

@@ -148,3 +148,20 @@ def test_the_confidence_model_is_refitted_when_cards_are_switched(tmp_path: Path
     index = load_index(off)
     assert index.calibrator.retrieval == "cards:off" and not index.needs_calibration
     assert Calibrator.load(path, "cards:off") is not None
+
+
+def test_an_index_reanalysed_on_opening_keeps_saying_it_needs_a_new_calibration(tmp_path: Path):
+    """Opening after an analyser upgrade saves the redone state; the stale calibration goes with it,
+    so a second opener (not only `load_index`) still refits instead of running on the old model."""
+    import json as _json
+
+    settings = make_settings(tmp_path / "data")
+    ingest(settings, _write(tmp_path / "content", SERVICES))
+    state_path = KnowledgeIndex.state_path(settings)
+    state = _json.loads(state_path.read_text())
+    state["version"] = 2  # an older analyser
+    state_path.write_text(_json.dumps(state))
+    assert KnowledgeIndex.open(settings).needs_calibration
+    assert KnowledgeIndex.open(settings).needs_calibration  # the state is saved, the signal is not lost
+    assert not load_index(settings).needs_calibration
+    assert KnowledgeIndex.calibration_path(settings).exists()

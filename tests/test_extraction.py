@@ -11,8 +11,9 @@ import re
 import pytest
 
 from knowledge.answering import NOT_COVERED_DE, NOT_FOUND_DE, _overview_text
-from knowledge.extraction import _DURATION, HAND_SET, Line, _contains, choose, sentences, service_lines
+from knowledge.extraction import HAND_SET, Line, _contains, _has_duration, choose, sentences, service_lines
 from knowledge.models import Section, Service
+from knowledge.sections import requested_sections
 
 
 def _official(service: Service) -> set[str]:
@@ -116,6 +117,15 @@ def test_a_long_paragraph_is_split_into_sentences_but_not_at_abbreviations_or_or
         "Mit der Verlängerung (vgl. Abs. 2) wird ein neuer Führerschein ausgestellt.",
     ]
     assert sentences("Kurz. Und knapp.") == ["Kurz. Und knapp."]  # short paragraphs stay whole
+    assert sentences(
+        "Bitte bringen Sie alle Unterlagen mit. Ggf. brauchen wir weitere Nachweise, fragen Sie bzgl. Ihrer Rente "
+        "nach. Die Frist läuft bis zum 4. März 2027. Eine neue Frist beginnt danach."
+    ) == [
+        "Bitte bringen Sie alle Unterlagen mit.",
+        "Ggf. brauchen wir weitere Nachweise, fragen Sie bzgl. Ihrer Rente nach.",
+        "Die Frist läuft bis zum 4. März 2027.",
+        "Eine neue Frist beginnt danach.",
+    ]
     service = Service(
         id="x", title="Beispiel", source_url="https://example.org/x", sections={Section.UEBERBLICK: paragraph}
     )
@@ -125,16 +135,22 @@ def test_a_long_paragraph_is_split_into_sentences_but_not_at_abbreviations_or_or
 
 
 def test_an_age_is_no_duration():
-    assert not _DURATION.search("über 24 Jahren: 46 Euro")
-    assert not _DURATION.search("ab 16 Jahren")
-    assert not _DURATION.search("Das Kind ist 12 Jahre alt.")
-    assert _DURATION.search("Die Bearbeitung dauert drei bis sechs Arbeitstage.")
-    assert _DURATION.search("innerhalb von 90 Tagen")
+    assert not _has_duration("über 24 Jahren: 46 Euro")
+    assert not _has_duration("ab 16 Jahren")
+    assert not _has_duration("Das Kind ist 12 Jahre alt.")
+    assert _has_duration("Die Bearbeitung dauert drei bis sechs Arbeitstage.")
+    assert _has_duration("innerhalb von 90 Tagen")
+    assert _has_duration("nicht innerhalb eines Jahres abgeholt")
+    assert _has_duration("über 4 Wochen") and _has_duration("ab 6 Monaten vor Ablauf")  # only years make an age
+    assert requested_sections("Ab wie vielen Jahren braucht man einen Ausweis?") == []  # asks an age
+    assert requested_sections("Nach wie vielen Jahren kann ich mich einbürgern lassen?") == [Section.FRISTEN]
 
 
 def test_a_compound_counts_as_its_head_but_a_prefixed_verb_does_not():
     assert _contains(frozenset({"rechtsanwalt"}), "anwalt")
     assert not _contains(frozenset({"zulassen"}), "lassen")
+    assert not _contains(frozenset({"fahrzeughalter"}), "alter")  # "fahrzeugh" is no word
+    assert not _contains(frozenset({"schalter"}), "alter")
     assert not _contains(frozenset({"reisepass"}), "pass")  # too short to be sure
 
 

@@ -150,18 +150,20 @@ def answer_lines(answer: Answer, context: Sequence[str]) -> AnswerLines:
             used.add(match)
             found.indices.append(match)
             continue
+        # a sentence the product split from a longer context line: that line is shown (in part);
+        # checked before containment, or a split sentence holding a short heading ("Kosten") maps there
+        holder = next((i for i, key in enumerate(keys) if i > 0 and has_words(text) and text in key), None)
+        if holder is not None:
+            if holder not in used:
+                used.add(holder)
+                found.indices.append(holder)
+            continue
         inside = [i for i, key in enumerate(keys) if i > 0 and i not in used and has_words(key) and key in text]
         if inside:
             used.update(inside)
             found.indices.extend(inside)
-            continue
-        # a sentence the product split from a longer context line: that line is shown (in part)
-        holder = next((i for i, key in enumerate(keys) if i > 0 and has_words(text) and text in key), None)
-        if holder is None:
+        else:
             found.unmapped.append(text)
-        elif holder not in used:
-            used.add(holder)
-            found.indices.append(holder)
     found.indices.sort()
     return found
 

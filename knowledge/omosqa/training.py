@@ -190,11 +190,11 @@ def hand_set_thresholds(items: Sequence[Example], log: Log = _stderr) -> tuple[f
     The hand-set weights stay (fitted weights lowered Munich's fact_accuracy, module doc of
     extraction.py); only the answer rule's two thresholds are chosen on real questions.
     """
-    probabilities = [HAND_SET.scores(item.features) for item in items]
+    scores = [HAND_SET.scores(item.features) for item in items]
     best: tuple[float, float, float] | None = None
     for min_score in MIN_SCORES:
         for keep in RELATIVE_KEEPS:
-            value = objective(rule_scores(items, probabilities, LineWeights(min_score=min_score, relative_keep=keep)))
+            value = objective(rule_scores(items, scores, LineWeights(min_score=min_score, relative_keep=keep)))
             if best is None or value > best[0] + 1e-9:
                 best = (value, min_score, keep)
     assert best is not None
@@ -208,8 +208,8 @@ def train_extractor(corpus: Path, base: KnowledgeConfig, cache_dir: Path | None,
                     log: Log = _stderr, hand_set: bool = False) -> LineWeights:  # fmt: skip
     """Fit on `corpus`/train_*.json against `corpus`/pages_de.jsonl and write `out`.
 
-    With `hand_set`, only the hand-set weights' thresholds are chosen and returned (nothing written):
-    how `extraction.MIN_SCORE` and `RELATIVE_KEEP` were set.
+    With `hand_set`, only the hand-set weights' two thresholds are chosen on train and returned
+    (nothing written), to compare with the hand-chosen `extraction.MIN_SCORE` and `RELATIVE_KEEP`.
     """
     import json
 
