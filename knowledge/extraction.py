@@ -25,6 +25,7 @@ fact_accuracy (README, "Real municipal content: OMoS-QA").
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import math
@@ -508,18 +509,7 @@ def choose(
             continue
         chosen.append(i)
         size += len(lines[i].text)
-    # a sentence that points back ("Dieser Zeitraum …", "Deshalb …") is not understood without the one before
-    for i in sorted(chosen):
-        before = i - 1
-        if (
-            lines[i].paragraph >= 0
-            and before >= lines[i].paragraph
-            and before not in chosen
-            and _POINTS_BACK.match(lines[i].text)
-            and size + len(lines[before].text) <= max_chars + CONTEXT_SLACK_CHARS
-        ):
-            chosen.append(before)
-            size += len(lines[before].text)
+    size = _with_context(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS)
     if not asked:
         # a question about a situation rather than a detail: what it costs belongs to a short answer
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
@@ -527,17 +517,118 @@ def choose(
             if size + len(lines[i].text) <= max_chars:
                 chosen.append(i)
                 size += len(lines[i].text)
+    _as_passages(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS)
     return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)
 
 
 # German words that open a sentence by referring to the one before (demonstratives, pronominal
-# adverbs, connectives); not "Sie" (mostly the polite "you") nor "Es" ("Es gibt …")
+# adverbs, connectives, "Dann" after a condition); not "Sie" (mostly the polite "you") nor "Es" ("Es gibt …")
 _POINTS_BACK = re.compile(
     r"^(?:dies(?:e[mnrs]?)?|da(?:zu|für|bei|her|mit|nach|von|rin|rauf|raus|rüber)|deshalb|deswegen|darum|"
-    r"hierfür|hierzu|hierbei|außerdem|zudem|ebenso|allerdings|jedoch|trotzdem|er|solche[nrs]?)\b",
+    r"hierfür|hierzu|hierbei|außerdem|zudem|ebenso|allerdings|jedoch|trotzdem|er|solche[nrs]?|dann)\b",
     re.I,
 )
-CONTEXT_SLACK_CHARS = 160  # the sentence before may overrun the quote budget by this much
+CONTEXT_SLACK_CHARS = 160  # the context a chosen line needs may overrun the quote budget by this much
+MAX_CONTEXT_LINES = 4  # context lines added for one chosen line (a list under "… mitbringen:")
+MAX_GAP_LINES = 2  # lines between two chosen ones that are shown to make one passage
+
+
+def _unfinished(line: Line) -> bool:
+    """A paragraph line that does not stand alone: it ends mid-sentence, is a heading, or asks.
+
+    Web pages break a sentence over lines ("… beträgt ca." / "4 Wochen."; "Fachschulen sind für
+    Personen, die" / what follows), open a list ("folgende Dokumente mitbringen:"), or ask the
+    question the next line answers ("Du möchtest den Kurs freiwillig besuchen?"). A list item
+    stands alone under its heading, which `render` shows.
+    """
+    if line.paragraph < 0:
+        return False
+    text = line.text.rstrip().rstrip('"“”)')
+    if text.endswith((":", "?", ",", ";", "–", "-")) or line.is_heading:
+        return True
+    if not text.endswith((".", "!")) and not _DIGIT.search(text):
+        return True  # a fact line ("13 Euro", "Mo – Fr 10.00 – 13.00 Uhr") stands alone without a full stop
+    words = text.split()
+    return bool(words) and (words[-1].casefold() in _FUNCTION_WORDS or bool(_ABBREVIATION.search(text)))
+
+
+# German words a sentence cannot end with (articles, conjunctions, prepositions, relative pronouns):
+# a line ending with one is continued on the next ("Fachschulen sind für Personen, die")
+_FUNCTION_WORDS = frozenset(
+    re.split(
+        r"\s+",
+        "der die das den dem des ein eine einen einem einer eines und oder aber sowie sondern bzw wenn weil dass "
+        "ob als wie wo was wer welche welcher welches für mit von zu zum zur bei nach aus an am auf in im über "
+        "unter vor hinter neben zwischen durch gegen ohne um bis seit während wegen trotz sich",
+    )
+)
+
+
+def _with_context(lines: list[Line], chosen: list[int], size: int, budget: int) -> int:
+    """Add what the chosen lines are not understood without; returns the new size.
+
+    A sentence that points back ("Dieser Zeitraum …", "Deshalb …", "Dann …") brings the
+    sentence before it. A line that does not stand alone (`_unfinished`) brings what
+    follows in its section, line after line while that is still unfinished, and a line that opens
+    a list brings its items; a following sentence that points back to a chosen one comes with it
+    ("Dafür müssen Sie einen Antrag stellen."). At most `MAX_CONTEXT_LINES` per chosen line, all
+    within `budget`, so a quote never grows without bound.
+    """
+    taken = set(chosen)
+
+    def take(i: int) -> bool:
+        nonlocal size
+        if i in taken:
+            return True
+        if size + len(lines[i].text) > budget:
+            return False
+        taken.add(i)
+        chosen.append(i)
+        size += len(lines[i].text)
+        return True
+
+    for i in sorted(taken):
+        line = lines[i]
+        if i > 0 and line.paragraph >= 0 and _POINTS_BACK.match(line.text):
+            before = lines[i - 1]  # in its paragraph, or the paragraph before ("Sie möchten …?" / "Dann …")
+            if before.section is line.section and before.paragraph >= 0:
+                take(i - 1)
+        current = line
+        opens_list = line.paragraph >= 0 and line.text.rstrip().endswith(":")
+        for _ in range(MAX_CONTEXT_LINES):
+            if current.position + 1 >= len(lines):
+                break
+            following = lines[current.position + 1]
+            if following.section is not current.section:
+                break
+            if opens_list:  # its items: bullets under it, or short lines without a full stop
+                if not (following.heading == line.text or _is_label(following.text.rstrip())):
+                    break
+            elif not (_unfinished(current) or _POINTS_BACK.match(following.text)):
+                break
+            if not take(following.position):
+                break
+            current = following
+            if not (opens_list or _unfinished(current)):
+                break
+    return size
+
+
+def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int) -> None:
+    """Two chosen lines a line or two apart in one section: the lines between make them one passage.
+
+    Read alone, "Fachschulen sind für …" and "Was bietet die Fachschule?" skip what connects
+    them; the official text in one piece is easier to follow and no longer than the budget.
+    """
+    ordered = sorted(chosen)
+    for first, second in itertools.pairwise(ordered):
+        gap = range(first + 1, second)
+        if not 0 < len(gap) <= MAX_GAP_LINES or lines[first].section is not lines[second].section:
+            continue
+        extra = sum(len(lines[i].text) for i in gap)
+        if size + extra <= budget:
+            chosen.extend(gap)
+            size += extra
 
 
 def render(selection: Selection) -> str:
@@ -555,6 +646,10 @@ def render(selection: Selection) -> str:
         if line.heading and line.heading not in shown_headings and line.heading.rstrip(":") != line.section.label_de:
             block.append(line.heading)
             shown_headings.add(line.heading)
+        if line.labels_what_follows:
+            if line.text in shown_headings:  # a heading chosen for itself, already shown above its item
+                continue
+            shown_headings.add(line.text)
         block.append(line.text)
     if block:
         parts.append("\n".join(block))

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from knowledge.answering import NOT_COVERED_DE, NOT_FOUND_DE, _overview_text
-from knowledge.extraction import HAND_SET, Line, _contains, _has_duration, choose, sentences, service_lines
+from knowledge.extraction import HAND_SET, Line, _contains, _has_duration, choose, render, sentences, service_lines
 from knowledge.models import Section, Service
 from knowledge.sections import requested_sections
 
@@ -203,6 +203,77 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
     assert [line.position for line in selection.lines] == [0, 1]  # "Dieser Zeitraum" needs its antecedent
     selection = choose(lines, [0.1, 0.2, 1.0], [], HAND_SET)
     assert [line.position for line in selection.lines] == [2]  # "Die Gebühr …" stands on its own
+
+
+def _lines_of(*texts: str) -> list[Line]:
+    """One line per text, each its own paragraph, as a web page's `<p>`s arrive."""
+    service = Service(
+        id="x", title="Seite", source_url="https://example.org/x", sections={Section.UEBERBLICK: "\n".join(texts)}
+    )
+    lines = service_lines(service)
+    assert [line.text for line in lines] == list(texts)
+    return lines
+
+
+def _chosen(lines: list[Line], best: int, asked: list[Section] | None = None) -> list[int]:
+    scores = [1.0 if i == best else 0.05 for i in range(len(lines))]
+    return [line.position for line in choose(lines, scores, asked or [Section.FRISTEN], HAND_SET).lines]
+
+
+def test_a_sentence_broken_over_two_lines_is_shown_whole():
+    lines = _lines_of(
+        "Die Wartezeiten für einen Termin betragen ca.", "4 Wochen.", "Du musst geduldig sein.", "Ende der Seite."
+    )
+    assert _chosen(lines, 0) == [0, 1]  # "ca." ends no sentence
+    lines = _lines_of("Fachschulen sind für Personen, die", "eine Ausbildung abgeschlossen haben.", "Sonst nichts.")
+    assert _chosen(lines, 0) == [0, 1]  # a relative clause goes on
+
+
+def test_a_line_that_opens_a_list_comes_with_its_items_and_a_question_with_its_answer():
+    lines = _lines_of(
+        "Zum Termin bringen Sie folgende Unterlagen mit:",
+        "Reisepass",
+        "Geburtsurkunde",
+        "Die Adresse steht unten.",
+        "Noch ein Satz.",
+    )
+    assert _chosen(lines, 0) == [0, 1, 2]  # the list, not the sentence after it
+    lines = _lines_of("Sie möchten den Kurs freiwillig besuchen?", "Dann brauchen Sie eine Genehmigung.", "Anderes.")
+    assert _chosen(lines, 0) == [0, 1]
+    assert _chosen(lines, 1) == [0, 1]  # "Dann …" needs its condition
+
+
+def test_a_fact_line_and_a_full_sentence_stand_alone():
+    lines = _lines_of("Gebühr 13 Euro", "Wenn Sie den Antrag per Post stellen, überweisen Sie vorab.", "Mehr.")
+    assert _chosen(lines, 0, [Section.GEBUEHREN]) == [0]  # no full stop, but a fact, not a broken sentence
+    lines = _lines_of("Der Ausweis gilt zehn Jahre.", "Sie bekommen ihn nach drei Wochen.", "Mehr.")
+    assert _chosen(lines, 0) == [0]
+
+
+def test_two_chosen_lines_close_together_are_shown_as_one_passage_within_the_budget():
+    lines = _lines_of("Erster Satz.", "Der Ausweis gilt zehn Jahre.", "Ein Satz dazwischen.", "Er kostet 37 Euro.")
+    scores = [0.05, 1.0, 0.05, 0.9]
+    selection = choose(lines, scores, [Section.FRISTEN], HAND_SET)
+    assert [line.position for line in selection.lines] == [1, 2, 3]
+    long_gap = "Ein sehr langer Satz dazwischen, " * 30 + "der nicht in das Budget passt."
+    lines = _lines_of("Erster Satz.", "Der Ausweis gilt zehn Jahre.", long_gap, "Er kostet 37 Euro.")
+    selection = choose(lines, scores, [Section.FRISTEN], HAND_SET, max_chars=200)
+    assert [line.position for line in selection.lines] == [1, 3]
+
+
+def test_a_heading_chosen_for_itself_is_shown_once_above_its_items():
+    service = Service(
+        id="x",
+        title="Gebühren",
+        source_url="https://example.org/x",
+        sections={
+            Section.GEBUEHREN: "Online-Gebühr: Zahlung mit Karte\nNeufahrzeug: ab 20,50 Euro\nTageszulassung: 25 Euro"
+        },
+    )
+    lines = service_lines(service)
+    text = render(choose(lines, [0.9, 1.0, 0.95], [Section.GEBUEHREN], HAND_SET))
+    assert text.count("Online-Gebühr: Zahlung mit Karte") == 1
+    assert text.index("Online-Gebühr") < text.index("20,50 Euro") < text.index("25 Euro")
 
 
 def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
