@@ -709,6 +709,26 @@ def _language(soup: BeautifulSoup) -> str:
     return match.group(0).lower() if match else "de"
 
 
+# an editor's search words at the end of a page ("Stichworte: Deutsch lernen, Sprachtest"), as
+# Integreat pages carry them: words for finding the page, not a sentence to quote to a citizen
+_KEYWORD_LINE = re.compile(r"^(?:stichw[oö]rte?|schlagw[oö]rte?|suchbegriffe|keywords|tags)\s*:\s*(?P<words>.+)$", re.I)
+MAX_KEYWORDS = 40
+
+
+def _keyword_lines(blocks: list[_Block]) -> tuple[list[_Block], list[str]]:
+    """The page's blocks without its keyword lines, and the keywords they list (retrieval fields)."""
+    kept: list[_Block] = []
+    keywords: list[str] = []
+    for block in blocks:
+        match = _KEYWORD_LINE.match(block.text.removeprefix("- ")) if block.kind == "line" else None
+        if match is None:
+            kept.append(block)
+            continue
+        words = (clean_line(word) for word in re.split(r"[,;]", match["words"]))
+        keywords.extend(word for word in words if has_words(word) and word not in keywords)
+    return kept, keywords[:MAX_KEYWORDS]
+
+
 def _service_from_soup(
     soup: BeautifulSoup, *, url: str, title: str | None, updated: date | None, service_id: str | None
 ) -> Service | None:
@@ -721,7 +741,7 @@ def _service_from_soup(
     h1 = _first_heading(root)
     collector = _Collector(base_url=base_url, page_url=url)
     collector.visit(root)
-    blocks = collector.blocks
+    blocks, keywords = _keyword_lines(collector.blocks)
 
     lines = [block.text for block in blocks if block.kind == "line"]
     url_name = clean_line(unquote(Path(urlsplit(url).path).stem).replace("-", " ").replace("_", " "))
@@ -741,6 +761,7 @@ def _service_from_soup(
         summary=summarize(lead),
         sections=sections,
         links=list(collector.links.values()),
+        keywords=keywords,
         source_url=url,
         updated=updated or _meta_date(soup),
         language=_language(soup),

@@ -113,3 +113,20 @@ def test_real_landkreis_augsburg_export():
     text = "\n".join(t for s in result.services for t in s.sections.values())
     assert "<" not in text.replace("< ", "")  # no markup leaks into the text
     assert "&#" not in text and "\xa0" not in text
+
+
+def test_an_editors_keyword_line_becomes_keywords_not_answer_text(tmp_path: Path):
+    """Integreat pages end with "Stichworte: …": words to find the page by, never a sentence for a citizen."""
+    page = {
+        "id": 7,
+        "url": "https://integreat.app/musterstadt/de/sprache/",
+        "title": "Sprachkurse",
+        "content": "<p>Du suchst einen Sprachkurs?</p><p>Die VHS bietet Kurse an.</p>"
+        "<p><em>Stichworte: Deutsch lernen, Sprachtest;  Sprachlevel</em></p>",
+    }
+    export = tmp_path / "musterstadt_de.json"
+    export.write_text(json.dumps([page]), encoding="utf-8")
+    (service,) = load_integreat_export(export).services
+    assert service.keywords == ["Deutsch lernen", "Sprachtest", "Sprachlevel"]
+    text = "\n".join(service.sections.values())
+    assert "Stichworte" not in text and "Die VHS bietet Kurse an." in text
