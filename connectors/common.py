@@ -41,7 +41,6 @@ from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.conversation import texts
 from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
 from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, CONVERSATION_ID_PATTERN, is_client_message_id
 from bot.conversation.store import PREFIX, Button, Message
@@ -57,6 +56,7 @@ from knowledge.input import (
 from knowledge.input import (
     MAX_PAYLOAD_CHARS as MAX_PAYLOAD_CHARS,  # re-exported: the channels' models use it
 )
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 
 # Friendly German replies for messenger citizens (they never see HTTP status codes); wording in
-# `bot.conversation.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
+# `wording.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
 TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
 ROLE_LABELS = texts.ROLE_LABELS

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import redis
 from fastapi import HTTPException, Request
 
-from bot.conversation import texts
 from bot.conversation.store import PREFIX
 from bot.settings import Settings
+from wording import texts
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.conversation import texts
 from bot.settings import Settings
 from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ingest, load_index, reset_index
+from wording import texts
 
 log = logging.getLogger(__name__)
 BUSY_TEXT = texts.BUSY_REBUILDING

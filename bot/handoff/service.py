@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.conversation import events, texts
+from bot.conversation import events
 from bot.conversation.store import (
     ACTIVE,
     CONSOLE_CHANNEL,
@@ -36,6 +36,7 @@ from bot.conversation.store import (
 from bot.handoff.office_hours import describe_next
 from bot.handoff.teams import TeamsConfig
 from knowledge.models import Service
+from wording import texts
 
 log = logging.getLogger(__name__)
 

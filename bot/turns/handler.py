@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
 
-from bot.conversation import events, texts
+from bot.conversation import events
 from bot.conversation.events import Event
 from bot.conversation.receipts import LEASE_S, LeaseLostError, Receipt, Receipts
 from bot.conversation.store import Button, ConversationState, ConversationStore, Message
@@ -35,6 +35,7 @@ from bot.turns.answers import reply_to
 from bot.turns.protocol import Directive
 from knowledge.answering import Answerer
 from knowledge.models import Section
+from wording import texts
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from bot.conversation import texts
 from bot.conversation.store import Conversation
 from bot.handoff.service import HandoffService, HandoffStatus
 from connectors.common import ConversationId
+from wording import texts
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
 

@@ -31,7 +31,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 
-from bot.conversation import texts
 from bot.conversation.ids import CONVERSATION_ID_PATTERN, is_conversation_id
 from bot.conversation.store import ConversationState, ConversationStore, channel_name
 from bot.handoff.teams import load_teams
@@ -50,6 +49,7 @@ from connectors.common import (
 from connectors.public import public_message, public_message_json
 from connectors.web.demo import render_demo_page
 from connectors.web.handoff import citizen_status
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default 
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
 
 # Error frames carry a code (the widget translates known codes) and a friendly German text
-# (`bot.conversation.texts.WIDGET_ERRORS`).
+# (`wording.texts.WIDGET_ERRORS`).
 ERRORS: dict[str, str] = {**texts.WIDGET_ERRORS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 
 

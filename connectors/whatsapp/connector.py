@@ -24,7 +24,6 @@ import httpx
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.conversation import texts
 from bot.conversation.store import Button, Message
 from bot.settings import Settings
 from connectors.common import (
@@ -38,6 +37,7 @@ from connectors.common import (
     split_text,
 )
 from connectors.messaging import Inbound
+from wording import texts
 
 log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
