@@ -18,7 +18,6 @@ FEEDBACK_BUTTONS = [
     {"title": "👎 Nein", "payload": "/feedback_negative"},
 ]
 FEEDBACK_THANKS = "Danke für Ihre Rückmeldung! Kann ich sonst noch helfen?"
-FEEDBACK_THANKS_DEGRADED = "Danke für Ihre Rückmeldung. Stellen Sie gern Ihre nächste Frage."
 OFFER_LEAD_REQUESTED = "Gern."
 OFFER_LEAD_SORRY = "Das tut mir leid."
 OFFER_TEXT = (
@@ -30,7 +29,6 @@ CONSENT_BUTTONS = [
     {"title": "Nein, danke", "payload": "/deny"},
 ]
 HANDOFF_CONFIRMED = "Danke. Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
-HANDOFF_CONFIRMED_DEGRADED = "Ich habe Ihr Anliegen an die Mitarbeitenden der Stadt weitergegeben."
 HANDOFF_DECLINED = "In Ordnung. Fragen Sie mich gern weiter, ich helfe Ihnen, so gut ich kann."
 CALLBACK_ELSEWHERE = (
     "Eine Rückruf- oder E-Mail-Bitte können Sie im Chat-Fenster auf der Website der Stadt hinterlassen. "
