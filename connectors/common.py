@@ -71,17 +71,9 @@ _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 # `wording.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
 TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
-ROLE_LABELS = texts.ROLE_LABELS
 
 # A conversation id in a widget URL (`bot.conversation.ids`): the client chose it, the rule is the bot's.
 ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client.")]
-
-# HTTP error details (German, like the rest of the public API)
-BODY_TOO_LARGE = "Die Anfrage ist zu groß."
-BAD_ENCODING = "Die Anfrage ist kein gültiges UTF-8."
-BAD_JSON = "Die Anfrage ist kein gültiges JSON."
-BAD_SHAPE = "Die Anfrage hat nicht das erwartete Format."
-BAD_TEXT = "Der Text enthält unzulässige Steuerzeichen."
 
 
 class DeliveryError(RuntimeError):
@@ -104,14 +96,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise HTTPException(400, BAD_SHAPE)
+            raise HTTPException(400, texts.BAD_SHAPE)
         if int(declared) > limit:
-            raise HTTPException(413, BODY_TOO_LARGE)
+            raise HTTPException(413, texts.BODY_TOO_LARGE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, BODY_TOO_LARGE)
+            raise HTTPException(413, texts.BODY_TOO_LARGE)
     return bytes(body)
 
 
@@ -120,11 +112,11 @@ def decode_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HTTPException(400, BAD_ENCODING) from exc
+        raise HTTPException(400, texts.BAD_ENCODING) from exc
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise HTTPException(400, BAD_JSON) from exc
+        raise HTTPException(400, texts.BAD_JSON) from exc
 
 
 # --- citizen input: the one check every channel applies ---------------------------------------------
@@ -360,7 +352,7 @@ def numbered_text(text: str, buttons: list[Button]) -> str:
 def display_text(message: Message) -> str:
     """What the citizen reads on a text-only channel: who speaks (staff and system messages, like the
     widget's labels), the text, and the sources of an answer with their date, each link once."""
-    label = ROLE_LABELS.get(message.role)
+    label = texts.ROLE_LABELS.get(message.role)
     text = text_with_sources(message.text, message.data)
     return f"{label}:\n{text}" if label else text
 

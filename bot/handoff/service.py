@@ -377,7 +377,7 @@ class HandoffService:
     def transfer(self, conversation_id: str, staff: StaffMember, team: str) -> Conversation:
         """Back into the queue for another team, keeping the original waiting time."""
         if team not in {t.id for t in self.teams.teams}:
-            raise HandoffError(f"Unbekanntes Team: {team}", 400)
+            raise HandoffError(texts.unknown_team(team), 400)
         conversation = self._held(conversation_id, staff)
         self.redis.delete(claim_key(conversation_id))
         conversation = self.store.update(
@@ -416,7 +416,7 @@ class HandoffService:
 
     def close(self, conversation_id: str, staff: StaffMember, resolution: str) -> Conversation:
         if resolution not in self.teams.resolution_codes():
-            raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
+            raise HandoffError(texts.unknown_resolution(resolution), 400)
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
             raise HandoffError(texts.HELD_BY_COLLEAGUE)

@@ -37,6 +37,7 @@ from connectors.console.auth import (
     session_info,
 )
 from knowledge.answering import Answerer
+from wording import texts
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -84,7 +85,7 @@ def login_page() -> FileResponse:
 def static_file(name: str) -> FileResponse:
     allowed = {"console.js", "console.css", "login.js"}
     if name not in allowed:
-        raise HTTPException(404, "Nicht gefunden")
+        raise HTTPException(404, texts.FILE_NOT_FOUND)
     media = "text/javascript" if name.endswith(".js") else "text/css"
     return FileResponse(STATIC_DIR / name, media_type=media, headers={"Cache-Control": "no-cache"})
 
@@ -166,10 +167,10 @@ class TextIn(BaseModel):
         if not isinstance(value, str):
             return value  # pydantic names the wrong type
         if has_bad_chars(value):
-            raise ValueError("Der Text enthält unzulässige Steuerzeichen.")
+            raise ValueError(texts.BAD_TEXT)
         value = value.strip()
         if not value:
-            raise ValueError("Bitte geben Sie einen Text ein.")
+            raise ValueError(texts.ENTER_TEXT)
         return value
 
 
@@ -228,7 +229,7 @@ def _detail(handoff: HandoffService, conversation_id: str, staff: Staff) -> Conv
 
 def _checked(conversation_id: str) -> str:
     if not is_conversation_id(conversation_id):
-        raise HTTPException(400, "Ungültige Unterhaltungs-ID")
+        raise HTTPException(400, texts.INVALID_CONVERSATION_ID)
     return conversation_id
 
 

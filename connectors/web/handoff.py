@@ -95,5 +95,5 @@ def queue_status(
 ) -> CitizenStatus:
     conversation = handoff.store.get(conversation_id)
     if conversation is None:
-        raise HTTPException(404, "Unterhaltung nicht gefunden")
+        raise HTTPException(404, texts.CONVERSATION_NOT_FOUND)
     return citizen_status(handoff, conversation)

@@ -10,9 +10,10 @@ import pytest
 import redis
 
 from bot.settings import Settings
-from connectors.ratelimit import RATE_LIMITED_TEXT, Limit, RateLimiter
+from connectors.ratelimit import Limit, RateLimiter
 from connectors.web.router import ERRORS
 from tests.connectors.conftest import REDIS_URL
+from wording.texts import RATE_LIMITED as RATE_LIMITED_TEXT
 
 
 def limiter(client: redis.Redis) -> RateLimiter:
