@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import logging
+import pathlib
 import re
 import secrets
 from typing import Annotated, Any, Protocol
@@ -39,7 +40,7 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
 from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, CONVERSATION_ID_PATTERN, is_client_message_id
@@ -390,3 +391,34 @@ def live_redis(app: FastAPI) -> aioredis.Redis:
         )
         app.state.web_redis = client
     return client
+
+
+# --- scripts served with this installation's values (the widget, the console) ---------------------------
+
+SCRIPT_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def script_with(path: pathlib.Path, values: dict[str, Any]) -> bytes:
+    """A static script with JSON values written in for its placeholders (configuration, `wording.texts`).
+
+    Why written in rather than fetched: the script needs them before it shows anything, one request (the
+    script tag) stays one request, and the strict CSP is untouched (still a file from our origin, no
+    inline code). The file holds only placeholders, so a forgotten substitution fails loudly instead of
+    showing a stale copy; each must occur exactly once.
+    """
+    source = path.read_text(encoding="utf-8")
+    for placeholder in values:
+        if source.count(placeholder) != 1:
+            raise RuntimeError(f"{path.name} must contain {placeholder} exactly once")
+    for placeholder, value in values.items():
+        source = source.replace(placeholder, json.dumps(value))
+    return source.encode("utf-8")
+
+
+def script_response(request: Request, body: bytes) -> Response:
+    """no-cache + ETag: browsers get a changed text or limit at once, an unchanged script costs a 304."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**SCRIPT_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
