@@ -25,14 +25,18 @@ What is not here (and why):
   against (`knowledge/guard.py`, `knowledge/sections.py`, `bot/conversation/privacy.py`);
 - page markup with its text: the console's and login page's HTML (`connectors/console/static/`),
   the demo city page (`connectors/web/demo.py`, a stand-in for the city's own page), the dashboard
-  and council report templates (`bot/metrics/templates/`); and what a city configures (canned
-  responses and team names in the teams file, the content itself).
+  and council report templates (`bot/metrics/templates/`, the PDF's page footer in
+  `bot/metrics/report.py`); and what a city configures (canned responses and team names in the
+  teams file, the demo accounts' names, the content itself);
+- glue between texts: separators, quotation marks, the "und"/"oder" that join service titles
+  (`knowledge/topics.py`, `knowledge/answering.py`), number and date formats ("KW 45", "08:00–18:00").
 
 Conventions: a text is a named constant; a text with values is a small function with typed
 parameters, so a caller cannot forget a value; German first, `_EN` beside it where the citizen may
 read English. Templates the browser fills carry `{name}` placeholders (tests/test_texts.py checks
 that German and English variants use the same ones). `bot/dialogue/domain.yml` must keep its
-`responses:` (Rasa reads the file): they must equal `RASA_RESPONSES` (a test says which line differs).
+`responses:` (Rasa reads the file): they must equal `RASA_RESPONSES`; tests/test_texts.py fails until
+they do and prints the block to paste there.
 """
 
 from __future__ import annotations
