@@ -19,7 +19,7 @@ What counts as a text (and lives here):
 What is not here (and why):
 - logs, `buergerbot` CLI output for IT, ingest skip reasons and configuration errors: read by the
   people who run the installation, next to the code that knows the cause;
-- API documentation (OpenAPI descriptions, English, for developers);
+- API documentation (OpenAPI descriptions, for developers);
 - text nobody reads as output: prompts of the optional LLM writer (`knowledge/llm.py`), training
   questions (Rasa NLU, `knowledge/confidence.py`), word lists and patterns the code matches
   against (`knowledge/guard.py`, `knowledge/sections.py`, `bot/conversation/privacy.py`);
