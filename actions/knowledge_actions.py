@@ -14,12 +14,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.conversation import texts
 from bot.handoff.service import HandoffReason
 from bot.turns.answers import reply_to
 from bot.turns.protocol import Directive, Feedback, HandoffOffer, HandoffRequest
 from knowledge.answering import Answerer
 from knowledge.models import Section
+from wording import texts
 
 ABSTENTIONS_BEFORE_OFFER = 2
 OUT_OF_SCOPE_OVERRIDE = 0.8  # knowledge confidence that outweighs an "out of scope" NLU intent

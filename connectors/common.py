@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import logging
+import pathlib
 import re
 import secrets
 from typing import Annotated, Any, Protocol
@@ -39,9 +40,8 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from bot.conversation import texts
 from bot.conversation.claims import claim as claim  # re-exported: the messengers and the outbox use it
 from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, CONVERSATION_ID_PATTERN, is_client_message_id
 from bot.conversation.store import PREFIX, Button, Message
@@ -57,6 +57,7 @@ from knowledge.input import (
 from knowledge.input import (
     MAX_PAYLOAD_CHARS as MAX_PAYLOAD_CHARS,  # re-exported: the channels' models use it
 )
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,12 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 _OPTION_REF = re.compile(r"^o:([0-9a-f]{8}):(\d{1,2})$")
 
 # Friendly German replies for messenger citizens (they never see HTTP status codes); wording in
-# `bot.conversation.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
+# `wording.texts`. "too_long" names the default limit: `citizen_text("too_long", max_chars)`.
 TEXTS: dict[str, str] = {**texts.MESSENGER_REFUSALS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 TRANSIENT = "transient"  # in Message.data: a notice outside the history; it keeps the offered options
-ROLE_LABELS = texts.ROLE_LABELS
 
 # A conversation id in a widget URL (`bot.conversation.ids`): the client chose it, the rule is the bot's.
 ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID_PATTERN, description="Chosen by the client.")]
-
-# HTTP error details (German, like the rest of the public API)
-BODY_TOO_LARGE = "Die Anfrage ist zu groß."
-BAD_ENCODING = "Die Anfrage ist kein gültiges UTF-8."
-BAD_JSON = "Die Anfrage ist kein gültiges JSON."
-BAD_SHAPE = "Die Anfrage hat nicht das erwartete Format."
-BAD_TEXT = "Der Text enthält unzulässige Steuerzeichen."
 
 
 class DeliveryError(RuntimeError):
@@ -104,14 +97,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise HTTPException(400, BAD_SHAPE)
+            raise HTTPException(400, texts.BAD_SHAPE)
         if int(declared) > limit:
-            raise HTTPException(413, BODY_TOO_LARGE)
+            raise HTTPException(413, texts.BODY_TOO_LARGE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, BODY_TOO_LARGE)
+            raise HTTPException(413, texts.BODY_TOO_LARGE)
     return bytes(body)
 
 
@@ -120,11 +113,11 @@ def decode_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HTTPException(400, BAD_ENCODING) from exc
+        raise HTTPException(400, texts.BAD_ENCODING) from exc
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise HTTPException(400, BAD_JSON) from exc
+        raise HTTPException(400, texts.BAD_JSON) from exc
 
 
 # --- citizen input: the one check every channel applies ---------------------------------------------
@@ -360,7 +353,7 @@ def numbered_text(text: str, buttons: list[Button]) -> str:
 def display_text(message: Message) -> str:
     """What the citizen reads on a text-only channel: who speaks (staff and system messages, like the
     widget's labels), the text, and the sources of an answer with their date, each link once."""
-    label = ROLE_LABELS.get(message.role)
+    label = texts.ROLE_LABELS.get(message.role)
     text = text_with_sources(message.text, message.data)
     return f"{label}:\n{text}" if label else text
 
@@ -398,3 +391,34 @@ def live_redis(app: FastAPI) -> aioredis.Redis:
         )
         app.state.web_redis = client
     return client
+
+
+# --- scripts served with this installation's values (the widget, the console) ---------------------------
+
+SCRIPT_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def script_with(path: pathlib.Path, values: dict[str, Any]) -> bytes:
+    """A static script with JSON values written in for its placeholders (configuration, `wording.texts`).
+
+    Why written in rather than fetched: the script needs them before it shows anything, one request (the
+    script tag) stays one request, and the strict CSP is untouched (still a file from our origin, no
+    inline code). The file holds only placeholders, so a forgotten substitution fails loudly instead of
+    showing a stale copy; each must occur exactly once.
+    """
+    source = path.read_text(encoding="utf-8")
+    for placeholder in values:
+        if source.count(placeholder) != 1:
+            raise RuntimeError(f"{path.name} must contain {placeholder} exactly once")
+    for placeholder, value in values.items():
+        source = source.replace(placeholder, json.dumps(value))
+    return source.encode("utf-8")
+
+
+def script_response(request: Request, body: bytes) -> Response:
+    """no-cache + ETag: browsers get a changed text or limit at once, an unchanged script costs a 304."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**SCRIPT_HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)

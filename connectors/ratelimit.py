@@ -22,13 +22,11 @@ from dataclasses import dataclass
 import redis
 from fastapi import HTTPException, Request
 
-from bot.conversation import texts
 from bot.conversation.store import PREFIX
 from bot.settings import Settings
+from wording import texts
 
 log = logging.getLogger(__name__)
-
-RATE_LIMITED_TEXT = texts.RATE_LIMITED
 
 _SCRIPT = """
 local t = redis.call('TIME')
@@ -75,7 +73,7 @@ class RateLimited(HTTPException):
 
     def __init__(self, retry_after_s: float) -> None:
         self.retry_after_s = max(1, math.ceil(retry_after_s))
-        super().__init__(429, RATE_LIMITED_TEXT, headers={"Retry-After": str(self.retry_after_s)})
+        super().__init__(429, texts.RATE_LIMITED, headers={"Retry-After": str(self.retry_after_s)})
 
 
 class RateLimiter:

@@ -19,35 +19,33 @@ from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
 from knowledge.text import analyze, detect_language
 from knowledge.topics import topics_text
+from wording.texts import (
+    ABSTAIN_DE,
+    ABSTAIN_EN,
+    EMPTY_DE,
+    ENGLISH_NOTE,
+    NO_DATE_DE,
+    NOT_COVERED_DE,
+    NOT_FOUND_DE,
+    OUT_OF_SCOPE_DE,
+    REFUSE_INJECTION_DE,
+    TOO_LONG_DE,
+    TOPICS_LEAD_DE,
+    TOPICS_LEAD_EN,
+    UNREADABLE_DE,
+    UNSURE_HELP_DE,
+    UNSURE_HELP_EN,
+    UNSURE_LEAD_DE,
+    UNSURE_LEAD_EN,
+    UNSURE_OTHERS_DE,
+    UNSURE_OTHERS_EN,
+    source_line_de,
+)
 
 VAGUE_RATIO = 0.6  # one-word questions: offer services scoring within 60 % of the best
 TIED_RATIO = 0.95  # longer questions: only practically tied services, and only when not confident
 CLARIFY_BELOW_CONFIDENCE = 0.8
 MIN_CLARIFY_COVERAGE = 0.4
-ABSTAIN_DE = (
-    "Dazu finde ich in den offiziellen Informationen der Stadt leider keine sichere Antwort. "
-    "Ich möchte Ihnen nichts Falsches sagen. Gerne verbinde ich Sie mit einer Mitarbeiterin oder "
-    "einem Mitarbeiter."
-)
-ABSTAIN_EN = (
-    "I could not find a reliable answer to this in the city's official information, and I do not "
-    "want to guess. I can connect you with a member of staff."
-)
-# a question in scope whose service retrieval is not sure of: the likeliest service, said as such
-UNSURE_LEAD_DE = "Ich bin mir nicht sicher, ob ich Ihre Frage richtig verstanden habe. Am ehesten passt diese Leistung:"
-UNSURE_LEAD_EN = "I am not sure I understood your question correctly. This service fits best:"
-UNSURE_OTHERS_DE = "Vielleicht meinen Sie auch: {titles}."
-UNSURE_OTHERS_EN = "You may also mean (official German names): {titles}."
-UNSURE_HELP_DE = (
-    "Passt das nicht? Fragen Sie gern mit anderen Worten nach, oder ich verbinde Sie mit einer "
-    "Mitarbeiterin oder einem Mitarbeiter."
-)
-UNSURE_HELP_EN = "Not what you need? Ask again in other words, or I can connect you with a member of staff."
-REFUSE_INJECTION_DE = "Das kann ich nicht tun. Ich beantworte nur Fragen zu den Dienstleistungen der Stadt."
-OUT_OF_SCOPE_DE = "Dabei kann ich leider nicht helfen. Ich beantworte Fragen zu den Dienstleistungen der Stadt."
-# what the content covers (knowledge/topics.py), appended to the texts above
-TOPICS_LEAD_DE = "Ich helfe Ihnen zum Beispiel bei Fragen zu: {topics}."
-TOPICS_LEAD_EN = "I can help for example with questions about (official German names): {topics}."
 
 
 def with_topics(text: str, topics: str, language: str = "de") -> str:
@@ -55,15 +53,6 @@ def with_topics(text: str, topics: str, language: str = "de") -> str:
     if not topics:
         return text
     return f"{text} {(TOPICS_LEAD_EN if language == 'en' else TOPICS_LEAD_DE).format(topics=topics)}"
-
-
-EMPTY_DE = "Bitte schreiben Sie Ihre Frage in Worten, zum Beispiel: „Was kostet ein Personalausweis?“"
-TOO_LONG_DE = (
-    "Ihre Nachricht ist leider zu lang für mich. Bitte stellen Sie Ihre Frage in ein bis zwei Sätzen, "
-    "zum Beispiel: „Welche Unterlagen brauche ich für die Anmeldung?“"
-)
-UNREADABLE_DE = "Ihre Nachricht konnte ich nicht lesen. Bitte schreiben Sie Ihre Frage als normalen Text."
-ENGLISH_NOTE = "The official information is available in German only; here is what it says:"
 
 
 @dataclass(frozen=True)
@@ -86,13 +75,7 @@ def check_input(question: str, max_chars: int) -> InputProblem | None:
 
 
 def _date_de(service: Service) -> str:
-    return service.updated.strftime("%d.%m.%Y") if service.updated else "ohne Datum"
-
-
-NOT_COVERED_DE = "Dazu steht in der offiziellen Beschreibung dieser Leistung nichts Genaues. Das steht dort:"
-# when no line answers but that may be our failure, not the text's gap (`Selection.gap_is_certain`):
-# the bot says what it did not find, never that the source lacks it
-NOT_FOUND_DE = "Eine genaue Antwort auf Ihre Frage habe ich in dieser Beschreibung nicht gefunden. Das Wichtigste dazu:"
+    return service.updated.strftime("%d.%m.%Y") if service.updated else NO_DATE_DE
 
 
 MAX_ANSWER_CHARS = 900  # a guess is cut to this; plain answers stay below it by `extraction.MAX_CHARS`
@@ -159,7 +142,7 @@ def compose(
         if not overview:
             parts.append(NOT_COVERED_DE if selection.gap_is_certain else NOT_FOUND_DE)
         parts.append(_lead(_overview_text(service), lead_chars))
-    parts.append(f"Quelle: {service.source_url} (Stand: {_date_de(service)})")
+    parts.append(source_line_de(service.source_url, _date_de(service)))
     return "\n\n".join(parts)
 
 

@@ -3,8 +3,8 @@
 Why it lives here, in the lowest layer: the answerer (`knowledge.answering`) must refuse the same
 text the channels refuse (the CLI, the evaluation and the Rasa actions reach it without a channel),
 and `knowledge/` never imports the bot or the connectors. So the rule is written once, here, and
-returns codes only; the wording is the caller's (channels: `bot.conversation.texts` via
-`connectors.common`, the answerer: its own German texts).
+returns codes only; the wording is the caller's (channels: `wording.texts` via
+`connectors.common`, the answerer: its own texts there, `EMPTY_DE` and the like).
 
 The rule: text and payload are strings; text is at most `max_chars` characters once surrounding
 whitespace is stripped (`Settings.max_question_chars`, `BUERGERBOT_MAX_QUESTION_CHARS`, the same on

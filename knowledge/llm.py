@@ -33,6 +33,7 @@ from knowledge.config import PROJECT_ROOT, KnowledgeConfig
 from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
 from knowledge.text import LEXICON_FILE, analyze, english_german, lemmas, normalize, synonym_table
+from wording.texts import NO_DATE_DE, source_line_de
 
 if TYPE_CHECKING:  # LangChain is loaded only when a writer is configured: the extractive path never needs it
     from langchain_core.messages import BaseMessage
@@ -458,8 +459,8 @@ class AnswerWriter:
         for source in answer.sources:
             if source.url in text or any(source.url in line for line in lines):
                 continue
-            date = source.updated.strftime("%d.%m.%Y") if source.updated else "ohne Datum"
-            lines.append(f"Quelle: {source.url} (Stand: {date})")
+            date = source.updated.strftime("%d.%m.%Y") if source.updated else NO_DATE_DE
+            lines.append(source_line_de(source.url, date))
         return "\n\n".join([text, *lines])
 
     def close(self) -> None:

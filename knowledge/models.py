@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wording import texts
+
 
 class Section(StrEnum):
     """The sections a service description may have, in the order citizens read them."""
@@ -36,29 +38,9 @@ class Section(StrEnum):
         return SECTION_LABELS_EN[self]
 
 
-SECTION_LABELS_DE: dict[Section, str] = {
-    Section.UEBERBLICK: "Überblick",
-    Section.VORAUSSETZUNGEN: "Voraussetzungen",
-    Section.UNTERLAGEN: "Unterlagen",
-    Section.GEBUEHREN: "Gebühren",
-    Section.FRISTEN: "Fristen",
-    Section.ABLAUF: "Ablauf",
-    Section.ZUSTAENDIGE_STELLE: "Zuständige Stelle",
-    Section.ONLINE_DIENST: "Online-Dienst",
-    Section.FORMULARE: "Formulare",
-}
-
-SECTION_LABELS_EN: dict[Section, str] = {
-    Section.UEBERBLICK: "Overview",
-    Section.VORAUSSETZUNGEN: "Requirements",
-    Section.UNTERLAGEN: "Documents",
-    Section.GEBUEHREN: "Fees",
-    Section.FRISTEN: "Deadlines",
-    Section.ABLAUF: "Procedure",
-    Section.ZUSTAENDIGE_STELLE: "Responsible office",
-    Section.ONLINE_DIENST: "Online service",
-    Section.FORMULARE: "Forms",
-}
+# the labels citizens read (`wording.texts`, by section value)
+SECTION_LABELS_DE: dict[Section, str] = {section: texts.SECTION_LABELS_DE[section.value] for section in Section}
+SECTION_LABELS_EN: dict[Section, str] = {section: texts.SECTION_LABELS_EN[section.value] for section in Section}
 
 
 class Link(BaseModel):

@@ -18,11 +18,11 @@ import pytest
 
 from bot.cli_eval import BotEvalError, evaluate_through_bot
 from bot.settings import PROJECT_ROOT, Settings
-from knowledge.answering import ABSTAIN_DE
 from knowledge.evaluation import EvalQuestion, contains_fact, evaluate, load_questions
 from tests.app_server import served_gateway
 from tests.integration.stack import free_port
 from tests.redis_servers import embedded_redis
+from wording.texts import ABSTAIN_DE
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -10,10 +10,11 @@ import re
 
 import pytest
 
-from knowledge.answering import NOT_COVERED_DE, NOT_FOUND_DE, _overview_text
+from knowledge.answering import _overview_text
 from knowledge.extraction import HAND_SET, Line, _contains, _has_duration, choose, render, sentences, service_lines
 from knowledge.models import Section, Service
 from knowledge.sections import requested_sections
+from wording.texts import NOT_COVERED_DE, NOT_FOUND_DE
 
 
 def _official(service: Service) -> set[str]:

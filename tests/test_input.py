@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from connectors.common import CitizenInputError, check_citizen_input, text_problem
-from knowledge.answering import EMPTY_DE, TOO_LONG_DE, UNREADABLE_DE, check_input
+from knowledge.answering import check_input
 from knowledge.input import InputRefusedError, question_problem, refusal
 from knowledge.input import check_input as door_check
+from wording.texts import EMPTY_DE, TOO_LONG_DE, UNREADABLE_DE
 
 
 @pytest.mark.parametrize(

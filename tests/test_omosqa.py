@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
-from knowledge.answering import NOT_COVERED_DE
 from knowledge.extraction import FEATURES, HAND_SET, LineWeights, service_lines
 from knowledge.importers import load_path
 from knowledge.models import Answer
@@ -40,6 +39,7 @@ from knowledge.omosqa.training import (
     objective,
     rule_scores,
 )
+from wording.texts import NOT_COVERED_DE
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "integreat-qa"
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import pytest
 
 from bot.turns.answers import reply_to, service_payload
-from knowledge.answering import MAX_ANSWER_CHARS, UNSURE_LEAD_DE, UNSURE_LEAD_EN, Answerer
+from knowledge.answering import MAX_ANSWER_CHARS, Answerer
 from knowledge.calibration import NOVELTY, SCOPE_FEATURES, Calibrator
 from knowledge.confidence import synthetic_questions
 from knowledge.out_of_scope import out_of_scope_questions
 from knowledge.retrieval import retrieve
+from wording.texts import UNSURE_LEAD_DE, UNSURE_LEAD_EN
 
 INVESTMENT_AND_PURCHASE_ADVICE = [
     "Welche Aktien soll ich kaufen?",  # the reported question (also a calibration example)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.gateway.startup import BUSY_TEXT
 from tests.conftest import make_settings
 from tests.redis_servers import machine_or_embedded_redis
+from wording.texts import BUSY_REBUILDING as BUSY_TEXT
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-NAME = "[NAME]"
-EMAIL = "[E-MAIL]"
-PHONE = "[TELEFON]"
-IBAN = "[IBAN]"
-TAX_ID = "[STEUER-ID]"
-ID_CARD = "[AUSWEISNUMMER]"
-ADDRESS = "[ADRESSE]"
-BIRTH_DATE = "[GEBURTSDATUM]"
+from wording import texts
+
+NAME = texts.REDACTED_NAME
+EMAIL = texts.REDACTED_EMAIL
+PHONE = texts.REDACTED_PHONE
+IBAN = texts.REDACTED_IBAN
+TAX_ID = texts.REDACTED_TAX_ID
+ID_CARD = texts.REDACTED_ID_CARD
+ADDRESS = texts.REDACTED_ADDRESS
+BIRTH_DATE = texts.REDACTED_BIRTH_DATE
 
 PLACEHOLDERS = (NAME, EMAIL, PHONE, IBAN, TAX_ID, ID_CARD, ADDRESS, BIRTH_DATE)
 

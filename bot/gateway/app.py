@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 
 from actions.webhook import build_executor
 from actions.webhook import router as actions_router
-from bot.conversation import texts
 from bot.conversation.store import ConversationStore
 from bot.dialogue.supervisor import RasaSupervisor, RasaUnavailableError, ensure_model, write_endpoints
 from bot.eventlog.writer import start_event_writer
@@ -52,6 +51,7 @@ from connectors.web.router import router as web_router
 from connectors.whatsapp.router import router as whatsapp_router
 from knowledge.answering import Answerer
 from knowledge.index import KnowledgeIndex
+from wording import texts
 
 log = logging.getLogger(__name__)
 health = APIRouter(tags=["health"])

@@ -16,13 +16,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.conversation import texts
 from bot.settings import Settings
 from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ingest, load_index, reset_index
+from wording import texts
 
 log = logging.getLogger(__name__)
-BUSY_TEXT = texts.BUSY_REBUILDING
 ALWAYS_SERVED = ("/health", "/ready", "/widget/", "/docs", "/openapi.json", "/redoc", "/console/login",
                  "/console/static/")  # fmt: skip
 
@@ -60,11 +59,11 @@ class BusyWhileRebuilding:
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
-            frame = {"kind": "error", "code": "busy", "message": BUSY_TEXT}
+            frame = {"kind": "error", "code": "busy", "message": texts.BUSY_REBUILDING}
             await send({"type": "websocket.send", "text": json.dumps(frame, ensure_ascii=False)})
             await send({"type": "websocket.close", "code": 1013})  # try again later
             return
-        body = json.dumps({"detail": BUSY_TEXT}, ensure_ascii=False).encode()
+        body = json.dumps({"detail": texts.BUSY_REBUILDING}, ensure_ascii=False).encode()
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", b"application/json"),
             (b"retry-after", b"10"),

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from wording import texts
+
 DAYS = ["mo", "di", "mi", "do", "fr", "sa", "so"]
-DAY_NAMES = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
 _PART = re.compile(r"^\s*(?P<days>[A-Za-z]{2}(?:\s*-\s*[A-Za-z]{2})?(?:\s*,\s*[A-Za-z]{2})*)\s+"
                    r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")  # fmt: skip
 
@@ -96,12 +97,12 @@ class OfficeHours:
         for window, days in by_window.items():
             label = _day_range(days)
             times = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in window)
-            parts.append(f"{label} {times} Uhr")
+            parts.append(texts.service_hours(label, times))
         return "; ".join(parts)
 
 
 def _day_range(days: list[int]) -> str:
-    short = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"]
+    short = texts.DAY_ABBREVIATIONS_DE
     if len(days) > 1 and days == list(range(days[0], days[-1] + 1)):
         return f"{short[days[0]]}–{short[days[-1]]}"
     return ", ".join(short[d] for d in days)
@@ -110,10 +111,10 @@ def _day_range(days: list[int]) -> str:
 def describe_next(opening: dt.datetime | None, now: dt.datetime | None = None) -> str:
     """'heute um 08:00 Uhr', 'morgen um 08:00 Uhr' or 'am Montag um 08:00 Uhr'."""
     if opening is None:
-        return "zu den nächsten Servicezeiten"
+        return texts.NEXT_SERVICE_HOURS_DE
     today = (now or dt.datetime.now(opening.tzinfo)).astimezone(opening.tzinfo).date()
     if opening.date() == today:
-        return f"heute um {opening:%H:%M} Uhr"
+        return texts.opening_today(f"{opening:%H:%M}")
     if opening.date() == today + dt.timedelta(days=1):
-        return f"morgen um {opening:%H:%M} Uhr"
-    return f"am {DAY_NAMES[opening.weekday()]} um {opening:%H:%M} Uhr"
+        return texts.opening_tomorrow(f"{opening:%H:%M}")
+    return texts.opening_on(opening.weekday(), f"{opening:%H:%M}")

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from bot.conversation import events, texts
+from bot.conversation import events
 from bot.conversation.store import (
     ACTIVE,
     CONSOLE_CHANNEL,
@@ -36,6 +36,7 @@ from bot.conversation.store import (
 from bot.handoff.office_hours import describe_next
 from bot.handoff.teams import TeamsConfig
 from knowledge.models import Service
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +377,7 @@ class HandoffService:
     def transfer(self, conversation_id: str, staff: StaffMember, team: str) -> Conversation:
         """Back into the queue for another team, keeping the original waiting time."""
         if team not in {t.id for t in self.teams.teams}:
-            raise HandoffError(f"Unbekanntes Team: {team}", 400)
+            raise HandoffError(texts.unknown_team(team), 400)
         conversation = self._held(conversation_id, staff)
         self.redis.delete(claim_key(conversation_id))
         conversation = self.store.update(
@@ -415,7 +416,7 @@ class HandoffService:
 
     def close(self, conversation_id: str, staff: StaffMember, resolution: str) -> Conversation:
         if resolution not in self.teams.resolution_codes():
-            raise HandoffError(f"Unbekannter Abschlusscode: {resolution}", 400)
+            raise HandoffError(texts.unknown_resolution(resolution), 400)
         conversation = self.accessible(conversation_id, staff)
         if conversation.state is ConversationState.STAFF and conversation.assignee != staff.username:
             raise HandoffError(texts.HELD_BY_COLLEAGUE)

@@ -26,6 +26,7 @@ from bot.metrics.render import STATIC, parse_date, render_dashboard
 from bot.metrics.report import csv_text
 from bot.metrics.service import build_view, metrics_from_settings, service_titles, team_names
 from bot.settings import Settings
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ From = Annotated[
 To = Annotated[
     str | None, Query(alias="to", max_length=20, description="Letzter Tag (TT.MM.JJJJ oder JJJJ-MM-TT), inklusive.")
 ]
-DATE_HELP = "Bitte geben Sie das Datum als TT.MM.JJJJ ein, z. B. 01.11.2026."
 
 
 def _day(text: str | None, label: str) -> dt.date | None:
@@ -59,7 +59,7 @@ def _day(text: str | None, label: str) -> dt.date | None:
     try:
         return parse_date(text)
     except ValueError:
-        raise HTTPException(422, f"„{label}“ ist kein gültiges Datum. {DATE_HELP}") from None
+        raise HTTPException(422, texts.invalid_date(label)) from None
 
 
 def _query(
@@ -71,10 +71,10 @@ def _query(
     team: str | None,
 ) -> MetricsQuery:
     default_first, default_last = default_period(metrics.timezone)
-    first = _day(first_text, "von") or default_first
-    last = _day(last_text, "bis") or default_last
+    first = _day(first_text, texts.DATE_FROM) or default_first
+    last = _day(last_text, texts.DATE_TO) or default_last
     if last < first or (last - first).days > MAX_DAYS:
-        raise HTTPException(422, "Zeitraum ungültig (von ≤ bis, höchstens drei Jahre).")
+        raise HTTPException(422, texts.INVALID_PERIOD)
     return MetricsQuery(first, last, channel or None, service or None, team or None)
 
 

@@ -13,6 +13,8 @@ import itertools
 import math
 from html import escape
 
+from wording import texts
+
 BLUE = "#0b4f8a"
 ORANGE = "#a34700"
 GREY = "#5f6b76"
@@ -137,8 +139,8 @@ def line_chart(
 
 
 def empty_chart(title: str, width: int = 640) -> str:
-    head, tail = _open(width, 60, title, "Keine Daten im gewählten Zeitraum.")
-    return head + f'<text x="12" y="34" fill="{GREY}">Keine Daten im gewählten Zeitraum.</text>' + tail
+    head, tail = _open(width, 60, title, texts.NO_DATA)
+    return head + f'<text x="12" y="34" fill="{GREY}">{escape(texts.NO_DATA)}</text>' + tail
 
 
 def _short_period(label: str) -> str:

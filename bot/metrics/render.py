@@ -12,12 +12,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from bot.metrics import charts
-from bot.metrics.service import CHANNEL_NAMES, reason_name
+from bot.metrics.service import reason_name
+from wording import texts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-          "November", "Dezember")  # fmt: skip
 
 
 def num(value: float | None, digits: int = 0) -> str:
@@ -46,7 +45,7 @@ def duration(seconds: float | None) -> str:
 
 def date_de(value: str | dt.date) -> str:
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
+    return f"{day.day}. {texts.MONTHS_DE[day.month - 1]} {day.year}"
 
 
 def date_input(value: str | dt.date) -> str:
@@ -71,7 +70,7 @@ def period_de(label: str) -> str:
     if "-W" in label:
         year, week = label.split("-W")
         return f"KW {int(week)}/{year}"
-    return f"{MONTHS[int(label[5:7]) - 1]} {label[:4]}"
+    return f"{texts.MONTHS_DE[int(label[5:7]) - 1]} {label[:4]}"
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +79,7 @@ def environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
     )
     env.filters.update(num=num, pct=pct, duration=duration, date_de=date_de, period_de=period_de, date_input=date_input)
-    env.globals.update(channel_name=lambda c: CHANNEL_NAMES.get(c, c), reason_name=reason_name)
+    env.globals.update(channel_name=lambda c: texts.METRICS_CHANNEL_NAMES.get(c, c), reason_name=reason_name)
     return env
 
 
@@ -94,14 +93,9 @@ def view_charts(view: dict[str, Any], top_services: int = 10) -> dict[str, Marku
     return {name: _figure(svg, _CAPTIONS[name]) for name, svg in _chart_svgs(view, top_services).items()}
 
 
-_CAPTIONS = {
-    "trend": "Unterhaltungen im Zeitverlauf",
-    "saved": "Geschätzt eingesparte Arbeitsstunden im Zeitverlauf",
-    "services": "Geschätzt eingesparte Arbeitsstunden nach Leistung",
-    "demand": "Unterhaltungen nach Leistung",
-    "reasons": "Gründe für Übergaben an Mitarbeitende (Anzahl Übergaben)",
-    "channels": "Unterhaltungen nach Kanal (Anzahl Unterhaltungen)",
-}
+_CAPTIONS = texts.CHART_CAPTIONS
+_TITLES = texts.CHART_TITLES
+_SERIES = texts.CHART_SERIES
 
 
 def _chart_svgs(view: dict[str, Any], top_services: int) -> dict[str, str]:
@@ -113,44 +107,45 @@ def _chart_svgs(view: dict[str, Any], top_services: int) -> dict[str, str]:
             charts.line_chart(
                 labels,
                 [
-                    ("Unterhaltungen", [row["conversations"] for row in trend]),
-                    ("ohne Mitarbeitende gelöst", [row["contained"] for row in trend]),
-                    ("an Mitarbeitende übergeben", [row["handoffs"] for row in trend]),
+                    (_SERIES["conversations"], [row["conversations"] for row in trend]),
+                    (_SERIES["contained"], [row["contained"] for row in trend]),
+                    (_SERIES["handoffs"], [row["handoffs"] for row in trend]),
                 ],
-                "Unterhaltungen im Zeitverlauf",
+                _TITLES["trend"],
             )
         ),
         "saved": (
             charts.line_chart(
                 labels,
-                [("eingesparte Stunden (geschätzt)", [round(row["minutes_saved"] / 60, 1) for row in trend])],
-                "Geschätzt eingesparte Arbeitsstunden im Zeitverlauf",
+                [(_SERIES["hours_saved"], [round(row["minutes_saved"] / 60, 1) for row in trend])],
+                _TITLES["saved"],
                 unit=" h",
             )
         ),
         "services": (
             charts.bar_chart(
                 [(row["title"], round(row["minutes_saved"] / 60, 1)) for row in services],
-                "Geschätzt eingesparte Arbeitsstunden nach Leistung",
+                _TITLES["services"],
                 unit=" h",
             )
         ),
-        "demand": (
-            charts.bar_chart([(row["title"], row["conversations"]) for row in services], "Unterhaltungen nach Leistung")
-        ),
+        "demand": (charts.bar_chart([(row["title"], row["conversations"]) for row in services], _TITLES["demand"])),
         "reasons": (
             charts.bar_chart(
                 [
                     (reason_name(r), n)
                     for r, n in sorted(view["summary"]["handoff_reasons"].items(), key=lambda kv: -kv[1])
                 ],
-                "Gründe für Übergaben an Mitarbeitende",
+                _TITLES["reasons"],
             )
         ),
         "channels": (
             charts.bar_chart(
-                [(CHANNEL_NAMES.get(row["channel"], row["channel"]), row["conversations"]) for row in view["channels"]],
-                "Unterhaltungen nach Kanal",
+                [
+                    (texts.METRICS_CHANNEL_NAMES.get(row["channel"], row["channel"]), row["conversations"])
+                    for row in view["channels"]
+                ],
+                _TITLES["channels"],
             )
         ),
     }

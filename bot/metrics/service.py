@@ -16,18 +16,11 @@ from bot.handoff.teams import load_teams
 from bot.metrics.compute import UNKNOWN, Metrics, MetricsQuery
 from bot.metrics.gaps import content_gaps
 from bot.settings import Settings
+from wording import texts
 
-CHANNEL_NAMES = {"web": "Website", "rest": "REST/API", "telegram": "Telegram", "matrix": "Matrix",
-                 "whatsapp": "WhatsApp", "console": "Konsole", "-": "unbekannt"}  # fmt: skip
-# Every handoff reason needs its German label here (tests/metrics/test_handoff_reasons.py checks it):
-# the council report must never show a raw key.
-REASON_NAMES: dict[HandoffReason, str] = {
-    HandoffReason.REQUESTED: "auf Wunsch",
-    HandoffReason.REPEATED_FAILURE: "Bot wusste mehrfach keine Antwort",
-    HandoffReason.NEGATIVE_FEEDBACK: "negative Rückmeldung",
-    HandoffReason.STAFF_TAKEOVER: "Übernahme durch Mitarbeitende",
-    HandoffReason.CALLBACK: "Rückruf- oder E-Mail-Bitte",
-}
+# Every handoff reason needs its German label (`wording.texts.HANDOFF_REASON_NAMES`; a missing one fails here,
+# at import, and tests/metrics/test_handoff_reasons.py checks it): the council report must never show a raw key.
+REASON_NAMES: dict[HandoffReason, str] = {reason: texts.HANDOFF_REASON_NAMES[reason.value] for reason in HandoffReason}
 
 
 def reason_name(reason: str) -> str:
@@ -52,7 +45,7 @@ def service_titles(settings: Settings) -> dict[str, str]:
     from knowledge.importers import load_path
     from knowledge.index import IndexState, IndexUnavailableError, KnowledgeIndex
 
-    titles: dict[str, str] = {"-": "ohne erkannte Leistung"}
+    titles: dict[str, str] = {"-": texts.NO_SERVICE_LABEL}
     try:
         services = IndexState.load(KnowledgeIndex.state_path(settings)).services
     except IndexUnavailableError:
@@ -65,7 +58,7 @@ def service_titles(settings: Settings) -> dict[str, str]:
 
 def team_names(settings: Settings) -> dict[str, str]:
     """Team id -> the name staff know ("Bürgerbüro"), from the teams file the console uses."""
-    names = {UNKNOWN: "ohne Team"}
+    names = {UNKNOWN: texts.NO_TEAM_LABEL}
     with contextlib.suppress(ValueError):  # an unreadable teams file must not take the figures down
         names.update({team.id: team.name for team in load_teams(settings.teams_file).teams})
     return names

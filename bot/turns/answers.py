@@ -15,6 +15,7 @@ from knowledge.answering import Answerer, Assessment
 from knowledge.models import Answer, Section
 from knowledge.retrieval import analyze_query, coverage
 from knowledge.sections import requested_sections
+from wording import texts
 
 ReplyKind = Literal["answer", "abstain", "clarify", "refuse", "problem"]
 
@@ -149,9 +150,7 @@ def reply_to(
     options = answerer.ambiguous_candidates(assessment)
     if len(options) > 1:
         titles = [answerer.index.services[o].title for o in options]
-        text = "Dazu gibt es mehrere Angebote. Welches meinen Sie?"
-        if assessment.language == "en":
-            text = "There are several services for this. Which one do you mean?"
+        text = texts.CLARIFY_EN if assessment.language == "en" else texts.CLARIFY_DE
         buttons = [ReplyButton(t, service_payload(o)) for o, t in zip(options, titles, strict=True)]
         return Reply("clarify", text, buttons=buttons, options=options)
     answer = answerer.respond(question, assessment)

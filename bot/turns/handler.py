@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
 
-from bot.conversation import events, texts
+from bot.conversation import events
 from bot.conversation.events import Event
 from bot.conversation.receipts import LEASE_S, LeaseLostError, Receipt, Receipts
 from bot.conversation.store import Button, ConversationState, ConversationStore, Message
@@ -35,6 +35,7 @@ from bot.turns.answers import reply_to
 from bot.turns.protocol import Directive
 from knowledge.answering import Answerer
 from knowledge.models import Section
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -324,12 +325,13 @@ class TurnHandler:
         marked = Directive(degraded=True)
         if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
             handoffs.append((HandoffReason.REQUESTED, conversation.service))
-            return [reply_message(conversation_id, texts.HANDOFF_CONFIRMED_DEGRADED, [], marked)]
-        if intent in ("feedback_positive", "feedback_negative", "deny"):
-            if intent != "deny":  # metrics: the same event Rasa's feedback action produces
-                helpful = intent == "feedback_positive"
-                self._emit(events.feedback(conversation_id, helpful, with_service=False), emitted)
-            return [reply_message(conversation_id, texts.FEEDBACK_THANKS_DEGRADED, [], marked)]
+            return [reply_message(conversation_id, texts.HANDOFF_CONFIRMED, [], marked)]
+        if intent == "deny":  # "Nein, danke" to the offer of a person: what Rasa's action_handoff_declined says
+            return [reply_message(conversation_id, texts.HANDOFF_DECLINED, [], marked)]
+        if intent in ("feedback_positive", "feedback_negative"):  # metrics: the event Rasa's feedback action makes
+            helpful = intent == "feedback_positive"
+            self._emit(events.feedback(conversation_id, helpful, with_service=False), emitted)
+            return [reply_message(conversation_id, texts.FEEDBACK_THANKS, [], marked)]
         section = entities.get("section")
         sections = [Section(section)] if section is not None and section in Section._value2member_map_ else None
         reply = reply_to(

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import simplemma
 
+from wording import texts
+
 if TYPE_CHECKING:  # the text helpers are imported by every connector; they need no knowledge engine
     from bot.turns.answers import Reply
 
@@ -29,10 +31,6 @@ _SOURCE_LINE = re.compile(
     r"^\s*(?:Quellen?|Sources?)\s*:\s*https?://\S+(?:\s*\((?:Stand|As of)\b[^)]*\))?\s*$", re.IGNORECASE
 )
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-LABELS = {
-    "de": {"one": "Quelle", "many": "Quellen", "updated": "Stand"},
-    "en": {"one": "Source", "many": "Sources", "updated": "as of"},
-}
 
 
 def reply_data(reply: Reply) -> dict[str, Any]:
@@ -102,7 +100,7 @@ def _date(value: Any, language: str) -> str:
 def sources_text(data: dict[str, Any]) -> str:
     """The sources as plain text, each address once (sections of one page are named together)."""
     language = "en" if data.get("language") == "en" else "de"
-    labels = LABELS[language]
+    labels = texts.SOURCE_LABELS[language]
     grouped: dict[str, dict[str, Any]] = {}
     for source in _sources(data):
         url = str(source.get("url") or "").strip()

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from bot.conversation.store import PREFIX
 from bot.handoff.service import StaffMember
 from bot.settings import Settings
+from wording import texts
 
 ROLES = ("agent", "supervisor", "admin")
 COOKIE = "bb_console"
@@ -84,9 +85,9 @@ class Accounts:
 
     def create(self, username: str, password: str, role: str, display_name: str, teams: list[str]) -> Account:
         if len(password) < MIN_PASSWORD_CHARS:
-            raise AuthError(f"Das Passwort muss mindestens {MIN_PASSWORD_CHARS} Zeichen lang sein.", 400)
+            raise AuthError(texts.password_too_short(MIN_PASSWORD_CHARS), 400)
         if role not in ROLES:
-            raise AuthError(f"Unbekannte Rolle {role!r} (agent, supervisor, admin).", 400)
+            raise AuthError(texts.unknown_role(role), 400)
         account = Account(
             username=username,
             display_name=display_name,
@@ -95,7 +96,7 @@ class Accounts:
             password_hash=_hasher.hash(password),
         )
         if not self.redis.set(_user_key(username), account.model_dump_json(), nx=True):
-            raise AuthError(f"Es gibt bereits ein Konto {username!r}.", 409)
+            raise AuthError(texts.account_exists(username), 409)
         return account
 
     def get(self, username: str) -> Account | None:
@@ -123,11 +124,7 @@ class Accounts:
 
     def login(self, username: str, password: str, ip: str) -> tuple[str, Session, Account]:
         if self._locked(username, ip):
-            raise AuthError(
-                "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie "
-                f"{self.settings.console_lockout_s // 60} Minuten oder wenden Sie sich an die Administration.",
-                429,
-            )
+            raise AuthError(texts.too_many_logins(self.settings.console_lockout_s // 60), 429)
         account = self.get(username) if len(username) <= 40 else None
         try:
             _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
@@ -139,7 +136,7 @@ class Accounts:
                 pipe.incr(key)
                 pipe.expire(key, self.settings.console_lockout_s)
             pipe.execute()
-            raise AuthError("Benutzername oder Passwort ist falsch.") from None
+            raise AuthError(texts.WRONG_LOGIN) from None
         assert account is not None
         if _hasher.check_needs_rehash(account.password_hash):
             account.password_hash = _hasher.hash(password)
@@ -197,19 +194,19 @@ class Staff(BaseModel):
 def current_staff(request: Request, accounts: Annotated[Accounts, Depends(get_accounts)]) -> Staff:
     found = accounts.session(request.cookies.get(COOKIE))
     if found is None:
-        raise HTTPException(401, "Bitte melden Sie sich an.")
+        raise HTTPException(401, texts.PLEASE_SIGN_IN)
     session, account = found
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-            raise HTTPException(403, "Sicherheitsprüfung fehlgeschlagen (CSRF). Bitte laden Sie die Seite neu.")
+            raise HTTPException(403, texts.CSRF_FAILED)
     return Staff(account=account, session=session)
 
 
 def require(role: str):  # noqa: ANN201 - returns a FastAPI dependency
     def dependency(staff: Annotated[Staff, Depends(current_staff)]) -> Staff:
         if not role_at_least(staff.account.role, role):
-            raise HTTPException(403, "Dafür fehlt Ihnen die Berechtigung.")
+            raise HTTPException(403, texts.NOT_PERMITTED)
         return staff
 
     return dependency

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from bot.conversation.ids import CONVERSATION_ID_PATTERN, is_conversation_id
 from bot.conversation.store import CONSOLE_CHANNEL, Conversation, Message, channel_name
 from bot.handoff.service import LIVE_WINDOW_S, HandoffError, HandoffService, Note, QueueEntry, StaffMember, staff_view
-from connectors.common import has_bad_chars, live_redis
+from connectors.common import has_bad_chars, live_redis, script_response, script_with
 from connectors.console.auth import (
     COOKIE,
     Accounts,
@@ -37,6 +37,7 @@ from connectors.console.auth import (
     session_info,
 )
 from knowledge.answering import Answerer
+from wording import texts
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -80,13 +81,21 @@ def login_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-store"})
 
 
+# The scripts' texts (`wording.texts`), written in when they are served (`connectors.common.script_with`).
+SCRIPT_TEXTS: dict[str, tuple[str, Any]] = {
+    "console.js": ("__BUERGERBOT_CONSOLE_TEXTS__", texts.CONSOLE_TEXTS),
+    "login.js": ("__BUERGERBOT_LOGIN_TEXTS__", texts.LOGIN_TEXTS),
+}
+
+
 @pages.get("/static/{name}")
-def static_file(name: str) -> FileResponse:
-    allowed = {"console.js", "console.css", "login.js"}
-    if name not in allowed:
-        raise HTTPException(404, "Nicht gefunden")
-    media = "text/javascript" if name.endswith(".js") else "text/css"
-    return FileResponse(STATIC_DIR / name, media_type=media, headers={"Cache-Control": "no-cache"})
+def static_file(name: str, request: Request) -> Response:
+    if name in SCRIPT_TEXTS:
+        placeholder, values = SCRIPT_TEXTS[name]
+        return script_response(request, script_with(STATIC_DIR / name, {placeholder: values}))
+    if name != "console.css":
+        raise HTTPException(404, texts.FILE_NOT_FOUND)
+    return FileResponse(STATIC_DIR / name, media_type="text/css", headers={"Cache-Control": "no-cache"})
 
 
 # --- session -------------------------------------------------------------------------------------
@@ -166,10 +175,10 @@ class TextIn(BaseModel):
         if not isinstance(value, str):
             return value  # pydantic names the wrong type
         if has_bad_chars(value):
-            raise ValueError("Der Text enthält unzulässige Steuerzeichen.")
+            raise ValueError(texts.BAD_TEXT)
         value = value.strip()
         if not value:
-            raise ValueError("Bitte geben Sie einen Text ein.")
+            raise ValueError(texts.ENTER_TEXT)
         return value
 
 
@@ -228,7 +237,7 @@ def _detail(handoff: HandoffService, conversation_id: str, staff: Staff) -> Conv
 
 def _checked(conversation_id: str) -> str:
     if not is_conversation_id(conversation_id):
-        raise HTTPException(400, "Ungültige Unterhaltungs-ID")
+        raise HTTPException(400, texts.INVALID_CONVERSATION_ID)
     return conversation_id
 
 

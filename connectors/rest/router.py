@@ -27,8 +27,6 @@ from bot.conversation.store import ConversationState, ConversationStore, Message
 from bot.settings import Settings
 from bot.turns.presentation import strip_source_lines, text_with_sources
 from connectors.common import (
-    BAD_SHAPE,
-    BAD_TEXT,
     CLIENT_MESSAGE_ID_DOC,
     CLIENT_MESSAGE_ID_SCHEMA,
     MAX_PAYLOAD_CHARS,
@@ -45,6 +43,7 @@ from connectors.openapi import CITIZEN_TEXT, TURN_IN_PROGRESS
 from connectors.public import public_message
 from connectors.ratelimit import RateLimiter
 from knowledge.models import Source
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +58,6 @@ PartnerConversationId = Annotated[
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Partner API key (issued with `buergerbot apikey NAME`)."
 )
-NOT_CONFIGURED = "Die Partner-Schnittstelle ist auf diesem Server nicht eingerichtet."
-BAD_KEY = "Der API-Schlüssel fehlt oder ist ungültig."
-NOT_FOUND = "Unterhaltung nicht gefunden."
 
 
 class PartnerMessageIn(BaseModel):
@@ -124,7 +120,7 @@ def partner_name(request: Request, api_key: Annotated[str | None, Security(api_k
     """Authenticate the key (constant time, all hashes compared) and apply the partner's rate limit."""
     settings: Settings = request.app.state.settings
     if not settings.partner_api_keys:
-        raise HTTPException(503, NOT_CONFIGURED)
+        raise HTTPException(503, texts.PARTNER_API_NOT_CONFIGURED)
     digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else ""
     matched: str | None = None
     for name, stored in settings.partner_api_keys.items():
@@ -132,7 +128,7 @@ def partner_name(request: Request, api_key: Annotated[str | None, Security(api_k
             matched = name
     if matched is None:
         log.warning("partner API: %s key from %s", "invalid" if api_key else "missing", client_ip(request))
-        raise HTTPException(401, BAD_KEY, headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(401, texts.BAD_API_KEY, headers={"WWW-Authenticate": "X-API-Key"})
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     if limiter is not None:
         limiter.enforce(limiter.partner(matched))
@@ -178,7 +174,7 @@ def _checked(data: Any, max_chars: int) -> Any:
     try:
         text, payload = check_citizen_input(data["text"], data.get("payload"), max_chars)
     except CitizenInputError as exc:
-        raise HTTPException(400, BAD_TEXT if exc.code == "control_chars" else str(exc)) from exc
+        raise HTTPException(400, texts.BAD_TEXT if exc.code == "control_chars" else str(exc)) from exc
     return {**data, "text": text, "payload": payload}
 
 
@@ -207,7 +203,7 @@ async def partner_post_message(
     try:
         body = PartnerMessageIn.model_validate(_checked(data, settings.max_question_chars))
     except ValidationError as exc:
-        raise HTTPException(400, BAD_SHAPE) from exc
+        raise HTTPException(400, texts.BAD_SHAPE) from exc
     text, payload = body.text, body.payload
     store: ConversationStore = request.app.state.store
     internal = internal_id(store, partner, conversation_id)
@@ -236,6 +232,6 @@ def partner_get_conversation(
     internal = internal_id(store, partner, conversation_id)
     conversation = store.get(internal)
     if conversation is None:
-        raise HTTPException(404, NOT_FOUND)
+        raise HTTPException(404, texts.CONVERSATION_NOT_FOUND)
     messages = [_public(m) for m in store.history(internal, after_seq=after)]
     return PartnerConversation(conversation_id=conversation_id, state=conversation.state, messages=messages)

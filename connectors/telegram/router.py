@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request
 
-from connectors.common import BAD_SHAPE, client_ip, decode_json, read_body
+from connectors.common import client_ip, decode_json, read_body
 from connectors.messaging import MessengerGateway
 from connectors.telegram.connector import (
     CHANNEL,
@@ -22,18 +22,17 @@ from connectors.telegram.connector import (
     parse_update,
     to_inbound,
 )
+from wording import texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telegram"])
-NOT_CONFIGURED = "Telegram ist auf diesem Server nicht eingerichtet."
-FORBIDDEN = "Ungültiges Webhook-Geheimnis."
 
 
 def _gateway(request: Request) -> MessengerGateway:
     channels = getattr(request.app.state, "channels", None)
     gateway = channels.gateways.get(CHANNEL) if channels is not None else None
     if gateway is None:
-        raise HTTPException(404, NOT_CONFIGURED)
+        raise HTTPException(404, texts.TELEGRAM_NOT_CONFIGURED)
     return gateway
 
 
@@ -54,13 +53,13 @@ async def telegram_webhook(
     gateway = _gateway(request)
     if not authentic(gateway.settings, x_telegram_bot_api_secret_token):
         log.warning("telegram webhook refused: wrong secret token (from %s)", client_ip(request))
-        raise HTTPException(401, FORBIDDEN)
+        raise HTTPException(401, texts.BAD_WEBHOOK_SECRET)
     data = decode_json(await read_body(request, gateway.settings.max_webhook_body_bytes))
     try:
         update = parse_update(data)
     except MalformedUpdateError as exc:
         log.warning("telegram webhook refused: malformed update (%s)", exc)
-        raise HTTPException(400, BAD_SHAPE) from exc
+        raise HTTPException(400, texts.BAD_SHAPE) from exc
     inbound = to_inbound(update)
     if inbound is None:
         return {"status": "ignored"}

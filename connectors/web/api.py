@@ -35,6 +35,7 @@ from connectors.public import PublicConversation, PublicMessage, public_conversa
 from connectors.ratelimit import limit_per_conversation_and_ip, limit_per_ip
 from knowledge.answering import Answerer
 from knowledge.models import Answer
+from wording import texts
 
 
 def _refused(exc: CitizenInputError) -> PydanticCustomError:
@@ -178,6 +179,6 @@ def get_conversation(
 ) -> MessagesOut:
     conversation = store.get(conversation_id)
     if conversation is None:
-        raise HTTPException(404, "Unterhaltung nicht gefunden")
+        raise HTTPException(404, texts.CONVERSATION_NOT_FOUND)
     messages = [public_message(m) for m in store.history(conversation_id, after_seq=after)]
     return MessagesOut(conversation=public_conversation(conversation), messages=messages)

@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from bot.conversation import texts
 from bot.conversation.store import Conversation
 from bot.handoff.service import HandoffService, HandoffStatus
 from connectors.common import ConversationId
+from wording import texts
 
 router = APIRouter(prefix="/api/conversations", tags=["handoff"])
 
@@ -95,5 +95,5 @@ def queue_status(
 ) -> CitizenStatus:
     conversation = handoff.store.get(conversation_id)
     if conversation is None:
-        raise HTTPException(404, "Unterhaltung nicht gefunden")
+        raise HTTPException(404, texts.CONVERSATION_NOT_FOUND)
     return citizen_status(handoff, conversation)

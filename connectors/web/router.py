@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import re
@@ -31,7 +30,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 
-from bot.conversation import texts
 from bot.conversation.ids import CONVERSATION_ID_PATTERN, is_conversation_id
 from bot.conversation.store import ConversationState, ConversationStore, channel_name
 from bot.handoff.teams import load_teams
@@ -46,10 +44,13 @@ from connectors.common import (
     check_client_message_id,
     citizen_text,
     live_redis,
+    script_response,
+    script_with,
 )
 from connectors.public import public_message, public_message_json
 from connectors.web.demo import render_demo_page
 from connectors.web.handoff import citizen_status
+from wording import texts
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS + FRAME_OVERHEAD_CHARS  # with the default 
 PUBSUB_POLL_S = 25.0  # how long we wait for a live message before checking the Redis link with PING
 
 # Error frames carry a code (the widget translates known codes) and a friendly German text
-# (`bot.conversation.texts.WIDGET_ERRORS`).
+# (`wording.texts.WIDGET_ERRORS`).
 ERRORS: dict[str, str] = {**texts.WIDGET_ERRORS, "too_long": texts.too_long(MAX_TEXT_CHARS)}
 
 
@@ -155,6 +156,7 @@ def demo_css() -> FileResponse:
 
 
 WIDGET_CONFIG_PLACEHOLDER = "__BUERGERBOT_WIDGET_CONFIG__"
+WIDGET_TEXTS_PLACEHOLDER = "__BUERGERBOT_WIDGET_TEXTS__"
 
 
 def widget_config(settings: Settings) -> dict[str, Any]:
@@ -163,27 +165,24 @@ def widget_config(settings: Settings) -> dict[str, Any]:
 
 
 def render_widget_js(settings: Settings) -> bytes:
-    """widget.js with this installation's configuration written in.
+    """widget.js with this installation's configuration and the widget's texts (`wording.texts`) written in.
 
-    Why written in rather than fetched: the widget needs the limit before the citizen types, and one
-    request (the script tag) stays one request. The static file holds only a placeholder, so a
-    forgotten substitution fails loudly instead of enforcing a stale copy of the rules.
+    Why written in rather than fetched: the widget needs the limit before the citizen types and its
+    texts before it shows its button (`connectors.common.script_with`).
     """
-    source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
-    if source.count(WIDGET_CONFIG_PLACEHOLDER) != 1:
-        raise RuntimeError(f"widget.js must contain {WIDGET_CONFIG_PLACEHOLDER} exactly once")
-    return source.replace(WIDGET_CONFIG_PLACEHOLDER, json.dumps(widget_config(settings))).encode("utf-8")
+    return script_with(
+        STATIC_DIR / "widget.js",
+        {
+            WIDGET_CONFIG_PLACEHOLDER: widget_config(settings),
+            WIDGET_TEXTS_PLACEHOLDER: texts.widget_texts(settings.max_question_chars),
+        },
+    )
 
 
 @router.get("/widget/widget.js", include_in_schema=False)
 def widget_js(request: Request) -> Response:
-    # no-cache + ETag: cities get fixes (and a changed limit) at once, unchanged files cost a 304
-    body = render_widget_js(request.app.state.settings)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {**_STATIC_HEADERS, "ETag": etag}
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    # no-cache + ETag: cities get fixes (a changed limit or text) at once, unchanged files cost a 304
+    return script_response(request, render_widget_js(request.app.state.settings))
 
 
 @router.get("/widget/widget.css", include_in_schema=False)

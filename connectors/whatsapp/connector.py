@@ -24,7 +24,6 @@ import httpx
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.conversation import texts
 from bot.conversation.store import Button, Message
 from bot.settings import Settings
 from connectors.common import (
@@ -38,6 +37,7 @@ from connectors.common import (
     split_text,
 )
 from connectors.messaging import Inbound
+from wording import texts
 
 log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
@@ -45,8 +45,6 @@ TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
 MAX_REPLY_BUTTONS, REPLY_TITLE_LIMIT = 3, 20
 MAX_LIST_ROWS, LIST_TITLE_LIMIT = 10, 24
-CHOOSE_PROMPT = texts.CHOOSE_PROMPT
-LIST_BUTTON = "Auswahl anzeigen"
 
 
 class _Lenient(BaseModel):
@@ -196,7 +194,7 @@ class WhatsAppSender:
         body = text
         if len(text) > INTERACTIVE_BODY_LIMIT:
             contents = [_text(part) for part in split_text(text, TEXT_LIMIT)]
-            body = CHOOSE_PROMPT
+            body = texts.CHOOSE_PROMPT
         token = remember_options(self.redis, conversation_id, buttons, self.settings.conversation_ttl_s)
         interactive = _reply_buttons(body, buttons, token) if fits_buttons else _list(body, buttons, token)
         contents.append({"type": "interactive", "interactive": interactive})
@@ -225,7 +223,7 @@ def _list(body: str, buttons: list[Button], token: str) -> dict[str, Any]:
         "type": "list",
         "body": {"text": body},
         "action": {
-            "button": LIST_BUTTON,
+            "button": texts.LIST_BUTTON,
             "sections": [{"rows": [{"id": option_ref(token, i), "title": b.title} for i, b in enumerate(buttons)]}],
         },
     }

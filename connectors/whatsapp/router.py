@@ -16,14 +16,13 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from connectors.common import BAD_SHAPE, client_ip, constant_time_equal, decode_json, read_body
+from connectors.common import client_ip, constant_time_equal, decode_json, read_body
 from connectors.messaging import MessengerGateway
 from connectors.whatsapp.connector import CHANNEL, WaWebhook, signature_valid, to_inbound
+from wording import texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["whatsapp"])
-NOT_CONFIGURED = "WhatsApp ist auf diesem Server nicht eingerichtet."
-BAD_SIGNATURE = "Ungültige Signatur."
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")  # echoed back: nothing that could become markup
 
 
@@ -31,7 +30,7 @@ def _gateway(request: Request) -> MessengerGateway:
     channels = getattr(request.app.state, "channels", None)
     gateway = channels.gateways.get(CHANNEL) if channels is not None else None
     if gateway is None:
-        raise HTTPException(404, NOT_CONFIGURED)
+        raise HTTPException(404, texts.WHATSAPP_NOT_CONFIGURED)
     return gateway
 
 
@@ -58,7 +57,7 @@ def whatsapp_verify(
         or not _CHALLENGE.fullmatch(challenge)
     ):
         log.warning("whatsapp verification refused (from %s)", client_ip(request))
-        raise HTTPException(403, "Verifizierung fehlgeschlagen.")
+        raise HTTPException(403, texts.VERIFICATION_FAILED)
     return PlainTextResponse(challenge)
 
 
@@ -80,13 +79,13 @@ async def whatsapp_webhook(
     body = await read_body(request, gateway.settings.max_webhook_body_bytes)
     if not signature_valid(gateway.settings, body, x_hub_signature_256):
         log.warning("whatsapp webhook refused: bad signature (from %s)", client_ip(request))
-        raise HTTPException(401, BAD_SIGNATURE)
+        raise HTTPException(401, texts.BAD_SIGNATURE)
     data = decode_json(body)
     try:
         webhook = WaWebhook.model_validate(data)
     except ValidationError as exc:
         log.warning("whatsapp webhook refused: malformed (%d errors)", exc.error_count())
-        raise HTTPException(400, BAD_SHAPE) from exc
+        raise HTTPException(400, texts.BAD_SHAPE) from exc
     if webhook.object != "whatsapp_business_account":
         return {"status": "ignored"}
     statuses = [await gateway.receive(item) for item in to_inbound(gateway.settings, webhook)]

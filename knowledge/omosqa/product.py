@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.answering import ENGLISH_NOTE, NOT_COVERED_DE, NOT_FOUND_DE, Answerer
+from knowledge.answering import Answerer
 from knowledge.config import KnowledgeConfig
 from knowledge.extraction import LineWeights
 from knowledge.importers.html import clean_line, has_words
@@ -34,6 +34,7 @@ from knowledge.ingest import ingest, load_index
 from knowledge.models import SECTION_LABELS_DE, Answer
 from knowledge.omosqa.data import Page, Question
 from knowledge.omosqa.metrics import extraction_scores, percentile
+from wording.texts import ENGLISH_NOTE, NOT_COVERED_DE, NOT_FOUND_DE
 
 Log = Callable[[str], None]
 URL = "https://integreat.app/{city}/de/omosqa-{page_id}"  # the data set has no page URLs; a stable stand-in

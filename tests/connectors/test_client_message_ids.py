@@ -25,11 +25,11 @@ from fastapi.testclient import TestClient
 
 from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN, is_client_message_id
 from bot.conversation.receipts import lease_key, receipt_key
-from bot.conversation.texts import INVALID_CLIENT_MESSAGE_ID, TURN_IN_PROGRESS
 from bot.turns.handler import TurnHandler
 from connectors.rest.router import internal_id
 from tests.connectors.fakes import FakeApi, Recorded, wait_until
 from tests.integration.tcp_proxy import TcpProxy
+from wording.texts import INVALID_CLIENT_MESSAGE_ID, TURN_IN_PROGRESS
 
 QUESTION = "Was kostet ein Reisepass?"
 PARTNER_KEY = "bbp_msgid-test-key"

@@ -10,9 +10,10 @@ import pytest
 import redis
 
 from bot.settings import Settings
-from connectors.ratelimit import RATE_LIMITED_TEXT, Limit, RateLimiter
+from connectors.ratelimit import Limit, RateLimiter
 from connectors.web.router import ERRORS
 from tests.connectors.conftest import REDIS_URL
+from wording.texts import RATE_LIMITED as RATE_LIMITED_TEXT
 
 
 def limiter(client: redis.Redis) -> RateLimiter:
@@ -91,8 +92,8 @@ def test_widget_socket_gets_rate_limited_error_frame(make_client, redis_db):
 
 
 @pytest.mark.parametrize("code", sorted(ERRORS))
-def test_widget_translates_every_error_code(code):
-    from connectors.web.router import STATIC_DIR
+def test_widget_translates_every_error_code(code, demo_settings):
+    from connectors.web.router import render_widget_js
 
-    widget = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
-    assert widget.count(f"{code}:") >= 2  # German and English text
+    widget = render_widget_js(demo_settings).decode("utf-8")  # as served: its texts come from wording.texts
+    assert widget.count(f'"{code}":') >= 2  # German and English text

@@ -19,15 +19,25 @@
   var REFRESH_MS = 15000;
   var RECONNECT_MS = 3000;
   var SELECTED_KEY = "buergerbot.console.selected";
-  var RECONNECTING = "Verbindung wird wiederhergestellt …";
-  var OFFLINE = "Der Server ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.";
+  // Every text staff read here, written in by the gateway when it serves this file
+  // (connectors.console.router.static_file) from wording/texts.py (CONSOLE_TEXTS); {name} parts are filled by fill().
+  var T = __BUERGERBOT_CONSOLE_TEXTS__;
+  var RECONNECTING = T.reconnecting;
+  var OFFLINE = T.offline;
 
-  var ROLE_NAMES = { agent: "Mitarbeiter/in", supervisor: "Teamleitung", admin: "Administration" };
-  var STATE_NAMES = { bot: "beim Chatbot", queued: "wartet", staff: "bei Mitarbeiter/in", closed: "beendet" };
-  var CHANNEL_NAMES = { web: "Web-Chat", rest: "Web (REST)", whatsapp: "WhatsApp", matrix: "Matrix", email: "E-Mail" };
-  var LANGUAGE_NAMES = { de: "Deutsch", en: "Englisch", tr: "Türkisch", ar: "Arabisch", uk: "Ukrainisch", ru: "Russisch" };
+  var ROLE_NAMES = T.roles;
+  var STATE_NAMES = T.states;
+  var CHANNEL_NAMES = T.channels;
+  var LANGUAGE_NAMES = T.languages;
 
   function $(id) { return document.getElementById(id); }
+
+  /** A text with its {name} parts filled in ("wartet {duration}"); unknown names stay visible. */
+  function fill(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
 
   var app = {
     me: null,
@@ -78,7 +88,7 @@
     a.href = href;
     a.target = "_blank";
     a.rel = "noopener noreferrer";
-    a.appendChild(el("span", "cs-sr", " (öffnet neues Fenster)"));
+    a.appendChild(el("span", "cs-sr", T.newWindow));
     return a;
   }
 
@@ -97,10 +107,10 @@
 
   function duration(seconds) {
     var s = Math.max(0, Math.floor(Number(seconds) || 0));
-    if (s < 60) return s + " s";
+    if (s < 60) return fill(T.seconds, { s: s });
     var minutes = Math.floor(s / 60);
-    if (minutes < 60) return minutes + " Min.";
-    return Math.floor(minutes / 60) + " Std. " + (minutes % 60) + " Min.";
+    if (minutes < 60) return fill(T.minutes, { m: minutes });
+    return fill(T.hoursMinutes, { h: Math.floor(minutes / 60), m: minutes % 60 });
   }
 
   function truncate(text, max) {
@@ -114,7 +124,7 @@
   }
 
   function serviceName(id) {
-    if (!id) return "ohne Thema";
+    if (!id) return T.noTopic;
     return (app.config.services && app.config.services[id]) || id;
   }
 
@@ -176,12 +186,12 @@
     }).then(function (response) {
       if (response.status === 401) {
         goLogin();
-        throw new ApiError("Bitte melden Sie sich an.", 401);
+        throw new ApiError(T.signIn, 401);
       }
       if (response.status === 204) return null;
       return response.json().catch(function () { return null; }).then(function (data) {
         if (!response.ok) {
-          throw new ApiError(detailText(data, "Das hat nicht geklappt (Fehler " + response.status + ")."), response.status);
+          throw new ApiError(detailText(data, fill(T.failedWith, { status: response.status })), response.status);
         }
         return data;
       });
@@ -222,9 +232,8 @@
 
   function callbackText(callback) {
     if (!callback || typeof callback !== "object") return "";
-    var kind = callback.kind === "phone" ? "Rückruf erbeten (Telefon): " : "Antwort per E-Mail erbeten: ";
-    var text = kind + String(callback.contact || "");
-    if (callback.note) text += " – Anliegen: " + String(callback.note);
+    var text = fill(callback.kind === "phone" ? T.callbackPhone : T.callbackEmail, { contact: String(callback.contact || "") });
+    if (callback.note) text = fill(T.callbackNote, { request: text, note: String(callback.note) });
     return text;
   }
 
@@ -239,20 +248,20 @@
       var button = entryButton(c.id, "cs-entry--queue" + (c.priority ? " cs-entry--urgent" : ""));
       var wait = el("span", "cs-wait");
       wait.setAttribute("data-since", String(Date.now() / 1000 - (Number(entry.waiting_s) || 0)));
-      wait.textContent = "wartet " + duration(entry.waiting_s);
+      wait.textContent = fill(T.waiting, { duration: duration(entry.waiting_s) });
       var top = [el("span", "cs-pos", entry.position + ".")];
-      if (c.priority) top.push(el("span", "cs-badge cs-badge--urgent", "dringend"));
-      if (c.callback) top.push(el("span", "cs-badge cs-badge--callback", c.callback.kind === "phone" ? "Rückruf" : "E-Mail"));
+      if (c.priority) top.push(el("span", "cs-badge cs-badge--urgent", T.urgent));
+      if (c.callback) top.push(el("span", "cs-badge cs-badge--callback", c.callback.kind === "phone" ? T.badgePhone : T.badgeEmail));
       top.push(wait);
       button.appendChild(line("cs-line--top", top));
       var question = entry.question || entry.last_text;
-      button.appendChild(el("span", "cs-line cs-quote", question ? "„" + truncate(question, 140) + "“"
-        : "(noch keine Frage)"));
+      button.appendChild(el("span", "cs-line cs-quote", question ? fill(T.quoted, { text: truncate(question, 140) })
+        : T.noQuestionYet));
       if (entry.last_text && entry.last_text !== question) {
-        button.appendChild(el("span", "cs-line cs-line--meta", "Zuletzt: „" + truncate(entry.last_text, 100) + "“"));
+        button.appendChild(el("span", "cs-line cs-line--meta", fill(T.lastText, { text: truncate(entry.last_text, 100) })));
       }
       button.appendChild(line("cs-line--meta", [channelName(c.channel), languageName(c.language), serviceName(c.service)]));
-      button.appendChild(el("span", "cs-line cs-line--meta", "Team: " + teamName(c.team)));
+      button.appendChild(el("span", "cs-line cs-line--meta", fill(T.team, { team: teamName(c.team) })));
       if (c.callback) button.appendChild(el("span", "cs-line cs-line--callback", callbackText(c.callback)));
       item.appendChild(button);
       list.appendChild(item);
@@ -268,16 +277,16 @@
     $("live-empty").hidden = shown.length > 0;
     var more = $("live-more");
     more.hidden = total <= shown.length;
-    more.textContent = "Angezeigt werden die " + shown.length + " zuletzt aktiven von " + total + ".";
+    more.textContent = fill(T.liveMore, { shown: shown.length, total: total });
     shown.forEach(function (c) {
       var item = el("li", "cs-item");
       var button = entryButton(c.id, "cs-entry--live cs-entry--" + c.state);
-      var who = c.state === "staff" ? (c.assignee === (app.me && app.me.username) ? "bei Ihnen" : "bei " + (c.assignee_name || "Kolleg/in"))
-        : STATE_NAMES[c.state] || c.state;
+      var who = c.state === "staff" ? (c.assignee === (app.me && app.me.username) ? T.withYou
+        : fill(T.withColleague, { name: c.assignee_name || T.colleague })) : STATE_NAMES[c.state] || c.state;
       var badge = el("span", "cs-badge cs-badge--state cs-badge--" + c.state, who);
       var since = el("span", "cs-ago");
       since.setAttribute("data-since", String(c.updated || 0));
-      since.textContent = "zuletzt vor " + duration(Date.now() / 1000 - (c.updated || 0));
+      since.textContent = fill(T.ago, { duration: duration(Date.now() / 1000 - (c.updated || 0)) });
       button.appendChild(line("cs-line--top", [badge, since]));
       button.appendChild(el("span", "cs-line cs-title", serviceName(c.service)));
       button.appendChild(line("cs-line--meta", [channelName(c.channel), languageName(c.language), c.id.slice(0, 12) + "…"]));
@@ -289,10 +298,10 @@
   function tickWaits() {
     var now = Date.now() / 1000;
     Array.prototype.forEach.call(document.querySelectorAll(".cs-wait[data-since]"), function (node) {
-      node.textContent = "wartet " + duration(now - Number(node.getAttribute("data-since")));
+      node.textContent = fill(T.waiting, { duration: duration(now - Number(node.getAttribute("data-since"))) });
     });
     Array.prototype.forEach.call(document.querySelectorAll(".cs-ago[data-since]"), function (node) {
-      node.textContent = "zuletzt vor " + duration(now - Number(node.getAttribute("data-since")));
+      node.textContent = fill(T.ago, { duration: duration(now - Number(node.getAttribute("data-since"))) });
     });
   }
 
@@ -314,10 +323,11 @@
       if (focusedId) restoreFocus("#queue-list", focusedId);
       if (fresh.length === 1) {
         var c = fresh[0].conversation;
-        announce("Neue Anfrage in der Warteschlange" + (c.priority ? " (dringend)" : "") + ": Team " + teamName(c.team) +
-          (c.callback ? ", Rückrufbitte" : "") + ".");
+        announce(fill(T.newRequest, {
+          urgent: c.priority ? T.newRequestUrgent : "", team: teamName(c.team), callback: c.callback ? T.newRequestCallback : ""
+        }));
       } else if (fresh.length > 1) {
-        announce(fresh.length + " neue Anfragen in der Warteschlange.");
+        announce(fill(T.newRequests, { n: fresh.length }));
       }
     }).catch(function () { /* the status line and the next refresh cover it */ });
   }
@@ -368,25 +378,25 @@
 
   // ---- the selected conversation ----------------------------------------------------------------------
   function roleLabel(message) {
-    if (message.role === "citizen") return "Bürger/in";
-    if (message.role === "bot") return "Chatbot";
-    if (message.role === "staff") return "Mitarbeiter/in" + (message.staff ? ": " + message.staff : "");
-    return "System-Hinweis";
+    if (message.role === "citizen") return T.roleCitizen;
+    if (message.role === "bot") return T.roleBot;
+    if (message.role === "staff") return message.staff ? fill(T.roleStaffNamed, { name: message.staff }) : T.roleStaff;
+    return T.roleSystem;
   }
 
   function renderSources(sources) {
     var box = el("div", "cs-sources");
-    box.appendChild(el("p", "cs-sources-title", "Quellen"));
+    box.appendChild(el("p", "cs-sources-title", T.sources));
     var list = el("ul", "cs-source-list");
     sources.forEach(function (source) {
       if (!source || typeof source !== "object") return;
-      var label = String(source.title || "Quelle");
-      if (source.section_label) label += " – " + source.section_label;
+      var label = String(source.title || T.source);
+      if (source.section_label) label = fill(T.sourceSection, { title: label, section: source.section_label });
       var item = el("li");
       var href = safeHttpsUrl(source.url);
       item.appendChild(href ? externalLink(href, label) : el("span", null, label));
       var date = isoDate(source.updated);
-      if (date) item.appendChild(el("span", "cs-muted", " (Stand: " + date + ")"));
+      if (date) item.appendChild(el("span", "cs-muted", fill(T.updated, { date: date })));
       list.appendChild(item);
     });
     box.appendChild(list);
@@ -396,7 +406,7 @@
   /** The buttons the citizen was offered, so staff can read what a click answered. */
   function renderOptions(options) {
     var box = el("div", "cs-options");
-    box.appendChild(el("p", "cs-options-title", "Angebotene Auswahl:"));
+    box.appendChild(el("p", "cs-options-title", T.offered));
     var list = el("ul", "cs-option-list");
     options.forEach(function (title) { list.appendChild(el("li", "cs-option", title)); });
     box.appendChild(list);
@@ -411,7 +421,7 @@
     head.appendChild(el("span", "cs-msg-who", roleLabel(message)));
     if (message.ts) head.appendChild(el("span", "cs-msg-time", clock(message.ts)));
     node.appendChild(head);
-    if (message.choice) head.appendChild(el("span", "cs-badge cs-badge--choice", "Schaltfläche gewählt"));
+    if (message.choice) head.appendChild(el("span", "cs-badge cs-badge--choice", T.buttonChosen));
     node.appendChild(el("p", "cs-msg-text", message.text));
     if (Array.isArray(message.sources) && message.sources.length) node.appendChild(renderSources(message.sources));
     if (Array.isArray(message.options) && message.options.length) node.appendChild(renderOptions(message.options));
@@ -441,7 +451,7 @@
     if (!placed) log.appendChild(node);
     if (atEnd || !live) log.scrollTop = log.scrollHeight;
     if (live && message.role === "citizen") {
-      announce("Neue Nachricht der Bürgerin oder des Bürgers: " + truncate(message.text, 200));
+      announce(fill(T.newCitizenMessage, { text: truncate(message.text, 200) }));
     }
   }
 
@@ -451,7 +461,7 @@
     (notes || []).forEach(function (note) {
       var item = el("li", "cs-note");
       var head = el("p", "cs-note-head");
-      head.appendChild(el("span", "cs-badge cs-badge--internal", "Intern"));
+      head.appendChild(el("span", "cs-badge cs-badge--internal", T.internal));
       head.appendChild(document.createTextNode(" " + (note.staff || "") + " · " + clock(note.ts)));
       item.appendChild(head);
       item.appendChild(el("p", "cs-note-text", note.text));
@@ -463,24 +473,23 @@
   function renderMeta(detail) {
     var c = detail.conversation;
     app.conversation = c;
-    $("conversation-heading").textContent = "Anliegen: " + serviceName(c.service);
+    $("conversation-heading").textContent = fill(T.heading, { service: serviceName(c.service) });
     var meta = $("conv-meta");
     clear(meta);
     var state = STATE_NAMES[c.state] || c.state;
-    if (c.state === "queued" && detail.position) state += " (Position " + detail.position + ")";
-    if (c.state === "staff") state = mine(c) ? "von Ihnen betreut" : "betreut von " + (c.assignee_name || "einer Kollegin / einem Kollegen");
+    if (c.state === "queued" && detail.position) state = fill(T.queuedPosition, { state: state, position: detail.position });
+    if (c.state === "staff") state = mine(c) ? T.heldByYou : fill(T.heldBy, { name: c.assignee_name || T.aColleague });
     var parts = [
       el("span", "cs-badge cs-badge--state cs-badge--" + c.state, state),
-      "Team: " + teamName(c.team),
-      "Kanal: " + channelName(c.channel),
-      "Sprache: " + languageName(c.language),
-      "Beginn: " + clock(c.created)
+      fill(T.team, { team: teamName(c.team) }),
+      fill(T.channel, { channel: channelName(c.channel) }),
+      fill(T.language, { language: languageName(c.language) }),
+      fill(T.started, { time: clock(c.created) })
     ];
-    if (c.priority) parts.splice(1, 0, el("span", "cs-badge cs-badge--urgent", "dringend"));
+    if (c.priority) parts.splice(1, 0, el("span", "cs-badge cs-badge--urgent", T.urgent));
     meta.appendChild(line("cs-line--meta", parts));
     var callback = $("conv-callback");
-    callback.textContent = c.callback ? callbackText(c.callback) +
-      " · Offen, bis die Unterhaltung mit einem Abschlusscode beendet wird." : "";
+    callback.textContent = c.callback ? fill(T.callbackOpen, { request: callbackText(c.callback) }) : "";
     callback.hidden = !c.callback;
 
     var closed = c.state === "closed";
@@ -491,8 +500,7 @@
     $("transfer-team").disabled = !held;
     $("act-close").disabled = closed || (c.state === "staff" && !held);
     $("reply-send").disabled = !held;
-    $("reply-hint").textContent = held ? "Senden mit Strg+Enter." :
-      closed ? "Diese Unterhaltung ist beendet." : "Übernehmen Sie die Unterhaltung (Alt+T), um zu antworten.";
+    $("reply-hint").textContent = held ? T.hintHeld : closed ? T.hintClosed : T.hintTake;
     $("note-text").disabled = false;
     $("note-save").disabled = false;
     $("suggestions-refresh").disabled = false;
@@ -551,7 +559,7 @@
   // ---- actions --------------------------------------------------------------------------------------
   function take(id) {
     if (!id) {
-      announce("Bitte wählen Sie zuerst eine Unterhaltung aus.");
+      announce(T.selectFirst);
       return Promise.resolve();
     }
     showActionError("");
@@ -579,7 +587,7 @@
       (detail.messages || []).forEach(function (m) { addMessage(m, false); });
       if (switching || app.streamFor !== id) openStream();
       if (switching) loadSuggestions();
-      announce("Sie haben die Unterhaltung übernommen. Die Bürgerin oder der Bürger sieht jetzt Ihren Namen.");
+      announce(T.taken);
       $("reply-text").focus();
       scheduleRefresh();
     }).catch(function (err) {
@@ -599,7 +607,7 @@
 
   function takeNext() {
     if (!app.queue.length) {
-      announce("Niemand wartet gerade in der Warteschlange.");
+      announce(T.nobodyWaitingNow);
       return;
     }
     take(app.queue[0].conversation.id);
@@ -607,11 +615,11 @@
 
   function requireHeld(what) {
     if (!app.selected || !app.conversation) {
-      announce("Bitte wählen Sie zuerst eine Unterhaltung aus.");
+      announce(T.selectFirst);
       return false;
     }
     if (!mine(app.conversation)) {
-      showActionError("Sie betreuen diese Unterhaltung nicht. Übernehmen Sie sie zuerst, um " + what + ".");
+      showActionError(fill(T.notYours, { what: what }));
       return false;
     }
     return true;
@@ -620,9 +628,9 @@
   function sendReply() {
     var field = $("reply-text");
     var text = field.value.trim();
-    if (!requireHeld("zu antworten")) return;
+    if (!requireHeld(T.toReply)) return;
     if (!text) {
-      showActionError("Bitte geben Sie eine Antwort ein.");
+      showActionError(T.enterReply);
       field.focus();
       return;
     }
@@ -633,7 +641,7 @@
       if (app.selected === id) {
         if (field.value.trim() === text) field.value = "";
         addMessage(message, false);
-        announce("Antwort gesendet.");
+        announce(T.replySent);
       }
     }).catch(failed).then(function () {
       $("reply-send").disabled = !mine(app.conversation);
@@ -649,20 +657,20 @@
     var text = field.value.trim();
     if (!app.selected) return;
     if (!text) {
-      showActionError("Bitte geben Sie eine Notiz ein.");
+      showActionError(T.enterNote);
       field.focus();
       return;
     }
     showActionError("");
     api("POST", "/conversations/" + encodeURIComponent(app.selected) + "/notes", { text: text }).then(function () {
       field.value = "";
-      announce("Interne Notiz gespeichert.");
+      announce(T.noteSaved);
       return refreshDetail();
     }).catch(failed);
   }
 
   function handBack() {
-    if (!requireHeld("sie zurückzugeben")) return;
+    if (!requireHeld(T.toHandBack)) return;
     var id = app.selected;
     showActionError("");
     // ask the server (not the transcript on screen) whether the citizen's last message got a reply
@@ -670,7 +678,7 @@
       if (app.selected !== id) return;
       if (detail.unanswered) {
         app.returnFocus = document.activeElement;
-        $("handback-question").textContent = "„" + truncate(detail.unanswered, 300) + "“";
+        $("handback-question").textContent = fill(T.quoted, { text: truncate(detail.unanswered, 300) });
         $("handback-dialog").showModal();
         $("handback-cancel").focus();
         return;
@@ -683,18 +691,18 @@
     var id = app.selected;
     if ($("handback-dialog").open) $("handback-dialog").close();
     api("POST", "/conversations/" + encodeURIComponent(id) + "/handback").then(function () {
-      announce("Die Unterhaltung ist zurück beim Chatbot.");
+      announce(T.handedBack);
       return refreshDetail();
     }).catch(failed);
   }
 
   function transfer() {
-    if (!requireHeld("sie weiterzuleiten")) return;
+    if (!requireHeld(T.toTransfer)) return;
     var team = $("transfer-team").value;
     var id = app.selected;
     api("POST", "/conversations/" + encodeURIComponent(id) + "/transfer", { team: team }).then(function () {
-      var done = "Weitergeleitet an das Team " + teamName(team) + ".";
-      var gone = done + " Die Unterhaltung liegt jetzt in dessen Warteschlange.";
+      var done = fill(T.transferred, { team: teamName(team) });
+      var gone = fill(T.transferredAway, { done: done });
       if (app.selected !== id) { // the stream said first that it is no longer ours: say why
         if (!app.selected) leaveConversation(gone);
         return null;
@@ -711,12 +719,11 @@
   function openCloseDialog() {
     var c = app.conversation;
     if (!app.selected || !c) {
-      announce("Bitte wählen Sie zuerst eine Unterhaltung aus.");
+      announce(T.selectFirst);
       return;
     }
     if ($("act-close").disabled) {
-      showActionError(c.state === "closed" ? "Diese Unterhaltung ist bereits beendet."
-        : "Diese Unterhaltung betreut eine Kollegin oder ein Kollege.");
+      showActionError(c.state === "closed" ? T.alreadyClosed : T.heldByColleague);
       return;
     }
     var dialog = $("close-dialog");
@@ -731,7 +738,7 @@
     var id = app.selected;
     api("POST", "/conversations/" + encodeURIComponent(id) + "/close", { resolution: resolution }).then(function () {
       $("close-dialog").close();
-      announce("Die Unterhaltung wurde beendet.");
+      announce(T.closed);
       return refreshDetail();
     }).catch(function (err) {
       if (err.status === 401) return;
@@ -760,34 +767,33 @@
     var list = $("suggestions");
     clear(list);
     list.setAttribute("aria-busy", "true");
-    $("suggestions-status").textContent = "Passende Antworten werden gesucht …";
+    $("suggestions-status").textContent = T.searching;
     api("GET", "/conversations/" + encodeURIComponent(id) + "/suggestions").then(function (items) {
       if (app.suggestionsFor !== id) return;
       clear(list);
       items = items || [];
-      $("suggestions-status").textContent = items.length ? "Bitte prüfen und bei Bedarf anpassen, bevor Sie senden."
-        : "Keine passende Antwort in der Wissensdatenbank gefunden.";
+      $("suggestions-status").textContent = items.length ? T.checkFirst : T.noSuggestion;
       items.forEach(function (s, index) {
         var item = el("li", "cs-suggestion");
-        var title = el("h3", "cs-suggestion-title", s.service_title || "Antwortvorschlag");
+        var title = el("h3", "cs-suggestion-title", s.service_title || T.suggestion);
         title.id = "cs-suggestion-" + index;
         item.appendChild(title);
-        item.appendChild(el("p", "cs-muted", "Zur Frage: „" + truncate(s.question, 160) + "“"));
+        item.appendChild(el("p", "cs-muted", fill(T.forQuestion, { question: truncate(s.question, 160) })));
         item.appendChild(el("p", "cs-suggestion-text", s.text));
         if (Array.isArray(s.sources) && s.sources.length) item.appendChild(renderSources(s.sources));
-        var use = el("button", "cs-btn cs-btn--small", "In Antwort übernehmen");
+        var use = el("button", "cs-btn cs-btn--small", T.useSuggestion);
         use.type = "button";
         use.setAttribute("aria-describedby", title.id);
         use.addEventListener("click", function () {
           insertIntoReply(String(s.text || ""), false);
-          announce("Vorschlag in das Antwortfeld übernommen. Bitte prüfen und anpassen.");
+          announce(T.suggestionUsed);
         });
         item.appendChild(use);
         list.appendChild(item);
       });
     }).catch(function (err) {
       if (app.suggestionsFor !== id) return;
-      $("suggestions-status").textContent = err.status === 401 ? "" : "Vorschläge konnten nicht geladen werden.";
+      $("suggestions-status").textContent = err.status === 401 ? "" : T.suggestionsFailed;
     }).then(function () {
       if (app.suggestionsFor === id) list.removeAttribute("aria-busy");
     });
@@ -832,7 +838,7 @@
     });
     source.addEventListener("forbidden", function () {
       if (source !== app.source || app.selected !== id) return;
-      leaveConversation("Diese Unterhaltung gehört jetzt zu einem anderen Team.");
+      leaveConversation(T.otherTeamNow);
     });
     source.addEventListener("error", function () {
       if (source !== app.source) return;
@@ -863,9 +869,8 @@
     }
     var names = teams.map(teamName);
     var general = app.config.default_team;
-    if (general && teams.indexOf(general) < 0) names.push(teamName(general) + " (für alle offen)");
-    scope.textContent = "Sie sehen die Anfragen Ihrer Teams: " + names.join(", ") +
-      ". Andere Teams erreichen Sie über „Weiterleiten“.";
+    if (general && teams.indexOf(general) < 0) names.push(fill(T.openToAll, { team: teamName(general) }));
+    scope.textContent = fill(T.queueScope, { teams: names.join(", ") });
     scope.hidden = false;
   }
 
@@ -877,7 +882,7 @@
     clear($("transcript"));
     $("conv-body").hidden = true;
     $("conv-placeholder").hidden = false;
-    $("conversation-heading").textContent = "Keine Unterhaltung ausgewählt";
+    $("conversation-heading").textContent = T.noneSelected;
     clear($("conv-meta"));
     $("conv-callback").hidden = true;
     renderNotes([]);
@@ -885,7 +890,7 @@
     $("note-save").disabled = true;
     $("suggestions-refresh").disabled = true;
     clear($("suggestions"));
-    $("suggestions-status").textContent = "Wählen Sie eine Unterhaltung aus.";
+    $("suggestions-status").textContent = T.selectOne;
     markSelected();
     openStream();
     $("conv-notice").textContent = message || "";
@@ -937,21 +942,21 @@
         item.appendChild(document.createTextNode(" – " + (ROLE_NAMES[m.role] || m.role) + (teams ? ", " + teams : "")));
         online.appendChild(item);
       });
-      if (!(data.online || []).length) online.appendChild(el("li", "cs-muted", "Niemand angemeldet."));
+      if (!(data.online || []).length) online.appendChild(el("li", "cs-muted", T.nobodySignedIn));
       var byTeam = data.queue_by_team || {};
       tableRows($("ov-teams"), Object.keys(byTeam).sort().map(function (t) { return [teamName(t), byTeam[t]]; }),
-        "Niemand wartet.", 2);
+        T.nobodyWaits, 2);
       var byState = data.live_by_state || {};
       tableRows($("ov-states"), Object.keys(byState).sort().map(function (s) { return [STATE_NAMES[s] || s, byState[s]]; }),
-        "Keine aktiven Unterhaltungen.", 2);
+        T.noneActive, 2);
       tableRows($("ov-staffed"), (data.staffed || []).map(function (s) {
-        var open = el("button", "cs-btn cs-btn--small cs-btn--quiet", "Öffnen");
+        var open = el("button", "cs-btn cs-btn--small cs-btn--quiet", T.open);
         open.type = "button";
-        open.setAttribute("aria-label", "Unterhaltung von " + (s.assignee || "") + " öffnen");
+        open.setAttribute("aria-label", fill(T.openConversationOf, { name: s.assignee || "" }));
         open.addEventListener("click", function () { select(s.id, true); });
-        return [s.assignee || "–", teamName(s.team), s.since ? clock(s.since) + " Uhr" : "–", open];
-      }), "Niemand betreut gerade eine Unterhaltung.", 4);
-      $("overview-updated").textContent = "Stand: " + clock(Date.now() / 1000) + " Uhr";
+        return [s.assignee || "–", teamName(s.team), s.since ? fill(T.clock, { time: clock(s.since) }) : "–", open];
+      }), T.nobodyHolds, 4);
+      $("overview-updated").textContent = fill(T.overviewUpdated, { time: clock(Date.now() / 1000) });
     }).catch(function () { /* retried on the next event or refresh */ });
   }
 
@@ -986,15 +991,15 @@
         case "KeyE": openCloseDialog(); break;
         case "KeyK":
           if (!$("note-text").disabled) $("note-text").focus();
-          else announce("Bitte wählen Sie zuerst eine Unterhaltung aus.");
+          else announce(T.selectFirst);
           break;
         case "KeyA":
           if (!$("conv-body").hidden) $("reply-text").focus();
-          else announce("Bitte wählen Sie zuerst eine Unterhaltung aus.");
+          else announce(T.selectFirst);
           break;
         case "KeyW":
           if (!$("transfer-team").disabled) $("transfer-team").focus();
-          else requireHeld("sie weiterzuleiten");
+          else requireHeld(T.toTransfer);
           break;
         case "KeyQ": {
           var first = document.querySelector("#queue-list .cs-entry");
@@ -1053,7 +1058,7 @@
       var canned = app.config.canned_responses[Number($("canned").value)];
       if (canned) {
         insertIntoReply(String(canned.text || ""), true);
-        announce("Textbaustein „" + canned.title + "“ eingefügt.");
+        announce(fill(T.cannedInserted, { title: canned.title }));
       }
     });
     $("suggestions-refresh").addEventListener("click", loadSuggestions);

@@ -5,6 +5,9 @@
 (function () {
   "use strict";
 
+  // The page's texts, written in by the gateway when it serves this file, from wording/texts.py (LOGIN_TEXTS).
+  var T = __BUERGERBOT_LOGIN_TEXTS__;
+
   var form = document.getElementById("login-form");
   var errorBox = document.getElementById("login-error");
   var username = document.getElementById("username");
@@ -38,11 +41,11 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var name = username.value.trim();
-    if (!name) return showError("Bitte geben Sie Ihren Benutzernamen ein.", username);
-    if (!password.value) return showError("Bitte geben Sie Ihr Passwort ein.", password);
+    if (!name) return showError(T.enterUsername, username);
+    if (!password.value) return showError(T.enterPassword, password);
     showError("");
     submit.disabled = true;
-    submit.textContent = "Anmeldung läuft …";
+    submit.textContent = T.signingIn;
     window.fetch("/console/api/login", {
       method: "POST",
       credentials: "same-origin",
@@ -55,13 +58,13 @@
           return;
         }
         password.value = "";
-        showError(detailText(body, "Die Anmeldung ist fehlgeschlagen. Bitte versuchen Sie es erneut."), password);
+        showError(detailText(body, T.failed), password);
       });
     }).catch(function () {
-      showError("Der Server ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.");
+      showError(T.offline);
     }).then(function () {
       submit.disabled = false;
-      submit.textContent = "Anmelden";
+      submit.textContent = T.signIn;
     });
   });
 

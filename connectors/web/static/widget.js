@@ -42,142 +42,9 @@
   var CALLBACK_PAYLOAD = "/request_callback";
   var RETRY_MS = [1000, 2500, 5000, 10000, 15000]; // waits before sending an unanswered message again
 
-  var TEXTS = {
-    de: {
-      launcher: "Fragen? Chat mit dem Bürgerservice",
-      unread: "Neue Nachricht",
-      title: "Chat mit dem Bürgerservice",
-      close: "Chat schließen",
-      intro: "Ich beantworte Fragen auf Grundlage der offiziellen Seiten der Stadt und nenne die Quelle. " +
-        "Bitte geben Sie keine vertraulichen Daten ein.",
-      log: "Chatverlauf",
-      you: "Sie",
-      bot: "Bürgerservice-Assistent",
-      staff: "Mitarbeiterin oder Mitarbeiter",
-      system: "Hinweis",
-      inputLabel: "Ihre Nachricht",
-      placeholder: "z. B. Was kostet ein Reisepass?",
-      send: "Senden",
-      human: "Mit einem Menschen sprechen",
-      humanText: "Ich möchte mit einem Menschen sprechen",
-      typing: "Der Assistent schreibt …",
-      sources: "Quellen",
-      updated: "Stand: ",
-      newWindow: " (öffnet neues Fenster)",
-      options: "Antwortmöglichkeiten",
-      queuedAt: "Sie sind an Position {n} der Warteschlange. Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier.",
-      staffNamed: "{name} ist jetzt für Sie da.",
-      cbTitle: "Rückruf oder E-Mail anfordern",
-      cbIntro: "Hinterlassen Sie uns Ihre Kontaktdaten. Das Team meldet sich zu den Servicezeiten bei Ihnen.",
-      cbWay: "Wie sollen wir Sie erreichen?",
-      cbEmail: "E-Mail",
-      cbPhone: "Telefon",
-      cbEmailLabel: "Ihre E-Mail-Adresse",
-      cbBadEmail: "Bitte geben Sie eine gültige E-Mail-Adresse an.",
-      cbNoConsent: "Ohne Ihre Einwilligung können wir Sie leider nicht kontaktieren.",
-      cbBadPhone: "Bitte geben Sie eine gültige Telefonnummer an.",
-      cbPhoneLabel: "Ihre Telefonnummer",
-      cbNote: "Ihr Anliegen in Stichworten (freiwillig)",
-      cbConsent: "Ich bin einverstanden, dass die Stadt mich zu meinem Anliegen kontaktiert und meine Kontaktdaten " +
-        "dafür speichert.",
-      cbSubmit: "Absenden",
-      cbCancel: "Abbrechen",
-      cbSending: "Wird gesendet …",
-      cbMissing: "Bitte geben Sie Ihre E-Mail-Adresse oder Telefonnummer an.",
-      cbFailed: "Ihre Bitte konnte gerade nicht gesendet werden. Bitte versuchen Sie es gleich noch einmal.",
-      queued: "Sie sind in der Warteschlange.",
-      queuedBusy: "Sie sind an Position {n} der Warteschlange. Gerade sind alle Mitarbeitenden im Gespräch oder " +
-        "nicht angemeldet.",
-      queuedClosed: "Ihr Anliegen ist in der Warteschlange. Das Chat-Team ist wieder {when} für Sie da.",
-      queuedLater: "zu den nächsten Servicezeiten",
-      queuedCallback: "Ihre Rückruf- oder E-Mail-Bitte ist eingegangen. Das Team meldet sich bei Ihnen.",
-      cbDone: "Rückruf oder E-Mail angefordert",
-      staffState: "Eine Mitarbeiterin oder ein Mitarbeiter ist jetzt für Sie da.",
-      closedState: "Diese Unterhaltung wurde beendet.",
-      connecting: "Verbindung wird hergestellt …",
-      reconnecting: "Verbindung unterbrochen. Wir verbinden Sie neu – Ihre Nachrichten gehen nicht verloren.",
-      sendFailed: "Ihre Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es gleich noch einmal.",
-      errors: {
-        invalid: "Diese Nachricht konnte ich leider nicht lesen. Bitte versuchen Sie es noch einmal.",
-        empty: "Bitte geben Sie eine Nachricht ein.",
-        too_long: "Ihre Nachricht ist zu lang (höchstens " + MAX_CHARS + " Zeichen). Bitte kürzen Sie sie etwas.",
-        control_chars: "Ihre Nachricht enthält unzulässige Steuerzeichen. Bitte entfernen Sie sie und senden Sie " +
-          "sie erneut.",
-        failed: "Entschuldigung, Ihre Nachricht konnte gerade nicht verarbeitet werden. Bitte versuchen Sie es " +
-          "gleich noch einmal.",
-        unavailable: "Der Chat ist gerade nicht erreichbar. Wir verbinden Sie automatisch neu.",
-        rate_limited: "Sie haben in kurzer Zeit sehr viele Nachrichten gesendet. Bitte warten Sie einen Moment " +
-          "und versuchen Sie es dann noch einmal.",
-        in_progress: "Ihre Nachricht wird noch bearbeitet. Bitte warten Sie einen Moment, die Antwort kommt gleich.",
-        invalid_message_id: "Diese Nachricht konnte nicht zugeordnet werden. Bitte laden Sie die Seite neu."
-      }
-    },
-    en: {
-      launcher: "Questions? Chat with Citizen Services",
-      unread: "New message",
-      title: "Chat with Citizen Services",
-      close: "Close chat",
-      intro: "I answer questions from the city's official pages and name the source. " +
-        "Please do not enter confidential data.",
-      log: "Chat history",
-      you: "You",
-      bot: "Citizen services assistant",
-      staff: "Staff member",
-      system: "Note",
-      inputLabel: "Your message",
-      placeholder: "e.g. How much is a passport?",
-      send: "Send",
-      human: "Talk to a person",
-      humanText: "I would like to talk to a person",
-      typing: "The assistant is typing …",
-      sources: "Sources",
-      updated: "As of: ",
-      newWindow: " (opens in a new window)",
-      options: "Reply options",
-      queuedAt: "You are number {n} in the queue. A member of staff will reply here.",
-      staffNamed: "{name} is now with you.",
-      cbTitle: "Request a call back or an e-mail",
-      cbIntro: "Leave your contact details. The team will get back to you during office hours.",
-      cbWay: "How should we contact you?",
-      cbEmail: "E-mail",
-      cbPhone: "Phone",
-      cbEmailLabel: "Your e-mail address",
-      cbBadEmail: "Please enter a valid e-mail address.",
-      cbNoConsent: "Without your consent we cannot contact you.",
-      cbBadPhone: "Please enter a valid phone number.",
-      cbPhoneLabel: "Your phone number",
-      cbNote: "Your request in a few words (optional)",
-      cbConsent: "I agree that the city may contact me about my request and store my contact details for this purpose.",
-      cbSubmit: "Send",
-      cbCancel: "Cancel",
-      cbSending: "Sending …",
-      cbMissing: "Please enter your e-mail address or phone number.",
-      cbFailed: "Your request could not be sent. Please try again in a moment.",
-      queued: "You are in the queue.",
-      queuedBusy: "You are number {n} in the queue. All members of staff are busy or not signed in right now.",
-      queuedClosed: "Your request is in the queue. The chat team is back {when}.",
-      queuedLater: "during the next service hours",
-      queuedCallback: "Your request for a call back or an e-mail has been received. The team will contact you.",
-      cbDone: "Call back or e-mail requested",
-      weekdays: ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
-      staffState: "A member of staff is now with you.",
-      closedState: "This conversation has ended.",
-      connecting: "Connecting …",
-      reconnecting: "Connection lost. Reconnecting – your messages are not lost.",
-      sendFailed: "Your message could not be sent. Please try again in a moment.",
-      errors: {
-        invalid: "I could not read this message. Please try again.",
-        empty: "Please enter a message.",
-        too_long: "Your message is too long (" + MAX_CHARS + " characters at most). Please shorten it.",
-        control_chars: "Your message contains control characters that are not allowed. Please remove them.",
-        failed: "Sorry, your message could not be processed right now. Please try again in a moment.",
-        unavailable: "The chat is not reachable right now. We will reconnect automatically.",
-        rate_limited: "You have sent a lot of messages in a short time. Please wait a moment and try again.",
-        in_progress: "Your message is still being processed. Please wait a moment, the answer is on its way.",
-        invalid_message_id: "This message could not be assigned. Please reload the page."
-      }
-    }
-  };
+  // The widget's texts by language, {"de": {...}, "en": {...}}: written in by the gateway like CONFIG, from
+  // wording/texts.py (widget_texts), where every text citizens read is kept; "too long" names the limit.
+  var TEXTS = __BUERGERBOT_WIDGET_TEXTS__;
   var UI_LANG = (document.documentElement.lang || "de").toLowerCase().indexOf("en") === 0 ? "en" : "de";
   var T = TEXTS[UI_LANG];
 
@@ -490,7 +357,7 @@
     var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2})/.exec(String(status.next_opening_at || ""));
     if (!m) return T.queuedLater;
     var weekday = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay();
-    return "on " + T.weekdays[weekday] + " at " + m[4];
+    return T.queuedOn.replace("{day}", T.weekdays[weekday]).replace("{time}", m[4]);
   }
 
   /** The status line while waiting says what the chat's status message says: no promise nobody can keep. */
