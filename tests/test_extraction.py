@@ -177,12 +177,16 @@ def test_a_form_link_does_not_answer_a_question_that_asks_for_no_form(munich_ans
     ],
 )
 def test_a_situation_the_service_is_about_never_gets_a_claim_of_absence(munich_answerer, service: str, question: str):
-    """No line scores high enough, but the question's words are the service's: that may be our failure,
-    not a gap in the text. The bot says what it did not find and shows the overview, never "nothing on this"."""
+    """The question's words are the service's: when no line scores high enough, that may be our failure,
+    not a gap in the text. The bot then says what it did not find and shows the overview, never "nothing
+    on this"; when a line does score, it is quoted from the service."""
     answer = munich_answerer.answer_service(service, question)
     assert NOT_COVERED_DE not in answer.text
-    assert NOT_FOUND_DE in answer.text
     assert answer.sources and answer.sources[0].url in answer.text
+    if NOT_FOUND_DE not in answer.text:  # lines of the service answer it: every one is quoted as written
+        official = "\n".join(munich_answerer.index.services[service].sections.values())
+        quoted = _body(answer.text, answer.service_title or "")
+        assert quoted and all(line in official for line in quoted)
 
 
 def test_an_overview_of_a_fee_only_service_says_what_the_amount_is(munich_answerer):
