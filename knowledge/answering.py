@@ -324,17 +324,25 @@ class Answerer:
         if vector is None:  # a button or the dialogue's context: the question was not embedded yet
             vector = self.index.embedder.embed_query(query.text or question)
         only = [s for s in sections if s in service.sections] if sections else None
-        budget = quote_chars or MAX_CHARS
-        selection = self.lines.select(service_id, question, terms, vector, only=only or None, max_chars=budget)
-        if only and not selection.lines:
-            selection = self.lines.select(service_id, question, terms, vector, max_chars=budget)
         # a question that only names the service ("Personalausweis") gets its overview
         title = self.index.title_terms.get(service_id, set())
         general = not only and not requested_sections(question) and set(query.content_terms) <= title
         language = assessment.language if assessment else detect_language(question)
+        # the quote's budget counts line text only; labels, list headings and the source line come on
+        # top, so an answer over MAX_ANSWER_CHARS is made again from a smaller quote
+        budget = quote_chars or MAX_CHARS
+        budgets = [budget, *(b for b in GUESS_QUOTE_CHARS if b < budget)]
+        for budget in budgets:
+            selection = self.lines.select(service_id, question, terms, vector, only=only or None, max_chars=budget)
+            if only and not selection.lines:
+                selection = self.lines.select(service_id, question, terms, vector, max_chars=budget)
+            lead = (quote_chars or MAX_LEAD_CHARS) if budget == budgets[0] else budget
+            text = compose(service, selection, language, overview=general, lead_chars=lead)
+            if len(text) <= MAX_ANSWER_CHARS or only:  # a section asked for by button is shown as far as it fits
+                break
         shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
         answer = Answer(
-            text=compose(service, selection, language, overview=general, lead_chars=quote_chars or MAX_LEAD_CHARS),
+            text=text,
             service_id=service.id,
             service_title=service.title,
             sections=shown,

@@ -510,14 +510,16 @@ def choose(
             continue
         chosen.append(i)
         size += len(lines[i].text)
-    size = _with_context(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS)
+    size = _with_context(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS, keep=order[0])
     if not asked:
         # a question about a situation rather than a detail: what it costs belongs to a short answer
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
         for i in fees[:MAX_GENERAL_FEE_LINES]:
-            if size + len(lines[i].text) <= max_chars:
-                chosen.append(i)
-                size += len(lines[i].text)
+            extra = [j for j in dict.fromkeys([*_context(lines, i), i]) if j not in chosen]
+            cost = sum(len(lines[j].text) for j in extra)
+            if size + cost <= max_chars:  # a fee line only with what it needs ("Dann kostet …")
+                chosen.extend(extra)
+                size += cost
     _as_passages(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS)
     return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)
 
@@ -565,53 +567,75 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-def _with_context(lines: list[Line], chosen: list[int], size: int, budget: int) -> int:
-    """Add what the chosen lines are not understood without; returns the new size.
+def _breaks_off(line: Line) -> bool:
+    """A paragraph line that ends mid-sentence (not a heading, list opener or question)."""
+    text = line.text.rstrip().rstrip('"“”)')
+    return _unfinished(line) and not line.is_heading and not text.endswith((":", "?"))
 
-    A sentence that points back ("Dieser Zeitraum …", "Deshalb …", "Dann …") brings the
-    sentence before it. A line that does not stand alone (`_unfinished`) brings what
-    follows in its section, line after line while that is still unfinished, and a line that opens
-    a list brings its items; a following sentence that points back to a chosen one comes with it
-    ("Dafür müssen Sie einen Antrag stellen."). At most `MAX_CONTEXT_LINES` per chosen line, all
-    within `budget`, so a quote never grows without bound.
-    """
-    taken = set(chosen)
 
-    def take(i: int) -> bool:
-        nonlocal size
-        if i in taken:
-            return True
-        if size + len(lines[i].text) > budget:
-            return False
-        taken.add(i)
-        chosen.append(i)
-        size += len(lines[i].text)
-        return True
+def _list_items(lines: list[Line], opener: Line) -> list[int]:
+    """The items of the list `opener` opens: bullets under it, or short lines after a colon."""
+    colon = opener.paragraph >= 0 and opener.text.rstrip().endswith(":")
+    items: list[int] = []
+    for following in lines[opener.position + 1 :]:
+        if following.section is not opener.section:
+            break
+        if not (following.heading == opener.text or (colon and following.paragraph >= 0 and _is_label(following.text))):
+            break
+        items.append(following.position)
+    return items
 
-    for i in sorted(taken):
-        line = lines[i]
-        if i > 0 and line.paragraph >= 0 and _POINTS_BACK.match(line.text):
-            before = lines[i - 1]  # in its paragraph, or the paragraph before ("Sie möchten …?" / "Dann …")
-            if before.section is line.section and before.paragraph >= 0:
-                take(i - 1)
-        current = line
-        opens_list = line.paragraph >= 0 and line.text.rstrip().endswith(":")
-        for _ in range(MAX_CONTEXT_LINES):
-            if current.position + 1 >= len(lines):
-                break
-            following = lines[current.position + 1]
-            if following.section is not current.section:
-                break
-            if opens_list:  # its items: bullets under it, or short lines without a full stop
-                if not (following.heading == line.text or _is_label(following.text.rstrip())):
-                    break
-            elif not (_unfinished(current) or _POINTS_BACK.match(following.text)):
-                break
-            if not take(following.position):
-                break
-            current = following
-            if not (opens_list or _unfinished(current)):
-                break
+
+def _context(lines: list[Line], i: int) -> list[int]:
+    """What line i is not understood without: the start of its sentence or its condition, and
+    what it leaves open (the rest of a broken sentence, the answer to a question, a whole list).
+    A list comes whole or not at all: part of "bringen Sie mit:" reads as the complete list."""
+    line = lines[i]
+    needed: list[int] = []
+    j = i
+    while j > 0 and len(needed) < MAX_CONTEXT_LINES:
+        before = lines[j - 1]
+        if before.section is not line.section or before.paragraph < 0 or lines[j].paragraph < 0:
+            break
+        # a line that starts in lower case continues the one before ("kostenlos." after "… der Eintritt")
+        if not (_breaks_off(before) or lines[j].text[:1].islower() or _POINTS_BACK.match(lines[j].text)):
+            break
+        needed.append(j - 1)
+        j -= 1
+    current, steps = line, 0
+    while current.position + 1 < len(lines):
+        following = lines[current.position + 1]
+        if following.section is not line.section:
+            break
+        items = _list_items(lines, current) if current.labels_what_follows else []
+        if items:
+            needed.extend(items)
+            break
+        if steps >= MAX_CONTEXT_LINES or not (_unfinished(current) or _POINTS_BACK.match(following.text)):
+            break
+        needed.append(following.position)
+        current, steps = following, steps + 1
+        if not _unfinished(current):
+            break
+    return needed
+
+
+def _with_context(lines: list[Line], chosen: list[int], size: int, budget: int, keep: int) -> int:
+    """Add what each chosen line needs, all of it or none; a line (other than the best, `keep`)
+    whose context does not fit is dropped, since alone it could say what the source does not."""
+    pulled: set[int] = set()
+    for i in list(chosen):  # score order: the best line's context first
+        if i not in chosen:
+            continue
+        extra = [j for j in dict.fromkeys(_context(lines, i)) if j not in chosen]
+        cost = sum(len(lines[j].text) for j in extra)
+        if size + cost <= budget:
+            chosen.extend(extra)
+            pulled.update(extra)
+            size += cost
+        elif i != keep and i not in pulled:
+            chosen.remove(i)
+            size -= len(lines[i].text)
     return size
 
 
@@ -633,24 +657,27 @@ def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int) -
 
 
 def render(selection: Selection) -> str:
-    """Chosen lines under their section labels, each bullet with its list heading once."""
+    """Chosen lines under their section labels, each bullet under the label it has in the source."""
     parts: list[str] = []
     current: Section | None = None
-    shown_headings: set[str] = set()
     block: list[str] = []
+    label = ""  # the list label the reader sees above the next line
+    previous = -2
     for line in selection.lines:
         if line.section is not current:
             if block:
                 parts.append("\n".join(block))
             block = [f"{line.section.label_de}:"]
-            current = line.section
-        if line.heading and line.heading not in shown_headings and line.heading.rstrip(":") != line.section.label_de:
+            current, label = line.section, ""
+        if line.position != previous + 1:
+            label = ""  # after a gap, the same heading text may head another list
+        previous = line.position
+        if line.heading and line.heading != label and line.heading.rstrip(":") != line.section.label_de:
             block.append(line.heading)
-            shown_headings.add(line.heading)
+        if line.heading:
+            label = line.heading
         if line.labels_what_follows:
-            if line.text in shown_headings:  # a heading chosen for itself, already shown above its item
-                continue
-            shown_headings.add(line.text)
+            label = line.text
         block.append(line.text)
     if block:
         parts.append("\n".join(block))

@@ -11,7 +11,17 @@ import re
 import pytest
 
 from knowledge.answering import _overview_text
-from knowledge.extraction import HAND_SET, Line, _contains, _has_duration, choose, render, sentences, service_lines
+from knowledge.extraction import (
+    HAND_SET,
+    Line,
+    Selection,
+    _contains,
+    _has_duration,
+    choose,
+    render,
+    sentences,
+    service_lines,
+)
 from knowledge.models import Section, Service
 from knowledge.sections import requested_sections
 from wording.texts import NOT_COVERED_DE, NOT_FOUND_DE
@@ -263,7 +273,7 @@ def test_two_chosen_lines_close_together_are_shown_as_one_passage_within_the_bud
     long_gap = "Ein sehr langer Satz dazwischen, " * 30 + "der nicht in das Budget passt."
     lines = _lines_of("Erster Satz.", "Der Ausweis gilt zehn Jahre.", long_gap, "Er kostet 37 Euro.")
     selection = choose(lines, scores, [Section.FRISTEN], HAND_SET, max_chars=200)
-    assert [line.position for line in selection.lines] == [1, 3]
+    assert [line.position for line in selection.lines] == [1]  # "Er kostet …" without its antecedent: dropped
 
 
 def test_a_heading_chosen_for_itself_is_shown_once_above_its_items():
@@ -279,6 +289,80 @@ def test_a_heading_chosen_for_itself_is_shown_once_above_its_items():
     text = render(choose(lines, [0.9, 1.0, 0.95], [Section.GEBUEHREN], HAND_SET))
     assert text.count("Online-Gebühr: Zahlung mit Karte") == 1
     assert text.index("Online-Gebühr") < text.index("20,50 Euro") < text.index("25 Euro")
+
+
+def _fee_lines() -> list[Line]:
+    service = Service(
+        id="x",
+        title="Gebühren",
+        source_url="https://example.org/x",
+        sections={
+            Section.GEBUEHREN: "Reisepass\nErwachsene:\n- 70 Euro\nKinder:\n- 37,50 Euro\n"
+            "Personalausweis\nErwachsene:\n- 37 Euro\nKinder:\n- 22,80 Euro"
+        },
+    )
+    return service_lines(service)
+
+
+def test_a_fee_is_always_shown_under_its_own_label_even_when_the_label_repeats():
+    lines = _fee_lines()
+    text = render(
+        choose(lines, [0.05, 0.05, 0.9, 0.05, 0.9, 0.05, 0.05, 1.0, 0.05, 0.05], [Section.GEBUEHREN], HAND_SET)
+    )
+    shown = text.splitlines()
+    labels_above = [line for line in shown[: shown.index("- 37 Euro")] if line.endswith(":")]
+    assert labels_above[-1] == "Erwachsene:"  # not "Kinder:" of the passport list above
+    text = render(Selection(lines, 1.0))
+    assert text.split("Personalausweis")[1].count("Erwachsene:") == 1
+
+
+def test_the_same_heading_in_two_sections_is_shown_in_both():
+    service = Service(
+        id="x",
+        title="Seite",
+        source_url="https://example.org/x",
+        sections={
+            Section.UNTERLAGEN: "Hinweis:\n- Pass mitbringen",
+            Section.GEBUEHREN: "Hinweis:\n- nur mit Karte, 10 Euro",
+        },
+    )
+    assert render(Selection(service_lines(service), 1.0)).count("Hinweis:") == 2
+
+
+def test_a_sentence_is_shown_with_its_start_and_its_whole_condition():
+    lines = _lines_of("Für Kinder unter 12 Jahren ist der Eintritt", "kostenlos.", "Öffnungszeiten siehe unten.")
+    assert _chosen(lines, 1, [Section.GEBUEHREN]) == [0, 1]  # never "kostenlos." alone
+    lines = _lines_of(
+        "Sie sind jünger als 24 Jahre und", "haben noch keinen Pass?", "Dann zahlen Sie 37,50 Euro.", "Sonst 70 Euro."
+    )
+    assert _chosen(lines, 2, [Section.GEBUEHREN]) == [0, 1, 2]
+
+
+def test_a_list_comes_whole_or_not_at_all():
+    items = [
+        f"Nachweis Nummer {n} über die Angaben zur Person"
+        for n in ("eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht")
+    ]
+    lines = _lines_of("Bringen Sie folgende Unterlagen mit:", *items, "Ende.")
+    assert _chosen(lines, 0, [Section.UNTERLAGEN]) == list(range(len(items) + 1))
+    scores = [1.0] + [0.05] * (len(items) + 1)
+    tight = choose(lines, scores, [Section.UNTERLAGEN], HAND_SET, max_chars=60)
+    assert [line.position for line in tight.lines] == [0]  # too long for the budget: none rather than some
+    lines = _lines_of("Was muss ich mitbringen?", "Folgende Unterlagen:", "- Reisepass", "- Passfoto", "Ende.")
+    assert _chosen(lines, 0, [Section.UNTERLAGEN]) == [0, 1, 2, 3]
+
+
+def test_a_fee_added_to_a_general_answer_comes_with_its_condition():
+    lines = _lines_of(
+        "Der Kurs findet montags statt.",
+        "Es gibt viele Angebote.",
+        "Noch mehr Text hier.",
+        "Weitere Infos gibt es im Büro.",
+        "Sie sind Sozialhilfeempfänger?",
+        "Dann kostet der Kurs 5 Euro.",
+    )
+    chosen = [line.position for line in choose(lines, [1.0] + [0.05] * 5, [], HAND_SET).lines]
+    assert 5 not in chosen or 4 in chosen
 
 
 def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
@@ -310,3 +394,43 @@ def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stay
     assert len(answer.text) <= MAX_ANSWER_CHARS and "<script" not in answer.text
     unmatched = answerer.answer_service("lang", "Xylophon Quittengelee?")
     assert len(unmatched.text) <= MAX_ANSWER_CHARS and unmatched.sources
+
+
+def test_a_plain_answer_whose_lines_need_context_in_three_sections_stays_within_900_characters(tmp_path):
+    """The quote budget counts line text only: labels, list headings and the source line come on top."""
+    import json
+
+    from knowledge.answering import MAX_ANSWER_CHARS, Answerer
+    from knowledge.ingest import ingest, load_index
+    from tests.conftest import make_settings
+
+    unfinished = "Für die Beantragung eines Reisepasses müssen Sie persönlich in einem Bürgerbüro erscheinen und "
+    service = {
+        "id": "pass",
+        "title": "Reisepass beantragen für Erwachsene und Kinder (regulär und Express)",
+        "summary": "Den Reisepass beantragen Sie im Bürgerbüro.",
+        "sections": {
+            "ueberblick": unfinished + "die Unterlagen vollständig mitbringen, und zwar insbesondere folgende Dinge\n"
+            "Ihren bisherigen Ausweis, ein aktuelles biometrisches Passfoto sowie bei Minderjährigen die Zustimmung",
+            "unterlagen": "Bitte bringen Sie zur Beantragung des Reisepasses im Bürgerbüro die folgenden Unterlagen "
+            "vollständig und im Original mit, weil sonst keine Bearbeitung des Antrags möglich ist, und zwar\n"
+            "Ihren bisherigen Ausweis oder Reisepass, ein aktuelles biometrisches Passfoto und die Geburtsurkunde.",
+            "fristen": "Die Bearbeitungszeit für einen Reisepass beträgt in der Regel drei bis sechs Wochen ab "
+            "Antragstellung bei der Bundesdruckerei im Herstellungswerk in\n"
+            "Berlin, bei einem Expresspass wenige Werktage.",
+            "gebuehren": "Die Gebühr für den Reisepass richtet sich nach dem Alter der antragstellenden Person und der "
+            "Art des Passes, genauere und ausführliche Angaben finden Sie\n"
+            "in der Gebührenübersicht unten auf dieser Seite.",
+        },
+        "source_url": "https://stadt.muenchen.de/service/info/hauptabteilung-ii-buergerangelegenheiten/10000000/reisepass",
+    }
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "pass.json").write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
+    settings = make_settings(tmp_path / "data", content_dir=content)
+    ingest(settings, content)
+    answer = Answerer(load_index(settings)).answer_service(
+        "pass", "Reisepass beantragen: welche Unterlagen, wie lange dauert die Bearbeitungszeit und welche Gebühr?"
+    )
+    assert len(answer.text) <= MAX_ANSWER_CHARS
+    assert "drei bis sechs Wochen" in answer.text and answer.sources

@@ -711,7 +711,8 @@ def _language(soup: BeautifulSoup) -> str:
 
 # an editor's search words at the end of a page ("Stichworte: Deutsch lernen, Sprachtest"), as
 # Integreat pages carry them: words for finding the page, not a sentence to quote to a citizen
-_KEYWORD_LINE = re.compile(r"^(?:stichw[oö]rte?|schlagw[oö]rte?|suchbegriffe|keywords|tags)\s*:\s*(?P<words>.+)$", re.I)
+# ("Tags:" is no such label in German: "Tags: 8 bis 20 Uhr" means "during the day")
+_KEYWORD_LINE = re.compile(r"^(?:stichw[oö]rte?|schlagw[oö]rte?|suchbegriffe|keywords)\s*:\s*(?P<words>.+)$", re.I)
 MAX_KEYWORDS = 40
 
 
@@ -719,13 +720,16 @@ def _keyword_lines(blocks: list[_Block]) -> tuple[list[_Block], list[str]]:
     """The page's blocks without its keyword lines, and the keywords they list (retrieval fields)."""
     kept: list[_Block] = []
     keywords: list[str] = []
+    seen: set[str] = set()
     for block in blocks:
         match = _KEYWORD_LINE.match(block.text.removeprefix("- ")) if block.kind == "line" else None
         if match is None:
             kept.append(block)
             continue
-        words = (clean_line(word) for word in re.split(r"[,;]", match["words"]))
-        keywords.extend(word for word in words if has_words(word) and word not in keywords)
+        for word in (clean_line(word) for word in re.split(r"[,;]", match["words"])):
+            if has_words(word) and word.casefold() not in seen:
+                seen.add(word.casefold())
+                keywords.append(word)
     return kept, keywords[:MAX_KEYWORDS]
 
 

@@ -122,7 +122,8 @@ def test_an_editors_keyword_line_becomes_keywords_not_answer_text(tmp_path: Path
         "url": "https://integreat.app/musterstadt/de/sprache/",
         "title": "Sprachkurse",
         "content": "<p>Du suchst einen Sprachkurs?</p><p>Die VHS bietet Kurse an.</p>"
-        "<p><em>Stichworte: Deutsch lernen, Sprachtest;  Sprachlevel</em></p>",
+        "<p>Tags: 8 bis 20 Uhr, nachts Notdienst</p>"
+        "<p><em>Stichworte: Deutsch lernen, Sprachtest;  Sprachlevel, deutsch lernen</em></p>",
     }
     export = tmp_path / "musterstadt_de.json"
     export.write_text(json.dumps([page]), encoding="utf-8")
@@ -130,3 +131,4 @@ def test_an_editors_keyword_line_becomes_keywords_not_answer_text(tmp_path: Path
     assert service.keywords == ["Deutsch lernen", "Sprachtest", "Sprachlevel"]
     text = "\n".join(service.sections.values())
     assert "Stichworte" not in text and "Die VHS bietet Kurse an." in text
+    assert "Tags: 8 bis 20 Uhr, nachts Notdienst" in text  # German "tags" (by day) is no keyword label
