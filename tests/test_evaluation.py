@@ -21,7 +21,6 @@ from bot.settings import PROJECT_ROOT, Settings
 from knowledge.evaluation import EvalQuestion, contains_fact, evaluate, load_questions
 from tests.app_server import served_gateway
 from tests.integration.stack import free_port
-from tests.redis_servers import embedded_redis
 from wording.texts import ABSTAIN_DE
 
 
@@ -122,23 +121,19 @@ def test_eval_output_without_details_keeps_its_figures(answerer) -> None:
 
 
 @pytest.fixture(scope="module")
-def limited_gateway(
-    demo_settings: Settings, demo_index: object, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def limited_gateway(demo_settings: Settings, demo_index: object, module_redis_url: str) -> Iterator[str]:
     """The real gateway app over HTTP (knowledge-only) with its real Redis rate limiter: 3 requests per 2 s per IP."""
-    with embedded_redis(tmp_path_factory.mktemp("eval-redis")) as redis_url:
-        port = free_port()
-        settings = Settings(
-            data_dir=demo_settings.data_dir,
-            redis_url=redis_url,
-            rasa_enabled=False,
-            demo_accounts=False,
-            port=port,
-            rate_limit_per_ip=3,
-            rate_limit_window_s=2,
-        )
-        with served_gateway(settings) as url:
-            yield url
+    settings = Settings(
+        data_dir=demo_settings.data_dir,
+        redis_url=module_redis_url,
+        rasa_enabled=False,
+        demo_accounts=False,
+        port=free_port(),
+        rate_limit_per_ip=3,
+        rate_limit_window_s=2,
+    )
+    with served_gateway(settings) as url:
+        yield url
 
 
 def test_through_bot_waits_out_the_rate_limit_and_scores_every_question(limited_gateway: str, answerer) -> None:

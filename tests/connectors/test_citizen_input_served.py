@@ -23,7 +23,6 @@ from websockets.sync.client import ClientConnection, connect
 from bot.settings import Settings
 from connectors.common import TEXTS, citizen_text
 from tests.app_server import served_gateway
-from tests.connectors.conftest import REDIS_URL
 from tests.connectors.test_partner_api import ACME_KEY, KEYS
 from tests.integration.stack import free_port
 
@@ -35,10 +34,10 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def gateway(demo_settings: Settings, demo_index: Any, redis_db: redis.Redis) -> Iterator[str]:
+def gateway(demo_settings: Settings, demo_index: Any, redis_url: str, redis_db: redis.Redis) -> Iterator[str]:
     settings = Settings(
         data_dir=demo_settings.data_dir,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         rasa_enabled=False,
         demo_accounts=False,
         partner_api_keys=KEYS,

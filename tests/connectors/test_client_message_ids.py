@@ -1,6 +1,6 @@
 """Client message ids: a message sent again (same `client_message_id`) is answered and stored once.
 
-The real gateway app on the machine's Redis (database 8, see conftest). Where Rasa matters, a real
+The real gateway app on a real Redis (a database of the test's own, see tests/conftest.py). Where Rasa matters, a real
 HTTP server on 127.0.0.1 speaks Rasa's REST channel (`tests/connectors/fakes.FakeApi`), so the test can
 hold a turn inside Rasa or count how often Rasa was asked; Redis failures are real (a TCP proxy in
 front of the machine's Redis is cut mid-turn).
@@ -29,6 +29,7 @@ from bot.turns.handler import TurnHandler
 from connectors.rest.router import internal_id
 from tests.connectors.fakes import FakeApi, Recorded, wait_until
 from tests.integration.tcp_proxy import TcpProxy
+from tests.redis_servers import port_of, with_port
 from wording.texts import INVALID_CLIENT_MESSAGE_ID, TURN_IN_PROGRESS
 
 QUESTION = "Was kostet ein Reisepass?"
@@ -354,13 +355,13 @@ def test_a_failed_attempt_gives_up_its_claim_and_the_retry_continues_it(make_cli
 
 
 def test_a_retry_after_redis_went_away_mid_turn_is_answered_and_stored_once(
-    make_client, redis_db, rasa_servers
+    make_client, redis_db, redis_url, rasa_servers
 ) -> None:
     """The case the README warned about: Redis fails after the citizen's message was stored. Cut here with a
     TCP proxy while Rasa thinks, so the attempt cannot even give up its claim; the retry takes it over."""
-    proxy = TcpProxy(6379).start()
+    proxy = TcpProxy(port_of(redis_url)).start()
     try:
-        client = make_client(redis_url=f"redis://127.0.0.1:{proxy.port}/8")
+        client = make_client(redis_url=with_port(redis_url, proxy.port))
 
         asked: list[Recorded] = []
 

@@ -12,16 +12,15 @@ import redis
 from bot.settings import Settings
 from connectors.ratelimit import Limit, RateLimiter
 from connectors.web.router import ERRORS
-from tests.connectors.conftest import REDIS_URL
 from wording.texts import RATE_LIMITED as RATE_LIMITED_TEXT
 
 
-def limiter(client: redis.Redis) -> RateLimiter:
-    return RateLimiter(client, Settings(redis_url=REDIS_URL))
+def limiter(client: redis.Redis, url: str) -> RateLimiter:
+    return RateLimiter(client, Settings(redis_url=url))
 
 
-def test_sliding_window_counts_only_accepted_requests(redis_db):
-    limits = limiter(redis_db)
+def test_sliding_window_counts_only_accepted_requests(redis_db, redis_url):
+    limits = limiter(redis_db, redis_url)
     conversation = Limit("conv", "c1", 2, 60)
     ip = Limit("ip", "10.0.0.1", 3, 60)
     assert limits.wait_s(conversation, ip) == 0
@@ -33,17 +32,17 @@ def test_sliding_window_counts_only_accepted_requests(redis_db):
     assert limits.wait_s(Limit("conv", "c3", 2, 60), ip) > 0
 
 
-def test_limits_are_shared_between_processes(redis_db):
-    other = redis.Redis.from_url(REDIS_URL, decode_responses=True)  # another gateway's connection
-    one, two = limiter(redis_db), limiter(other)
+def test_limits_are_shared_between_processes(redis_db, redis_url):
+    other = redis.Redis.from_url(redis_url, decode_responses=True)  # another gateway's connection
+    one, two = limiter(redis_db, redis_url), limiter(other, redis_url)
     shared = Limit("conv", "same", 2, 60)
     assert one.wait_s(shared) == 0
     assert two.wait_s(shared) == 0
     assert one.wait_s(shared) > 0 and two.wait_s(shared) > 0
 
 
-def test_zero_disables_a_limit(redis_db):
-    limits = limiter(redis_db)
+def test_zero_disables_a_limit(redis_db, redis_url):
+    limits = limiter(redis_db, redis_url)
     for _ in range(5):
         assert limits.wait_s(Limit("ip", "x", 0, 60)) == 0
 
@@ -69,10 +68,10 @@ def test_ask_is_limited_per_ip(make_client):
     assert limited.status_code == 429 and "Retry-After" in limited.headers
 
 
-def test_widget_socket_gets_rate_limited_error_frame(make_client, redis_db):
+def test_widget_socket_gets_rate_limited_error_frame(make_client, redis_db, redis_url):
     client = make_client(rate_limit_per_conversation=2)
     conversation = "web-ratelimit-0001"
-    other_process = limiter(redis_db)  # another gateway already took this conversation's two messages
+    other_process = limiter(redis_db, redis_url)  # another gateway already took this conversation's two messages
     busy = Limit("conv", conversation, 2, client.app.state.settings.rate_limit_window_s)
     assert other_process.wait_s(busy) == 0 and other_process.wait_s(busy) == 0
     received: list[dict[str, object]] = []

@@ -1,30 +1,22 @@
-"""Console fixtures: the real app (knowledge-only, no Rasa) on a real Redis, driven over HTTP."""
+"""Console fixtures: the real app (knowledge-only, no Rasa) on a real Redis, driven over HTTP.
+
+Redis follows the shared policy (`redis_url` in tests/conftest.py): a database of each test's own, empty.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from bot.settings import Settings
-from tests.redis_servers import machine_or_embedded_redis
-
-REDIS_URL = "redis://127.0.0.1:6379/11"
-
-
-@pytest.fixture(scope="session")
-def console_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with machine_or_embedded_redis(REDIS_URL, tmp_path_factory.mktemp("console-redis")) as url:
-        yield url
 
 
 @pytest.fixture
-def console_settings(demo_settings: Settings, demo_index, console_redis_url: str) -> Settings:
-    redis.Redis.from_url(console_redis_url).flushdb()
+def console_settings(demo_settings: Settings, demo_index, redis_url: str) -> Settings:
     return demo_settings.model_copy(
-        update={"redis_url": console_redis_url, "rasa_enabled": False, "console_max_failed_logins": 3}
+        update={"redis_url": redis_url, "rasa_enabled": False, "console_max_failed_logins": 3}
     )
 
 

@@ -22,9 +22,8 @@ BEN = StaffMember(username="ben", display_name="Herr Yılmaz", role="agent", tea
 
 
 @pytest.fixture
-def handoff(console_redis_url: str, demo_index) -> HandoffService:
-    client = redis.Redis.from_url(console_redis_url, decode_responses=True)
-    client.flushdb()
+def handoff(redis_url: str, demo_index) -> HandoffService:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     return HandoffService(ConversationStore(client), load_teams(), demo_index.services)
 
 

@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
-import redis
 import yaml
 
 from bot.handoff.teams import DEFAULT_TEAMS_FILE
 from bot.settings import PROJECT_ROOT
 
 STACK_DIR = PROJECT_ROOT / ".data" / "test-stack"  # persistent: the trained Rasa model is reused
-EXTERNAL_REDIS = "redis://127.0.0.1:6379/7"
 ALWAYS_OPEN = "Mo-So 00:00-24:00"
 
 
@@ -46,23 +44,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def redis_url_for_tests() -> str:
-    """The machine's Redis if it runs (a real server, as in production), else the embedded one."""
-    try:
-        client = redis.Redis.from_url(EXTERNAL_REDIS, socket_connect_timeout=0.5)
-        client.ping()
-        client.flushdb()
-        return EXTERNAL_REDIS
-    except redis.RedisError:
-        return ""
-
-
 class Stack:
-    def __init__(self, data_dir: Path = STACK_DIR, redis_url: str | None = None, rasa: bool = True) -> None:
+    """A gateway process (`buergerbot serve`) on free ports.
+
+    `redis_url` is the Redis it uses: tests pass a database from the shared policy (tests/redis_servers.py);
+    "" leaves BUERGERBOT_REDIS_URL unset, so the gateway starts its own embedded Redis (as `make run` does).
+    """
+
+    def __init__(self, data_dir: Path = STACK_DIR, redis_url: str = "", rasa: bool = True) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.rasa_port = free_port()
-        self.redis_url = redis_url if redis_url is not None else redis_url_for_tests()
+        self.redis_url = redis_url
         self.rasa = rasa
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"gateway-{self.port}.log"

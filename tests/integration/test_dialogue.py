@@ -13,8 +13,8 @@ from tests.integration.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def stack():
-    running = Stack().start()
+def stack(module_redis_url: str):
+    running = Stack(redis_url=module_redis_url).start()
     yield running
     running.stop()
 
@@ -32,8 +32,7 @@ def _data(body: dict) -> list[dict]:
 
 
 def _redis(stack: Stack) -> redis.Redis:
-    url = stack.redis_url or f"redis://127.0.0.1:{stack.env()['BUERGERBOT_EMBEDDED_REDIS_PORT']}/0"
-    return redis.Redis.from_url(url, decode_responses=True)
+    return redis.Redis.from_url(stack.redis_url, decode_responses=True)
 
 
 def test_greeting_question_follow_up_feedback(stack: Stack):

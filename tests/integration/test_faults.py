@@ -20,7 +20,6 @@ import httpx
 import psutil
 import psycopg
 import pytest
-import redis
 import sqlalchemy as sa
 
 from bot.eventlog.db import events, make_engine, messages
@@ -30,7 +29,6 @@ from tests.integration.stack import Stack, free_port
 from tests.integration.tcp_proxy import TcpProxy
 from tests.metrics.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
-FAULT_REDIS = "redis://127.0.0.1:6379/13"  # the machine's Redis, if any (database 13: fault tests)
 WAIT_S = 300  # generous: two shared cores; a deadline only guards against hanging, it asserts no timing
 
 
@@ -192,15 +190,6 @@ def _postgres_available() -> bool:
         return False
 
 
-def _fault_redis_url() -> str:
-    """The machine's Redis (database 13, flushed) when it runs, else "" (the gateway's embedded one)."""
-    try:
-        redis.Redis.from_url(FAULT_REDIS, socket_connect_timeout=0.5).flushdb()
-        return FAULT_REDIS
-    except redis.RedisError:
-        return ""
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     name = f"bb_fault_{os.getpid()}_{free_port()}"
@@ -215,10 +204,9 @@ def pg_database() -> Iterator[str]:
     not _postgres_available(),
     reason="needs PostgreSQL at 127.0.0.1:5432 (user postgres, database test), as the tests in tests/metrics",
 )
-def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_database: str):
+def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_database: str, redis_url: str):
     proxy = TcpProxy(5432).start()  # gateway -> proxy -> PostgreSQL; the machine's server is never touched
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{pg_database}"
-    redis_url = _fault_redis_url()
     stack = FaultStack(data_dir, redis_url=redis_url, extra_env={"BUERGERBOT_DATABASE_URL": database_url})
     direct = make_engine(pg_url(pg_database))  # the test reads PostgreSQL directly
     try:
@@ -257,8 +245,6 @@ def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_d
         kill_listener(stack.embedded_redis_port)
         proxy.stop()
         direct.dispose()
-        if redis_url:
-            redis.Redis.from_url(redis_url).flushdb()
 
 
 def _write_errors(stack: FaultStack) -> float:

@@ -1,4 +1,4 @@
-"""Fixtures for the event log and metrics: real Redis (database 9) and real SQL databases.
+"""Fixtures for the event log and metrics: a real Redis (the shared policy, tests/conftest.py), real SQL databases.
 
 Every test that takes `db_url` runs twice, against SQLite and PostgreSQL (127.0.0.1:5432, a
 database created for this test session and dropped afterwards). Each test starts from an empty,
@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from bot.eventlog.db import make_engine, metadata, upgrade
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 
@@ -37,11 +36,10 @@ def drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)  # as the gateway does
-    client.flushdb()
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test's own Redis database (empty at the start), decoding as the gateway does."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
-    client.flushdb()
     client.close()
 
 

@@ -13,16 +13,17 @@ from bot.eventlog.db import events, make_engine, messages
 from bot.eventlog.writer import EventWriter
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.settings import Settings
-from tests.metrics.conftest import REDIS_URL
 
 
-def test_simulated_citizens_flow_through_the_real_stack(demo_settings, demo_index, redis_client, tmp_path: Path):
+def test_simulated_citizens_flow_through_the_real_stack(
+    demo_settings, demo_index, redis_url, redis_client, tmp_path: Path
+):
     from bot.gateway.app import create_app
 
     url = f"sqlite:///{tmp_path / 'eventlog.sqlite'}"
     settings = Settings(
         data_dir=demo_settings.data_dir,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         rasa_enabled=False,
         demo_accounts=False,
         database_url=url,

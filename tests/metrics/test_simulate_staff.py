@@ -14,16 +14,14 @@ from bench.simulate import run_simulation
 from bot.eventlog.db import events, make_engine
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.settings import PROJECT_ROOT
-from tests.integration.redis_proc import RedisProcess
 from tests.integration.stack import Stack
 
 PASSWORD = "simulierte-mitarbeiterin"
 
 
-def test_staff_desk_works_the_queue_through_the_console_api(tmp_path: Path, monkeypatch):
+def test_staff_desk_works_the_queue_through_the_console_api(tmp_path: Path, monkeypatch, redis_url: str):
     from tests.conftest import make_settings
 
-    server = RedisProcess(tmp_path / "redis").start()
     data = tmp_path / "data"
     make_settings(data)
     database = f"sqlite:///{tmp_path / 'events.sqlite'}"
@@ -34,14 +32,13 @@ def test_staff_desk_works_the_queue_through_the_console_api(tmp_path: Path, monk
         [sys.executable, "-m", "bot.cli", "user", "add", "desk", "--display-name", "Frau Simulation",
          "--password-stdin"],
         input=PASSWORD + "\n", text=True, check=True, cwd=PROJECT_ROOT, capture_output=True,
-        env={**os.environ, "BUERGERBOT_REDIS_URL": server.url, "BUERGERBOT_DATA_DIR": str(data)},
+        env={**os.environ, "BUERGERBOT_REDIS_URL": redis_url, "BUERGERBOT_DATA_DIR": str(data)},
     )  # fmt: skip
-    stack = Stack(data_dir=data, redis_url=server.url, rasa=False).start()
+    stack = Stack(data_dir=data, redis_url=redis_url, rasa=False).start()
     try:
         result = run_simulation(stack.url, 30, concurrency=3, seed=5, staff=("desk", PASSWORD))
     finally:
         stack.stop()  # the writer flushes to SQL on shutdown
-        server.stop()
     assert result["errors"] == 0 and result["staff_errors"] == 0
     assert result["staff_taken"] >= 1 and result["staff_taken"] == result["staff_staff_messages"]
     engine = make_engine(database)
