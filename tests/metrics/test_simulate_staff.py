@@ -19,11 +19,14 @@ from tests.integration.stack import Stack
 PASSWORD = "simulierte-mitarbeiterin"
 
 
-def test_staff_desk_works_the_queue_through_the_console_api(tmp_path: Path, monkeypatch, redis_url: str):
-    from tests.conftest import make_settings
+def test_staff_desk_works_the_queue_through_the_console_api(
+    tmp_path: Path, monkeypatch, redis_url: str, demo_index_dir: Path
+):
+    from tests.conftest import make_settings, seed_index
 
     data = tmp_path / "data"
     make_settings(data)
+    seed_index(demo_index_dir, data)  # the session's demo index: the gateway need not build one
     database = f"sqlite:///{tmp_path / 'events.sqlite'}"
     for name, value in {"BUERGERBOT_DATABASE_URL": database, "BUERGERBOT_RATE_LIMIT_PER_IP": "0",
                         "BUERGERBOT_RATE_LIMIT_PER_CONVERSATION": "0"}.items():  # fmt: skip
