@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import shutil
 import tempfile
 import time
@@ -32,6 +33,7 @@ import redis
 MACHINE_HOST, MACHINE_PORT = "127.0.0.1", 6379
 DATABASES = range(1, 16)  # 0 is the default of a running gateway (`make run`): never flushed by tests
 MACHINE_LOCKS = Path(tempfile.gettempdir())  # shared by every test session on this machine
+_turns = itertools.count()  # where the next allocation starts looking (see redis_database)
 WAIT_FOR_DATABASE_S = 600.0  # all 15 taken by other sessions: wait for one (a deadline only against hanging)
 
 
@@ -95,11 +97,15 @@ def redis_database(server: RedisServer, wait_s: float = WAIT_FOR_DATABASE_S) -> 
 
     A non-blocking `flock` per database decides who has it: held by this open file, released when it is
     closed, also when the process dies. Two fixtures of one process lock separate open files, so they
-    exclude each other like two processes do.
+    exclude each other like two processes do. Each call starts looking one database further: the next
+    test gets another database than the last one, so a late write of a finished test's app (a reply its
+    worker thread stores after the test closed the app) cannot land in the next test's data.
     """
     deadline = time.monotonic() + wait_s
+    start = next(_turns) % len(DATABASES)
+    order = [*DATABASES[start:], *DATABASES[:start]]
     while True:
-        for database in DATABASES:
+        for database in order:
             lock = open(_lock_path(server, database), "a")  # noqa: SIM115 - held for the whole block
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
