@@ -177,3 +177,9 @@ def dialogue_model(request: pytest.FixtureRequest) -> Path:
     if training is not None and training.wait() != 0:
         print(f"background Rasa training did not finish; see {training.log}")
     return STACK_DIR
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test on the Munich index is slow wherever it is: the index takes 20-40 s to build (marker `slow`)."""
+    if "munich_index" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.slow)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from knowledge.answering import Answerer
 from knowledge.cards import ServiceCards, card_text
@@ -15,6 +16,8 @@ from knowledge.ingest import ingest, load_index
 from knowledge.models import Service
 from knowledge.retrieval import retrieve
 from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow  # ingests from scratch and the Munich index
 
 ZULASSUNGSBESCHEINIGUNG_I_VERLOREN = "dldb-1064275"
 

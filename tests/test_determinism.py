@@ -102,6 +102,7 @@ def _eval_process(settings: Settings, questions: Path, hash_seed: str) -> tuple[
     return _without_timings(json.loads(done.stdout)), lines
 
 
+@pytest.mark.slow  # two ingests from scratch
 def test_same_content_ingested_twice_from_scratch_gives_the_same_answers(tmp_path: Path) -> None:
     questions = tmp_path / "questions.jsonl"
     lines = [line for line in HOLDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -111,6 +112,7 @@ def test_same_content_ingested_twice_from_scratch_gives_the_same_answers(tmp_pat
     _assert_same_files(one, two)
 
 
+@pytest.mark.slow  # ingests from scratch
 def test_an_index_grown_by_incremental_ingests_equals_one_built_from_scratch(tmp_path: Path) -> None:
     content = tmp_path / "content"
     shutil.copytree(DEMO, content)

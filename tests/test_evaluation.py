@@ -62,6 +62,7 @@ def test_a_fact_is_compared_case_insensitively_and_whitespace_normalised() -> No
     assert not contains_fact(answer, "22,80 Euro")
 
 
+@pytest.mark.slow  # the CLI as a subprocess
 def test_eval_scores_answers_also_ids_english_and_writes_details(demo_settings, demo_index, tmp_path: Path) -> None:
     """Gold ids are taken from what the product picks, so this tests the scoring, not the engine's choice."""
     from knowledge.answering import Answerer
@@ -136,6 +137,7 @@ def limited_gateway(demo_settings: Settings, demo_index: object, module_redis_ur
         yield url
 
 
+@pytest.mark.slow  # waits out a real rate limit
 def test_through_bot_waits_out_the_rate_limit_and_scores_every_question(limited_gateway: str, answerer) -> None:
     asked = [
         "Was kostet ein Reisepass?",
@@ -164,6 +166,7 @@ def test_through_bot_waits_out_the_rate_limit_and_scores_every_question(limited_
     assert figures["abstain_recall"] == 1.0
 
 
+@pytest.mark.slow  # the CLI as a subprocess against a gateway
 def test_through_bot_reports_the_gateways_error_as_it_is(limited_gateway: str, demo_settings, tmp_path: Path) -> None:
     time.sleep(2.1)  # a fresh rate-limit window
     with pytest.raises(BotEvalError) as caught:

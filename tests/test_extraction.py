@@ -365,6 +365,7 @@ def test_a_fee_added_to_a_general_answer_comes_with_its_condition():
     assert 5 not in chosen or 4 in chosen
 
 
+@pytest.mark.slow  # ingests its own index
 def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
     """Bad input of the issue: one paragraph of 100 sentences, HTML remnants, a question matching nothing."""
     import json
@@ -396,6 +397,7 @@ def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stay
     assert len(unmatched.text) <= MAX_ANSWER_CHARS and unmatched.sources
 
 
+@pytest.mark.slow  # ingests its own index
 def test_a_plain_answer_whose_lines_need_context_in_three_sections_stays_within_900_characters(tmp_path):
     """The quote budget counts line text only: labels, list headings and the source line come on top."""
     import json

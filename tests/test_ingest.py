@@ -5,12 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.settings import PROJECT_ROOT
 from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ensure_index, ingest
 from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow  # ingests from scratch
 
 DEMO = PROJECT_ROOT / "tests" / "fixtures" / "demo_content"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.settings import PROJECT_ROOT
 from knowledge.answering import Answerer
 from knowledge.index import KnowledgeIndex
@@ -13,6 +15,7 @@ from tests.conftest import make_settings
 EXPORT = PROJECT_ROOT / "tests" / "fixtures" / "importers" / "musterstadt_de.json"
 
 
+@pytest.mark.slow  # ingests its own index
 def test_integreat_export_is_answered_with_its_link_and_date(tmp_path: Path):
     settings = make_settings(tmp_path / "data")
     report = ingest(settings, EXPORT, fmt="integreat")

@@ -15,6 +15,8 @@ from knowledge.index import KnowledgeIndex
 from knowledge.ingest import ingest
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow  # ingests large real exports
+
 PAGES = PROJECT_ROOT.parent / "shared" / "corpus" / "integreat-pages"
 CASES = {
     "lkaugsburg_de.json": [

@@ -198,6 +198,7 @@ def test_doubtful_reply_falls_back_to_the_extractive_answer(demo_settings, llm: 
     assert writer.counts == {"rejected": 1}
 
 
+@pytest.mark.slow  # waits out the model's timeout
 def test_slow_model_is_cut_off_at_the_timeout_and_rested(demo_settings, llm: FakeLlm):
     llm.slow(5.0, reply=GOOD_DE)
     writer = writer_for(demo_settings, llm.url, timeout_s=1.0)
@@ -210,6 +211,7 @@ def test_slow_model_is_cut_off_at_the_timeout_and_rested(demo_settings, llm: Fak
     assert writer.counts["resting"] == 1 and not llm.requests, "after a timeout the model is skipped for a while"
 
 
+@pytest.mark.slow  # waits out the model's rest
 def test_model_is_asked_again_after_its_rest(demo_settings, llm: FakeLlm):
     llm.slow(3.0)
     writer = AnswerWriter(
@@ -252,6 +254,7 @@ def test_endpoint_that_is_down_falls_back(demo_settings):
     assert writer.counts == {"error": 1} and time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # waits out the model's timeout
 def test_abstentions_and_refusals_never_reach_the_model(answerer, demo_settings, llm: FakeLlm):
     llm.behave(reply=GOOD_DE)
     writer = writer_for(demo_settings, llm.url)

@@ -59,6 +59,7 @@ def _eval_cli(data_dir: Path, questions: Path, **env: str) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow  # the CLI as a subprocess
 def test_eval_llm_prints_both_columns(answerer, demo_settings, demo_index, llm: FakeLlm, tmp_path: Path):
     fee = re.search(r"\d+,\d\d Euro", answerer.answer(QUESTION).text)
     assert fee
@@ -79,6 +80,7 @@ def test_eval_llm_prints_both_columns(answerer, demo_settings, demo_index, llm: 
     assert report["fact_accuracy"] == 1.0 and len(llm.requests) == 1, "the usual figures are the extractive ones"
 
 
+@pytest.mark.slow  # the CLI as a subprocess
 def test_eval_llm_without_an_endpoint_says_what_is_missing(demo_settings, demo_index, tmp_path: Path):
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps({"question": QUESTION, "service": "reisepass"}), encoding="utf-8")

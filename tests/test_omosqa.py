@@ -215,6 +215,7 @@ def test_line_indices_align_repeated_lines_in_order(tmp_path: Path):
     assert line_indices(service_lines(service), service_like[0].sentences) == [1, 2, 3, 4]
 
 
+@pytest.mark.slow  # ingests its own index
 def test_answer_lines_maps_what_a_citizen_reads_back_to_context_indices(answerer):
     answer = answerer.answer_service(service_id(PAGES[0]), QUESTIONS[0].text)
     found = answer_lines(answer, DOG)
@@ -231,6 +232,7 @@ def test_abstentions_and_not_covered_answers_map_to_no_lines():
     assert answer_lines(Answer(text=shown, service_title="Hundesteuer"), DOG).indices == [4]
 
 
+@pytest.mark.slow  # ingests its own index
 def test_evaluation_through_the_product_scores_both_modes(settings: Settings, cache_dir: Path):
     result = evaluate_product(PAGES, QUESTIONS, settings, cache_dir, pooled=True, weights=HAND_SET, log=lambda _: None)
     per_city = result["per_city"]
@@ -243,6 +245,7 @@ def test_evaluation_through_the_product_scores_both_modes(settings: Settings, ca
     assert result["pooled"]["n"] == len(QUESTIONS)
 
 
+@pytest.mark.slow  # ingests its own index
 def test_a_wrong_page_counts_as_a_wrong_answer_not_an_abstention(settings: Settings, cache_dir: Path):
     # the dog question, filed under the kindergarten page: the product answers from the dog page
     misfiled = [_ask(7, QUESTIONS[0].text, PAGES[1], {1})]

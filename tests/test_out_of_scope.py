@@ -81,6 +81,7 @@ def test_scope_model_is_fitted_on_the_content_and_survives_save_and_load(answere
     assert loaded.scope_weights == pytest.approx(calibrator.scope_weights)
 
 
+@pytest.mark.slow  # answers every question of the content
 def test_scope_bar_keeps_almost_all_of_the_contents_own_questions(answerer):
     """The bar is set so that at most SCOPE_PERCENTILE % of the synthetic in-scope questions fall below it."""
     index = answerer.index

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import make_settings
 from wording.texts import BUSY_REBUILDING as BUSY_TEXT
 
+pytestmark = pytest.mark.slow  # rebuilds the index while the app runs
+
 
 @pytest.mark.parametrize("damage", ["deleted", "corrupted"])
 def test_broken_index_is_rebuilt_while_the_bot_says_it_is_busy(tmp_path: Path, damage: str, redis_url: str):

@@ -31,6 +31,8 @@ from tests.browser.conftest import EMBEDDING_CACHE, WAIT_MS, WidgetStack
 from tests.browser.widget_helpers import ask, axe_script, conversation_id, messages, open_widget, wait_idle
 from tests.conftest import seed_index
 
+pytestmark = pytest.mark.slow  # real Chromium against gateway processes
+
 PASSWORD = "ein-langes-testpasswort-fuer-die-konsole"
 CLOSED_HOURS = "So 00:00-00:01"  # one minute a week: closed whenever these tests run (but for that minute)
 XSS_IMG = "<img src=x onerror=alert(1)>"

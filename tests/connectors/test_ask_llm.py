@@ -15,6 +15,8 @@ import pytest
 
 from tests.fake_llm import FakeLlm
 
+pytestmark = pytest.mark.slow  # a model server process, answers with timeouts
+
 DE_QUESTION = "Was kostet ein Reisepass?"
 EN_QUESTION = "How much does a passport cost?"
 

@@ -26,6 +26,8 @@ from tests.app_server import served_gateway
 from tests.connectors.test_partner_api import ACME_KEY, KEYS
 from tests.integration.stack import free_port
 
+pytestmark = pytest.mark.slow  # a uvicorn gateway per test
+
 LIMIT = 3000
 SURROGATE = b'{"text": "\\ud800"}'  # raw JSON: the escape, not an encoded character
 ACCEPTED = "Wie beantrage ich einen Reisepass? " + "Bitte ausführlich. " * 130  # 2,500+ characters

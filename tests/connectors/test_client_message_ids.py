@@ -304,6 +304,7 @@ def test_two_concurrent_posts_with_the_same_id_are_handled_once(make_client, red
     assert _events(redis_db, cid) == ["message_in", "bot_answer"]
 
 
+@pytest.mark.slow  # waits out the copy's 6 s
 def test_a_copy_that_waits_too_long_is_told_in_german_that_the_message_is_in_progress(
     make_client, redis_db, rasa_servers
 ) -> None:
@@ -354,6 +355,7 @@ def test_a_failed_attempt_gives_up_its_claim_and_the_retry_continues_it(make_cli
     assert len(rasa.requests) == 2  # the unreadable answer is asked for again
 
 
+@pytest.mark.slow  # waits for Redis to come back
 def test_a_retry_after_redis_went_away_mid_turn_is_answered_and_stored_once(
     make_client, redis_db, redis_url, rasa_servers
 ) -> None:

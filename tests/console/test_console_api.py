@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.console.conftest import PASSWORD, login, make_user
@@ -88,6 +89,7 @@ def test_admin_creates_users_and_logout_ends_the_session(app_client: TestClient)
     assert app_client.get("/console/api/me").status_code == 401
 
 
+@pytest.mark.slow  # waits out a session expiry
 def test_sessions_expire_after_idle_timeout(console_settings, demo_index):
     from bot.gateway.app import create_app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from knowledge.importers.base import MAX_SERVICE_TEXT_CHARS
@@ -52,6 +53,7 @@ def test_html_page_with_a_paragraph_over_a_million_characters_is_a_failure(tmp_p
     assert failure.path.endswith("absatz.html") and "zu viel Text" in failure.reason
 
 
+@pytest.mark.slow  # ingests its own index
 def test_ingest_reports_oversized_files_and_ingests_the_rest(tmp_path: Path):
     content = tmp_path / "content"
     content.mkdir()

@@ -12,6 +12,8 @@ import redis
 
 from tests.integration.stack import Stack
 
+pytestmark = pytest.mark.slow  # the real stack with a trained Rasa model
+
 
 @pytest.fixture(scope="module")
 def stack(dialogue_model: Path, module_redis_url: str):

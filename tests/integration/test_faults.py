@@ -29,6 +29,8 @@ from tests.integration.stack import Stack, free_port
 from tests.integration.tcp_proxy import TcpProxy
 from tests.metrics.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
+pytestmark = pytest.mark.slow  # gateway processes, a minute of PostgreSQL outage
+
 WAIT_S = 300  # generous: two shared cores; a deadline only guards against hanging, it asserts no timing
 
 

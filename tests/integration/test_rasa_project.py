@@ -11,6 +11,8 @@ from bot.dialogue.supervisor import DIALOGUE_DIR, ensure_model, prepare_training
 from bot.settings import Settings
 from knowledge.ingest import ensure_index
 
+pytestmark = pytest.mark.slow  # Rasa validates and tests the trained model
+
 
 @pytest.fixture(scope="module")
 def settings(dialogue_model: Path) -> Settings:

@@ -23,6 +23,8 @@ from tests.integration.http_retry import retrying
 from tests.integration.redis_proc import RedisProcess
 from tests.integration.stack import Stack
 
+pytestmark = pytest.mark.slow  # two gateway processes and a Redis restart
+
 PASSWORD = "ein-langes-test-passwort"
 
 

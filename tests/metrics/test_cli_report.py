@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.conversation.store import ConversationStore
 from bot.settings import PROJECT_ROOT
 from tests.metrics.scenario import DAY1, DAY2, scenario_events
+
+pytestmark = pytest.mark.slow  # the CLI as subprocesses, about 13 s per test
 
 
 def _run(args: list[str], tmp_path: Path, db_url: str, redis_url: str) -> subprocess.CompletedProcess[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from bot.conversation.store import ConversationStore, Message
@@ -75,12 +76,14 @@ def test_two_writers_share_the_work_without_duplicates(redis_client, engine) -> 
     assert _counts(engine) == (n, n, 0)
 
 
+@pytest.mark.slow  # waits for the writer's retries
 def test_sqlite_down_events_stay_in_redis_until_it_is_back(redis_client, tmp_path) -> None:
     directory = tmp_path / "not-yet-mounted"
     engine = make_engine(f"sqlite:///{directory / 'eventlog.sqlite'}")
     _database_down_then_back(redis_client, engine, bring_back=lambda: directory.mkdir())
 
 
+@pytest.mark.slow  # waits for the writer's retries
 def test_postgresql_down_events_stay_in_redis_until_it_is_back(redis_client, pg_database) -> None:
     name = f"{pg_database}_late"
     engine = make_engine(pg_url(name))  # the database does not exist yet: connections fail

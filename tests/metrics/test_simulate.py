@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -13,6 +14,8 @@ from bot.eventlog.db import events, make_engine, messages
 from bot.eventlog.writer import EventWriter
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.settings import Settings
+
+pytestmark = pytest.mark.slow  # a simulated day of traffic through the app
 
 
 def test_simulated_citizens_flow_through_the_real_stack(

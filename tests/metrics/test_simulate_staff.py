@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from bench.simulate import run_simulation
@@ -15,6 +16,8 @@ from bot.eventlog.db import events, make_engine
 from bot.metrics.compute import Metrics, MetricsQuery
 from bot.settings import PROJECT_ROOT
 from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.slow  # a gateway process and a simulated staff desk
 
 PASSWORD = "simulierte-mitarbeiterin"
 

@@ -129,6 +129,7 @@ def test_report_html_and_csv(metrics: Metrics, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Debian chromium not installed (/usr/bin/chromium)")
+@pytest.mark.slow  # real Chromium
 def test_report_renders_to_pdf_in_headless_chromium(metrics: Metrics, tmp_path: Path) -> None:
     import datetime as dt
 
