@@ -8,8 +8,7 @@ The policy (fixtures in tests/conftest.py):
   after. A file lock per database keeps fixtures of this session and other test sessions on the same
   machine (two worktrees, CI next to a developer) apart; database 0 is left to a running `make run`.
   `tests/conftest.py` offers it per test (`redis_url`) and per module (`module_redis_url`); folders
-  whose fixtures live longer take their own database with the same helper (tests/browser, tests/security,
-  tests/console).
+  whose fixtures live longer take their own database with the same helper (tests/browser, tests/security).
 
 Tests whose subject is Redis itself going away (a server killed or restarted mid-conversation) start a
 server of their own (`tests.integration.redis_proc.RedisProcess`, or the gateway's embedded Redis).

@@ -19,9 +19,10 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bot.settings import PROJECT_ROOT
 from wording import texts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 DOMAIN = ROOT / "bot" / "dialogue" / "domain.yml"
 WIDGET_JS = ROOT / "connectors" / "web" / "static" / "widget.js"
 CONSOLE_JS = ROOT / "connectors" / "console" / "static" / "console.js"

@@ -12,20 +12,19 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import nio
 import pytest
 
 from bot.conversation.store import ConversationStore, Message
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from bot.turns.presentation import strip_source_lines
 from connectors.common import TEXTS, pseudonymous_id
 from tests.connectors.conftest import conversation_keys
 from tests.connectors.fakes import FakeApi, Recorded
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "matrix"
 BOT = "@buergerbot:example.org"
 TOKEN = "syt_bot_token"
 DIRECT = "!DirectRoom:example.org"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from io import BytesIO
-from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "importers"
+from bot.settings import PROJECT_ROOT
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "importers"
 
 
 def _pdf_string(text: str) -> bytes:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import PROJECT_ROOT
 from knowledge.importers.integreat import load_integreat_export, region_and_language
 from knowledge.models import Section
 from tests.importers.samples import FIXTURES
 
 SAMPLE = FIXTURES / "musterstadt_de.json"
-REAL_EXPORT = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "integreat-pages" / "lkaugsburg_de.json"
+REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "integreat-pages" / "lkaugsburg_de.json"
 
 
 def test_sample_export_imports_pages_and_skips_the_empty_one():
