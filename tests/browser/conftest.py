@@ -1,7 +1,7 @@
 """Browser tests drive Debian's Chromium (never a downloaded browser) against the real gateway process.
 
 The gateway runs in knowledge-only mode (no Rasa: fast to start, same widget protocol) with its own data
-directory under tmp and a Redis database of this folder's own (the shared policy, tests/redis_servers.py)
+directory under tmp and a Redis database of this folder's own (the shared policy, tests/support/redis_servers.py)
 that outlives the gateway process, so a gateway restart in a test keeps the conversations, exactly like
 production with an external Redis.
 """
@@ -17,8 +17,8 @@ import redis
 
 from bot.settings import PROJECT_ROOT
 from tests.conftest import seed_index
-from tests.integration.stack import Stack
-from tests.redis_servers import RedisServer, redis_database
+from tests.support.redis_servers import RedisServer, redis_database
+from tests.support.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

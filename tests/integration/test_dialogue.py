@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.stack import Stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.slow  # the real stack with a trained Rasa model
 

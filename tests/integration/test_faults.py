@@ -24,10 +24,10 @@ import sqlalchemy as sa
 
 from bot.eventlog.db import events, make_engine, messages
 from tests.conftest import make_settings, seed_index
-from tests.integration.http_retry import retrying
-from tests.integration.stack import Stack, free_port
-from tests.integration.tcp_proxy import TcpProxy
-from tests.metrics.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
+from tests.support.http_retry import retrying
+from tests.support.stack import Stack, free_port
+from tests.support.tcp_proxy import TcpProxy
+from tests.unit.bot.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
 pytestmark = pytest.mark.slow  # gateway processes, a minute of PostgreSQL outage
 

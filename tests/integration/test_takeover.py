@@ -19,9 +19,9 @@ import pytest
 from websockets.sync.client import connect
 
 from bot.settings import PROJECT_ROOT
-from tests.integration.http_retry import retrying
-from tests.integration.redis_proc import RedisProcess
-from tests.integration.stack import Stack
+from tests.support.http_retry import retrying
+from tests.support.redis_proc import RedisProcess
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.slow  # two gateway processes and a Redis restart
 

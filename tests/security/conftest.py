@@ -2,7 +2,7 @@
 
 The gateway runs in this process (uvicorn in a thread) on the demo index the shared fixtures already
 built, so no second index or embedding model is loaded; Rasa is off (knowledge-only mode, the same
-HTTP and widget protocol). Redis follows the shared policy (tests/redis_servers.py): a database of this
+HTTP and widget protocol). Redis follows the shared policy (tests/support/redis_servers.py): a database of this
 folder's own on the machine's server, flushed before and after, or on the session's embedded server.
 
 Two small "city websites" on other loopback ports embed the widget with one script tag: one is in
@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.app_server import served_gateway
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
-from tests.integration.stack import free_port
-from tests.redis_servers import RedisServer, redis_database
+from tests.support.app_server import served_gateway
+from tests.support.redis_servers import RedisServer, redis_database
+from tests.support.stack import free_port
 
 CITY_PAGE = """<!doctype html>
 <html lang="de">
@@ -74,7 +74,7 @@ class Gateway:
 
 @pytest.fixture(scope="package")
 def security_redis_url(redis_server: RedisServer) -> Iterator[str]:
-    """A Redis database for the security tests' gateway (see tests/redis_servers.py), released after them."""
+    """A Redis database for the security tests' gateway (see tests/support/redis_servers.py), released after them."""
     with redis_database(redis_server) as url:
         yield url
 

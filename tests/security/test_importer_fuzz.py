@@ -28,7 +28,7 @@ from knowledge.importers.html import load_html_file
 from knowledge.importers.integreat import load_integreat_export
 from knowledge.importers.native import load_service_file
 from knowledge.importers.pdf import load_pdf_file
-from tests.importers.samples import FIXTURES, NATIVE_YAML, make_pdf
+from tests.unit.knowledge.importers.samples import FIXTURES, NATIVE_YAML, make_pdf
 
 SEED = 20260601
 VALID_PDF = make_pdf(

@@ -28,7 +28,7 @@ from knowledge.answering import Answerer
 from knowledge.llm import SYSTEM_PROMPT, AnswerWriter
 from knowledge.models import Answer, Service
 from tests.conftest import make_settings
-from tests.fake_llm import FakeLlm
+from tests.support.fake_llm import FakeLlm
 
 DATA = Path(__file__).resolve().parent / "data"
 CASES: list[dict] = yaml.safe_load((DATA / "injection.yaml").read_text(encoding="utf-8"))
