@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 export ANONYMIZED_TELEMETRY := False
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup run test lint bench index clean
+.PHONY: setup run test check lint bench index clean
 
 setup: $(STAMP) $(RASA_STAMP)
 
@@ -54,6 +54,10 @@ lint: setup
 # The full suite CI runs: lint first, then every test (Rasa training and headless Chromium included).
 test: lint $(BROWSER_STAMP)
 	$(PY) -m pytest -q
+
+# The quick loop while working (under two minutes on two cores): lint and types, then the tests not marked slow.
+check: lint
+	$(PY) -m pytest -q -m "not slow"
 
 bench: setup
 	$(PY) -m bench.retrieval_eval

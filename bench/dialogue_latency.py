@@ -74,7 +74,7 @@ def main() -> None:
     questions = [q.question for q in load_questions(args.questions) if q.expect == "answer"]
     stack = None
     if not args.url:
-        from tests.integration.stack import Stack
+        from tests.support.stack import Stack
 
         stack = Stack().start()
         args.url = stack.url

@@ -33,8 +33,8 @@ import websockets
 from bench.machine import machine_info
 from knowledge.evaluation import load_questions
 from tests.conftest import make_settings
-from tests.integration.redis_proc import RedisProcess
-from tests.integration.stack import Stack
+from tests.support.redis_proc import RedisProcess
+from tests.support.stack import Stack
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "data" / "holdout_questions.jsonl"
 ANSWER_TIMEOUT_S = 30.0

@@ -32,8 +32,8 @@ from bench.machine import machine_info
 from bot.settings import Settings
 from connectors.console.auth import Accounts
 from tests.conftest import make_settings
-from tests.integration.redis_proc import RedisProcess
-from tests.integration.stack import Stack
+from tests.support.redis_proc import RedisProcess
+from tests.support.stack import Stack
 
 PASSWORD = "bench-passwort-lang-genug"
 

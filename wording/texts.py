@@ -33,9 +33,9 @@ What is not here (and why):
 
 Conventions: a text is a named constant; a text with values is a small function with typed
 parameters, so a caller cannot forget a value; German first, `_EN` beside it where the citizen may
-read English. Templates the browser fills carry `{name}` placeholders (tests/test_texts.py checks
+read English. Templates the browser fills carry `{name}` placeholders (tests/unit/wording/test_texts.py checks
 that German and English variants use the same ones). `bot/dialogue/domain.yml` must keep its
-`responses:` (Rasa reads the file): they must equal `RASA_RESPONSES`; tests/test_texts.py fails until
+`responses:` (Rasa reads the file): they must equal `RASA_RESPONSES`; tests/unit/wording/test_texts.py fails until
 they do and prints the block to paste there.
 """
 
@@ -151,7 +151,7 @@ CALLBACK_ELSEWHERE = (
 )
 
 # Rasa's own responses (`bot/dialogue/domain.yml`, `responses:`): Rasa reads that file, so it keeps them;
-# tests/test_texts.py checks that they equal these. Change a text here and copy it there.
+# tests/unit/wording/test_texts.py checks that they equal these. Change a text here and copy it there.
 RASA_RESPONSES: dict[str, str] = {
     "utter_greet": "Grüß Gott! Ich bin der digitale Bürgerservice der Stadt. Stellen Sie Ihre Frage zu einer "
     "Dienstleistung der Stadt einfach in Ihren eigenen Worten. (You can also ask in English.)",

@@ -19,7 +19,8 @@ from bot.settings import Settings
 from wording import texts
 
 # Every handoff reason needs its German label (`wording.texts.HANDOFF_REASON_NAMES`; a missing one fails here,
-# at import, and tests/metrics/test_handoff_reasons.py checks it): the council report must never show a raw key.
+# at import, and tests/unit/bot/metrics/test_handoff_reasons.py checks it):
+# the council report must never show a raw key.
 REASON_NAMES: dict[HandoffReason, str] = {reason: texts.HANDOFF_REASON_NAMES[reason.value] for reason in HandoffReason}
 
 

@@ -1,8 +1,9 @@
 """Browser tests drive Debian's Chromium (never a downloaded browser) against the real gateway process.
 
 The gateway runs in knowledge-only mode (no Rasa: fast to start, same widget protocol) with its own data
-directory under tmp and a Redis we start here, so a gateway restart in a test keeps the conversations,
-exactly like production with an external Redis.
+directory under tmp and a Redis database of this folder's own (the shared policy, tests/support/redis_servers.py)
+that outlives the gateway process, so a gateway restart in a test keeps the conversations, exactly like
+production with an external Redis.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pytest
 import redis
 
 from bot.settings import PROJECT_ROOT
-from tests.integration.stack import Stack
-from tests.redis_servers import embedded_redis
+from tests.conftest import seed_index
+from tests.support.redis_servers import RedisServer, redis_database
+from tests.support.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,26 +55,27 @@ class WidgetStack(Stack):
         self.start()
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An embedded Redis owned by the test session: it outlives gateway restarts, like a real one."""
-    with embedded_redis(tmp_path_factory.mktemp("widget-redis")) as url:
+@pytest.fixture(scope="package")
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """One Redis database for the browser tests' gateways: it outlives gateway restarts, like a real one."""
+    with redis_database(redis_server) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[WidgetStack]:
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, demo_index_dir: Path) -> Iterator[WidgetStack]:
     data_dir = tmp_path_factory.mktemp("widget-data")
     (data_dir / "cache").mkdir(parents=True, exist_ok=True)
     for cached in EMBEDDING_CACHE.glob("embeddings-*.sqlite"):  # vectors computed once per machine
         shutil.copy(cached, data_dir / "cache" / cached.name)
+    seed_index(demo_index_dir, data_dir)  # the session's demo index: the gateway need not build one
     running = WidgetStack(data_dir, redis_url)
     running.start(timeout_s=900)
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_redis(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url, decode_responses=True)
 

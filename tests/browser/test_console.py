@@ -29,6 +29,9 @@ from bot.handoff.teams import DEFAULT_TEAMS_FILE
 from bot.settings import PROJECT_ROOT
 from tests.browser.conftest import EMBEDDING_CACHE, WAIT_MS, WidgetStack
 from tests.browser.widget_helpers import ask, axe_script, conversation_id, messages, open_widget, wait_idle
+from tests.conftest import seed_index
+
+pytestmark = pytest.mark.slow  # real Chromium against gateway processes
 
 PASSWORD = "ein-langes-testpasswort-fuer-die-konsole"
 CLOSED_HOURS = "So 00:00-00:01"  # one minute a week: closed whenever these tests run (but for that minute)
@@ -159,12 +162,15 @@ class ConfiguredStack(WidgetStack):
 
 
 @pytest.fixture(scope="module")
-def closed_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, stack: WidgetStack) -> Iterator[WidgetStack]:
+def closed_stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, stack: WidgetStack, demo_index_dir: Path
+) -> Iterator[WidgetStack]:
     """Gateway process B on the same Redis as A, whose teams are all outside office hours now."""
     data_dir = tmp_path_factory.mktemp("console-closed")
     (data_dir / "cache").mkdir(parents=True, exist_ok=True)
     for cached in EMBEDDING_CACHE.glob("embeddings-*.sqlite"):
         shutil.copy(cached, data_dir / "cache" / cached.name)
+    seed_index(demo_index_dir, data_dir)
     teams = yaml.safe_load(DEFAULT_TEAMS_FILE.read_text(encoding="utf-8"))
     teams["office_hours"] = CLOSED_HOURS
     for team in teams["teams"]:

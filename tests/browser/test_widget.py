@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from bot.conversation.store import ConversationStore, Message
@@ -23,6 +24,8 @@ from tests.browser.widget_helpers import (
     open_widget,
     wait_idle,
 )
+
+pytestmark = pytest.mark.slow  # real Chromium against a gateway process
 
 QUEUED = re.compile(  # the status from the state frame (also after a reload): position, or why nobody answers now
     r"^Sie sind an Position \d+ der Warteschlange\. (Eine Mitarbeiterin oder ein Mitarbeiter meldet sich hier|"

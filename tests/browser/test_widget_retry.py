@@ -13,10 +13,13 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page, Request, Route, WebSocketRoute, expect
 
 from bot.conversation.ids import CLIENT_MESSAGE_ID_PATTERN
 from tests.browser.widget_helpers import ask, assert_no_duplicates, conversation_id, messages, open_widget, wait_idle
+
+pytestmark = pytest.mark.slow  # real Chromium against a gateway process
 
 QUESTION = "Was kostet ein Reisepass?"
 MESSAGE_ID = re.compile(CLIENT_MESSAGE_ID_PATTERN)

@@ -20,6 +20,8 @@ from bot.handoff.service import HandoffService
 from bot.handoff.teams import load_teams
 from tests.browser.conftest import WIDGET_LIMIT
 
+pytestmark = pytest.mark.slow  # a gateway process (the browser folder's stack)
+
 TIMEOUT_S = 90
 
 

@@ -25,6 +25,8 @@ from bot.handoff.teams import DEFAULT_TEAMS_FILE, load_teams
 from tests.browser.conftest import WidgetStack
 from tests.browser.widget_helpers import DIALOG, ask, conversation_id, messages, open_widget, wait_idle
 
+pytestmark = pytest.mark.slow  # real Chromium against gateway processes
+
 HUMAN = "Mit einem Menschen sprechen"
 CALLBACK = "Rückruf oder E-Mail anfordern"
 SUPERVISOR = StaffMember(username="sup-trust", display_name="Frau Berger", role="supervisor")

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 
-from tests.integration.stack import Stack
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.slow  # the real stack with a trained Rasa model
 
 
 @pytest.fixture(scope="module")
-def stack():
-    running = Stack().start()
+def stack(dialogue_model: Path, module_redis_url: str):
+    running = Stack(data_dir=dialogue_model, redis_url=module_redis_url).start()
     yield running
     running.stop()
 
@@ -32,8 +35,7 @@ def _data(body: dict) -> list[dict]:
 
 
 def _redis(stack: Stack) -> redis.Redis:
-    url = stack.redis_url or f"redis://127.0.0.1:{stack.env()['BUERGERBOT_EMBEDDED_REDIS_PORT']}/0"
-    return redis.Redis.from_url(url, decode_responses=True)
+    return redis.Redis.from_url(stack.redis_url, decode_responses=True)
 
 
 def test_greeting_question_follow_up_feedback(stack: Stack):

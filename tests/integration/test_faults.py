@@ -20,17 +20,17 @@ import httpx
 import psutil
 import psycopg
 import pytest
-import redis
 import sqlalchemy as sa
 
 from bot.eventlog.db import events, make_engine, messages
-from tests.conftest import make_settings
-from tests.integration.http_retry import retrying
-from tests.integration.stack import Stack, free_port
-from tests.integration.tcp_proxy import TcpProxy
-from tests.metrics.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
+from tests.conftest import make_settings, seed_index
+from tests.support.http_retry import retrying
+from tests.support.stack import Stack, free_port
+from tests.support.tcp_proxy import TcpProxy
+from tests.unit.bot.conftest import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
-FAULT_REDIS = "redis://127.0.0.1:6379/13"  # the machine's Redis, if any (database 13: fault tests)
+pytestmark = pytest.mark.slow  # gateway processes, a minute of PostgreSQL outage
+
 WAIT_S = 300  # generous: two shared cores; a deadline only guards against hanging, it asserts no timing
 
 
@@ -125,7 +125,7 @@ def wait_for_sql(engine: sa.Engine, cid: str, expected: int) -> list[sa.Row]:
             rows = list(connection.execute(sa.select(messages).where(messages.c.conversation_id == cid)))
         if len(rows) >= expected or time.monotonic() > deadline:
             return rows
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 def assert_event_log_matches(engine: sa.Engine, citizen: Citizen, history: list[dict]) -> None:
@@ -140,9 +140,10 @@ def assert_event_log_matches(engine: sa.Engine, citizen: Citizen, history: list[
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path, demo_index_dir: Path) -> Path:
     data = tmp_path / "data"
-    make_settings(data)  # shares the embedding cache, so the index builds quickly
+    make_settings(data)  # shares the embedding cache
+    seed_index(demo_index_dir, data)  # and the session's demo index: the gateway need not build one
     return data
 
 
@@ -192,15 +193,6 @@ def _postgres_available() -> bool:
         return False
 
 
-def _fault_redis_url() -> str:
-    """The machine's Redis (database 13, flushed) when it runs, else "" (the gateway's embedded one)."""
-    try:
-        redis.Redis.from_url(FAULT_REDIS, socket_connect_timeout=0.5).flushdb()
-        return FAULT_REDIS
-    except redis.RedisError:
-        return ""
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     name = f"bb_fault_{os.getpid()}_{free_port()}"
@@ -215,10 +207,9 @@ def pg_database() -> Iterator[str]:
     not _postgres_available(),
     reason="needs PostgreSQL at 127.0.0.1:5432 (user postgres, database test), as the tests in tests/metrics",
 )
-def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_database: str):
+def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_database: str, redis_url: str):
     proxy = TcpProxy(5432).start()  # gateway -> proxy -> PostgreSQL; the machine's server is never touched
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{pg_database}"
-    redis_url = _fault_redis_url()
     stack = FaultStack(data_dir, redis_url=redis_url, extra_env={"BUERGERBOT_DATABASE_URL": database_url})
     direct = make_engine(pg_url(pg_database))  # the test reads PostgreSQL directly
     try:
@@ -257,8 +248,6 @@ def test_postgresql_unreachable_for_a_minute_loses_no_event(data_dir: Path, pg_d
         kill_listener(stack.embedded_redis_port)
         proxy.stop()
         direct.dispose()
-        if redis_url:
-            redis.Redis.from_url(redis_url).flushdb()
 
 
 def _write_errors(stack: FaultStack) -> float:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from bot.dialogue.supervisor import DIALOGUE_DIR, ensure_model, prepare_training_data, rasa_env, rasa_python
 from bot.settings import Settings
 from knowledge.ingest import ensure_index
-from tests.integration.stack import STACK_DIR
+
+pytestmark = pytest.mark.slow  # Rasa validates and tests the trained model
 
 
 @pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings(data_dir=STACK_DIR)
+def settings(dialogue_model: Path) -> Settings:
+    return Settings(data_dir=dialogue_model)
 
 
 def _rasa(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,9 +19,11 @@ import pytest
 from websockets.sync.client import connect
 
 from bot.settings import PROJECT_ROOT
-from tests.integration.http_retry import retrying
-from tests.integration.redis_proc import RedisProcess
-from tests.integration.stack import Stack
+from tests.support.http_retry import retrying
+from tests.support.redis_proc import RedisProcess
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.slow  # two gateway processes and a Redis restart
 
 PASSWORD = "ein-langes-test-passwort"
 
@@ -34,11 +36,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 @pytest.fixture
-def gateways(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Stack, Stack]]:
-    from tests.conftest import make_settings
+def gateways(tmp_path: Path, redis_server: RedisProcess, demo_index_dir: Path) -> Iterator[tuple[Stack, Stack]]:
+    from tests.conftest import make_settings, seed_index
 
     data = tmp_path / "data"
-    make_settings(data)  # shares the embedding cache, so the index builds quickly
+    make_settings(data)  # shares the embedding cache
+    seed_index(demo_index_dir, data)  # and the session's demo index: no gateway builds one
     first = Stack(data_dir=data, redis_url=redis_server.url, rasa=False).start()
     second = Stack(data_dir=data, redis_url=redis_server.url, rasa=False).start()
     yield first, second

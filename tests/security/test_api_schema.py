@@ -18,6 +18,8 @@ from schemathesis import GenerationMode
 from bot.gateway.app import create_app
 from bot.settings import Settings
 
+pytestmark = pytest.mark.slow  # property-based: schemathesis sends many generated requests per operation
+
 MAX_EXAMPLES = 30  # per operation: enough to hit edge cases (unicode, huge numbers, missing fields) in ~1 min
 # The document the gateway serves, built without starting anything (the lifespan runs only in the server).
 # Operations are parametrised here rather than with schemathesis' pytest plugin: its loaders report all

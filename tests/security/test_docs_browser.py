@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.slow  # real Chromium
 
 # Registered before any page script runs; Playwright's init scripts are not subject to the page's CSP.
 COLLECT_VIOLATIONS = """

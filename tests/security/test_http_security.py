@@ -182,6 +182,7 @@ def _ask_in_widget(page: Page, text: str) -> None:
     field.press("Enter")
 
 
+@pytest.mark.slow  # real Chromium
 def test_widget_embedded_on_an_allowed_city_site_works_live(gateway, in_browser):
     def check(page: Page) -> None:
         sockets: list[str] = []
@@ -198,6 +199,7 @@ def test_widget_embedded_on_an_allowed_city_site_works_live(gateway, in_browser)
     in_browser(check)
 
 
+@pytest.mark.slow  # real Chromium
 def test_widget_on_a_foreign_site_can_neither_connect_nor_send(gateway, in_browser):
     def check(page: Page) -> None:
         page.goto(gateway.foreign.origin + "/")
@@ -211,6 +213,7 @@ def test_widget_on_a_foreign_site_can_neither_connect_nor_send(gateway, in_brows
     in_browser(check)
 
 
+@pytest.mark.slow  # real Chromium
 def test_csp_blocks_injected_inline_script_on_the_demo_page(gateway, in_browser):
     def check(page: Page) -> None:
         violations: list[str] = []

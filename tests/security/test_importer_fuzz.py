@@ -28,7 +28,7 @@ from knowledge.importers.html import load_html_file
 from knowledge.importers.integreat import load_integreat_export
 from knowledge.importers.native import load_service_file
 from knowledge.importers.pdf import load_pdf_file
-from tests.importers.samples import FIXTURES, NATIVE_YAML, make_pdf
+from tests.unit.knowledge.importers.samples import FIXTURES, NATIVE_YAML, make_pdf
 
 SEED = 20260601
 VALID_PDF = make_pdf(
@@ -218,6 +218,7 @@ def _all_cases() -> list[tuple[str, str, bytes]]:
 
 
 CASES = _all_cases()
+SLOW_CASES = {("html", "huge-page"), ("native", "deep-nesting")}  # seconds each: a page of megabytes, deep YAML
 ALWAYS_BAD = ("empty", "random-bytes", "truncated-", "header-only", "no-pages", "pages-loop", "html-named-pdf",
               "unclosed-flow", "tabs", "list-instead-of-mapping", "scalar", "title-is-list", "sections-is-text",
               "unknown-section", "path-traversal-id", "python-object-tag", "deep-nesting", "deep-objects",
@@ -248,7 +249,11 @@ def _check_report(result: ImportResult, shown: str, *, must_fail: bool) -> None:
         assert reports or result.services, "the file vanished without a report"
 
 
-@pytest.mark.parametrize(("suite", "name", "data"), CASES, ids=[f"{s}-{n}" for s, n, _ in CASES])
+@pytest.mark.parametrize(
+    ("suite", "name", "data"),
+    [pytest.param(*case, marks=pytest.mark.slow) if case[:2] in SLOW_CASES else case for case in CASES],
+    ids=[f"{s}-{n}" for s, n, _ in CASES],
+)
 def test_malformed_file_becomes_a_failure_report(tmp_path: Path, suite: str, name: str, data: bytes) -> None:
     suffix, loader, _ = SUITES[suite]
     path = tmp_path / f"fuzz{suffix}"
@@ -259,6 +264,7 @@ def test_malformed_file_becomes_a_failure_report(tmp_path: Path, suite: str, nam
     _check_report(load_path(path), shown, must_fail=must_fail)  # and the dispatcher ingest uses
 
 
+@pytest.mark.slow  # ingests its own index
 def test_ingest_of_a_mixed_directory_lands_good_files_and_reports_bad_ones(tmp_path: Path) -> None:
     """The real command: good files are indexed, each bad one is reported with path and reason.
 

@@ -28,7 +28,7 @@ from knowledge.answering import Answerer
 from knowledge.llm import SYSTEM_PROMPT, AnswerWriter
 from knowledge.models import Answer, Service
 from tests.conftest import make_settings
-from tests.fake_llm import FakeLlm
+from tests.support.fake_llm import FakeLlm
 
 DATA = Path(__file__).resolve().parent / "data"
 CASES: list[dict] = yaml.safe_load((DATA / "injection.yaml").read_text(encoding="utf-8"))
@@ -134,6 +134,7 @@ def test_the_set_is_broad() -> None:
     assert len({case["id"] for case in CASES}) == len(CASES)
 
 
+@pytest.mark.slow  # the poisoned index (about 10 s to ingest)
 def test_planted_instructions_are_dropped_at_ingest_and_reported(poisoned: Poisoned) -> None:
     service = poisoned.answerer.index.services["sondernutzung-gehweg"]
     text = _service_text(service)
@@ -145,6 +146,7 @@ def test_planted_instructions_are_dropped_at_ingest_and_reported(poisoned: Poiso
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+@pytest.mark.slow  # the poisoned index (about 10 s to ingest)
 def test_knowledge_answerer_resists(poisoned: Poisoned, case: dict) -> None:
     answer = poisoned.answerer.answer(case["text"])
     _check_expectation(case, answer)
@@ -219,6 +221,7 @@ def fake_llm() -> FakeLlm:
 
 
 @pytest.mark.parametrize("case", LLM_QUESTIONS, ids=lambda c: c["id"])
+@pytest.mark.slow  # the poisoned index and a model server process
 def test_llm_path_refuses_every_malicious_reply(poisoned: Poisoned, fake_llm: FakeLlm, case: dict) -> None:
     settings = poisoned.settings.model_copy(update={"llm_url": fake_llm.url})
     writer = AnswerWriter(settings)
@@ -235,6 +238,7 @@ def test_llm_path_refuses_every_malicious_reply(poisoned: Poisoned, fake_llm: Fa
         assert CANARY_KEY not in prompt and str(settings.data_dir) not in prompt
 
 
+@pytest.mark.slow  # the poisoned index and a model server process
 def test_llm_path_still_accepts_a_grounded_reply(poisoned: Poisoned, fake_llm: FakeLlm) -> None:
     """The control: without it, the test above would also pass if every reply were refused."""
     settings = poisoned.settings.model_copy(update={"llm_url": fake_llm.url})
