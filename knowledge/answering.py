@@ -330,13 +330,13 @@ class Answerer:
         language = assessment.language if assessment else detect_language(question)
         # the quote's budget counts line text only; labels, list headings and the source line come on
         # top, so an answer over MAX_ANSWER_CHARS is made again from a smaller quote
-        budget = quote_chars or MAX_CHARS
-        budgets = [budget, *(b for b in GUESS_QUOTE_CHARS if b < budget)]
+        first = quote_chars or MAX_CHARS
+        budgets = [first, *(b for b in GUESS_QUOTE_CHARS if b < first)]
         for budget in budgets:
             selection = self.lines.select(service_id, question, terms, vector, only=only or None, max_chars=budget)
             if only and not selection.lines:
                 selection = self.lines.select(service_id, question, terms, vector, max_chars=budget)
-            lead = (quote_chars or MAX_LEAD_CHARS) if budget == budgets[0] else budget
+            lead = (quote_chars or MAX_LEAD_CHARS) if budget == first else budget
             text = compose(service, selection, language, overview=general, lead_chars=lead)
             if len(text) <= MAX_ANSWER_CHARS or only:  # a section asked for by button is shown as far as it fits
                 break

@@ -532,7 +532,9 @@ _POINTS_BACK = re.compile(
     re.I,
 )
 CONTEXT_SLACK_CHARS = 160  # the context a chosen line needs may overrun the quote budget by this much
-MAX_CONTEXT_LINES = 4  # context lines added for one chosen line (a list under "… mitbringen:")
+MAX_CONTEXT_LINES = (
+    4  # lines of a broken sentence or condition added before or after a chosen line (a list comes whole)
+)
 # lines between two chosen ones that are shown to make one passage; on OMoS-QA's German train split
 # gold-page F1 is 0.435 / 0.446 / 0.450 for 2 / 3 / 4 lines: 3, to keep Munich's answers focused
 MAX_GAP_LINES = 3
@@ -642,7 +644,7 @@ def _with_context(lines: list[Line], chosen: list[int], size: int, budget: int, 
 
 
 def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int) -> None:
-    """Two chosen lines a line or two apart in one section: the lines between make them one passage.
+    """Two chosen lines up to `MAX_GAP_LINES` apart in one section: the lines between make them one passage.
 
     Read alone, "Fachschulen sind für …" and "Was bietet die Fachschule?" skip what connects
     them; the official text in one piece is easier to follow and no longer than the budget.

@@ -366,13 +366,25 @@ def test_a_fee_added_to_a_general_answer_comes_with_its_condition():
 
 
 @pytest.mark.slow  # ingests its own index
-def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
-    """Bad input of the issue: one paragraph of 100 sentences, HTML remnants, a question matching nothing."""
+def _answerer_over(tmp_path, service: dict[str, object]):
+    """An `Answerer` over an index of just `service` (a native content file), ingested for real."""
     import json
 
-    from knowledge.answering import MAX_ANSWER_CHARS, Answerer
+    from knowledge.answering import Answerer
     from knowledge.ingest import ingest, load_index
     from tests.conftest import make_settings
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / f"{service['id']}.json").write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
+    settings = make_settings(tmp_path / "data", content_dir=content)
+    ingest(settings, content)
+    return Answerer(load_index(settings))
+
+
+def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stays_short(tmp_path):
+    """Bad input of the issue: one paragraph of 100 sentences, HTML remnants, a question matching nothing."""
+    from knowledge.answering import MAX_ANSWER_CHARS
 
     filler = [f"Der Hinweis Nummer {n} betrifft die allgemeine Bearbeitung im Amt." for n in range(100)]
     filler[73] = "Die Bearbeitung Ihres Antrags auf einen Anwohnerparkausweis dauert etwa zehn Arbeitstage."
@@ -384,12 +396,7 @@ def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stay
         "sections": {"ueberblick": text},
         "source_url": "https://example.org/lang",
     }
-    content = tmp_path / "content"
-    content.mkdir()
-    (content / "lang.json").write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
-    settings = make_settings(tmp_path / "data", content_dir=content)
-    ingest(settings, content)
-    answerer = Answerer(load_index(settings))
+    answerer = _answerer_over(tmp_path, service)
     answer = answerer.answer_service("lang", "Wie lange dauert der Anwohnerparkausweis?")
     assert "etwa zehn Arbeitstage" in answer.text
     assert len(answer.text) <= MAX_ANSWER_CHARS and "<script" not in answer.text
@@ -400,11 +407,7 @@ def test_a_hundred_sentence_description_answers_from_the_right_sentence_and_stay
 @pytest.mark.slow  # ingests its own index
 def test_a_plain_answer_whose_lines_need_context_in_three_sections_stays_within_900_characters(tmp_path):
     """The quote budget counts line text only: labels, list headings and the source line come on top."""
-    import json
-
-    from knowledge.answering import MAX_ANSWER_CHARS, Answerer
-    from knowledge.ingest import ingest, load_index
-    from tests.conftest import make_settings
+    from knowledge.answering import MAX_ANSWER_CHARS
 
     unfinished = "Für die Beantragung eines Reisepasses müssen Sie persönlich in einem Bürgerbüro erscheinen und "
     service = {
@@ -426,12 +429,7 @@ def test_a_plain_answer_whose_lines_need_context_in_three_sections_stays_within_
         },
         "source_url": "https://stadt.muenchen.de/service/info/hauptabteilung-ii-buergerangelegenheiten/10000000/reisepass",
     }
-    content = tmp_path / "content"
-    content.mkdir()
-    (content / "pass.json").write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
-    settings = make_settings(tmp_path / "data", content_dir=content)
-    ingest(settings, content)
-    answer = Answerer(load_index(settings)).answer_service(
+    answer = _answerer_over(tmp_path, service).answer_service(
         "pass", "Reisepass beantragen: welche Unterlagen, wie lange dauert die Bearbeitungszeit und welche Gebühr?"
     )
     assert len(answer.text) <= MAX_ANSWER_CHARS
