@@ -167,6 +167,10 @@ def evaluate_cmd(
         return
     systems: dict[str, dict[str, float]] = result["systems"]
     print(f"n={result['n']}  fact_accuracy={result['fact_accuracy']} ({result['facts']} questions with a fact)")
+    print(
+        f"answers without a hedge: {result['sure_answers']}, right service {result['sure_precision']}; "
+        f"guesses (said to be unsure): {result['guesses']}"
+    )
     for name, figures in systems.items():
         print(f"{name:7} " + "  ".join(f"{key}={value}" for key, value in figures.items()))
     english = result["english"]

@@ -114,6 +114,8 @@ def evaluate(
     tallies = {system: _Tally([], [], [], []) for system in SYSTEMS}
     facts: list[bool] = []
     english_facts: list[bool] = []
+    sure: list[bool] = []  # per plain (not hedged, not abstained) answer: about a right service?
+    guesses = 0
     for item in questions:
         rankings: dict[str, list[str]] = {}
         abstained_by: dict[str, bool] = {}
@@ -144,6 +146,11 @@ def evaluate(
                 if item.english:
                     tally.english_ranks.append(rank)
             tally.abstain_flags.append((item.expect == "abstain", abstained))
+        if item.expect != "handoff" and not answer.abstained:
+            if answer.is_guess:
+                guesses += 1
+            else:
+                sure.append(item.expect == "answer" and answer.service_id in item.gold)
         fact_found = None
         if item.fact and item.expect != "handoff":
             fact_found = not answer.abstained and contains_fact(answer.text, item.fact)
@@ -157,6 +164,10 @@ def evaluate(
         "n": len(questions),
         "fact_accuracy": _share(facts),
         "facts": len(facts),
+        # the product's own honesty: how often an answer given without a hedge is about a right service
+        "sure_answers": len(sure),
+        "sure_precision": _share(sure),
+        "guesses": guesses,
         "systems": {system: _summarise(t.ranks, t.abstain_flags, t.timings) for system, t in tallies.items()},
         "english": {
             "n": len(english),

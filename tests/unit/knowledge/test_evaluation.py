@@ -121,6 +121,24 @@ def test_eval_output_without_details_keeps_its_figures(answerer) -> None:
     assert result["facts"] == 0 and result["english"]["n"] == 0
 
 
+def test_eval_counts_how_often_an_unhedged_answer_is_about_a_right_service(answerer) -> None:
+    questions = [
+        EvalQuestion("Was kostet ein Reisepass?", "reisepass", "answer"),
+        EvalQuestion("Was kostet ein Reisepass?", "kein-dienst", "answer"),  # a plain answer about a wrong service
+        EvalQuestion("Wie wird das Wetter morgen?", None, "abstain"),  # turned away: not an answer
+        EvalQuestion("Ich will mit einem Menschen reden", None, "handoff"),  # not scored
+    ]
+    result = evaluate(answerer, questions)
+    assert (result["sure_answers"], result["sure_precision"], result["guesses"]) == (2, 0.5, 0)
+    threshold = answerer.threshold
+    answerer.threshold = 1.0  # nothing is sure enough: every in-scope answer is introduced as a guess
+    try:
+        hedged = evaluate(answerer, questions)
+    finally:
+        answerer.threshold = threshold
+    assert (hedged["sure_answers"], hedged["sure_precision"], hedged["guesses"]) == (0, 0.0, 2)
+
+
 @pytest.fixture(scope="module")
 def limited_gateway(demo_settings: Settings, demo_index: object, module_redis_url: str) -> Iterator[str]:
     """The real gateway app over HTTP (knowledge-only) with its real Redis rate limiter: 3 requests per 2 s per IP."""
