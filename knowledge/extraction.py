@@ -72,7 +72,11 @@ _DOCUMENT = re.compile(
     re.I,
 )
 _ASKS_PHONE = re.compile(r"\b(?:anruf\w*|telefon\w*|hotline|phone|call|sperr\w*|block\w*)\b", re.I)
-_ASKS_TIME = re.compile(r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|when|opening)\b", re.I)
+_ASKS_TIME = re.compile(
+    r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|an welche[mn] tag\w*|welche[mn]? wochentag\w*|when|opening|"
+    r"which days?|what time)\b",
+    re.I,
+)
 _HEADING_MAX_WORDS = 8
 _ITEM_MAX_WORDS = 12  # "Neufahrzeug (ohne Wunschkennzeichen): ab 20,50 Euro": an unbulleted list item
 _DIGIT = re.compile(r"\d")

@@ -30,8 +30,10 @@ from knowledge.text import (
     STOPWORDS,
     analyze,
     analyze_expanded,
+    detect_language,
     german_for,
     is_dictionary_word,
+    is_german_word,
     lemmas,
     normalize,
     synonym_table,
@@ -121,12 +123,20 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
         term for word in _TOKEN.findall(question) if is_dictionary_word(word) for term in analyze(word, expand=False)
     }
     corrected = index.typos.correct_terms(expanded, keep=real)
-    # English words the content does not know reach it through the learned English-German table
-    translated = {t: [g for g in german_for(t) if g in index.typos] for t in own if t not in index.typos}
+    vocabulary = index.lexical.vocabulary  # every term of the content (the typo list skips words under 4 letters)
+    # English words the content does not know reach it through the learned English-German table; in a
+    # German question only words that are no German words: "Amt" is English to nobody, but the table
+    # (learned from parallel pages that say "BAföG-Amt" in both languages) maps "amt" to Ausbildungsförderung
+    english = detect_language(question) == "en"
+    translated = {
+        t: [g for g in german_for(t) if g in vocabulary]
+        for t in own
+        if t not in vocabulary and (english or not is_german_word(t))
+    }
     corrected += [g for t in expanded if t in translated for g in translated[t]]
     own = [translated[t][0] if translated.get(t) else t for t in own]
     # words the index does not know, but whose corrected form it does, count as known
-    known = [t for t in own if t in index.typos or (t not in real and index.typos.correct(t))]
+    known = [t for t in own if t in vocabulary or (t not in real and index.typos.correct(t))]
     share = len(known) / len(own) if own else 0.0
     return QueryAnalysis(
         terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share, text=text, official=official

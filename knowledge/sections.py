@@ -30,7 +30,8 @@ _PATTERNS: list[tuple[Section, re.Pattern[str]]] = [
     (
         Section.FRISTEN,
         re.compile(
-            r"\b(frist\w*|bis wann|wie lange|wie viel zeit|wieviel zeit|wann muss|dauer\w*|dauert|gültig\w*|"
+            r"\b(frist\w*|bis wann|ab wann|wie lange?|wie früh|wie frueh|im voraus|wie viel zeit|wieviel zeit|"
+            r"wann muss|dauer\w*|dauert|gültig\w*|how early|in advance|"
             r"(?<!ab )wie ?viele?n? (?:tag|woche|monat|jahr)\w*|how many (?:days|weeks|months|years)|"
             r"gueltig\w*|läuft ab|laeuft ab|abgelaufen|rechtzeitig|innerhalb|deadline|how long|valid\w*|expire\w*)\b",
             re.I,

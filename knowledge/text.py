@@ -282,6 +282,12 @@ def german_for(term: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=50_000)
+def is_german_word(word: str) -> bool:
+    """A word of simplemma's German dictionary ("Amt", "Kita"; also loanwords such as "Parking")."""
+    return simplemma.is_known(word, lang="de")
+
+
+@lru_cache(maxsize=50_000)
 def is_dictionary_word(word: str) -> bool:
     """A real German or English word (simplemma's dictionaries): never a typo of a content word."""
     return simplemma.is_known(word, lang=("de", "en"))

@@ -17,6 +17,7 @@ from knowledge.extraction import (
     Selection,
     _contains,
     _has_duration,
+    _kind_match,
     choose,
     render,
     sentences,
@@ -155,6 +156,13 @@ def test_an_age_is_no_duration():
     assert _has_duration("über 4 Wochen") and _has_duration("ab 6 Monaten vor Ablauf")  # only years make an age
     assert requested_sections("Ab wie vielen Jahren braucht man einen Ausweis?") == []  # asks an age
     assert requested_sections("Nach wie vielen Jahren kann ich mich einbürgern lassen?") == [Section.FRISTEN]
+
+
+def test_a_question_for_the_day_finds_the_line_with_the_weekday():
+    line = Line(0, Section.UEBERBLICK, "Die Besichtigung findet dienstags statt.", "")
+    assert _kind_match(line, [], "An welchem Tag kann man die Räder anschauen?") > 0
+    assert _kind_match(line, [], "Which day can I look at the bikes?") > 0
+    assert _kind_match(line, [], "Wer darf die Räder anschauen?") == 0
 
 
 def test_a_compound_counts_as_its_head_but_a_prefixed_verb_does_not():

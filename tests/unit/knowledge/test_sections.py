@@ -11,6 +11,13 @@ def test_document_and_deadline_questions():
     assert Section.UNTERLAGEN in requested_sections("Welche Unterlagen brauche ich?")
     assert Section.FRISTEN in requested_sections("Bis wann muss ich mich anmelden?")
     assert Section.FRISTEN in requested_sections("Wie lange ist der Pass gültig?")
+    # how long, how early, from when: asked in everyday words too
+    assert Section.FRISTEN in requested_sections("Wie lang wird der Führerschein aufgehoben?")
+    assert Section.FRISTEN in requested_sections("Wie früh muss ich die Versteigerung anzeigen?")
+    assert Section.FRISTEN in requested_sections("Wie weit im Voraus kann ich den Termin buchen?")
+    assert Section.FRISTEN in requested_sections("Ab wann werden die Termine freigeschaltet?")
+    assert Section.FRISTEN in requested_sections("How early can I book?")
+    assert Section.FRISTEN not in requested_sections("Muss ich vorher einen Termin ausmachen?")
 
 
 def test_where_questions():

@@ -70,3 +70,15 @@ def test_a_dictionary_word_with_an_umlaut_is_not_corrected_either(munich_index):
     # "Käse" folds to "kaese", which the dictionary check cannot see; one slip from "kasse"
     assert "Käse" in corrected_question(munich_index, "Wo kaufe ich Käse?")
     assert "kasse" not in analyze_query(munich_index, "Wo kaufe ich Käse?").terms
+
+
+def test_german_words_are_not_translated_by_the_english_table(munich_index):
+    from knowledge.retrieval import analyze_query
+
+    # "amt" is too short for the typo list; the English-German table (parallel pages saying
+    # "BAföG-Amt" in both languages) once turned it into Ausbildungsförderung
+    german = analyze_query(munich_index, "Muss ich jetzt aufs Amt und kostet mich des was?")
+    assert "ausbildungsfoerderung" not in german.terms
+    assert "amt" in german.content_terms
+    english = analyze_query(munich_index, "How much is a residents parking permit?")
+    assert "parkausweis" in english.terms  # English questions still reach the German words
