@@ -35,10 +35,10 @@ class KnowledgeConfig(BaseModel):
     retrieval_candidates: int = Field(default=30, ge=5, le=200, description="Chunks per retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1)
     abstain_threshold: float = Field(
-        default=0.05,
+        default=0.2,
         ge=0.0,
         le=1.0,
-        description="Answers below this confidence abstain (chosen on the dev set, see README).",
+        description="Below this confidence an in-scope answer is a guess (README, 'Abstention threshold').",
     )
     max_question_chars: int = Field(
         default=2000,

@@ -25,7 +25,16 @@ from knowledge.extraction import (
 )
 from knowledge.models import Section, Service
 from knowledge.sections import requested_sections
-from wording.texts import NOT_COVERED_DE, NOT_FOUND_DE
+from wording.texts import (
+    NOT_COVERED_DE,
+    NOT_FOUND_DE,
+    UNSURE_HELP_DE,
+    UNSURE_HELP_EN,
+    UNSURE_LEAD_DE,
+    UNSURE_LEAD_EN,
+    UNSURE_OTHERS_DE,
+    UNSURE_OTHERS_EN,
+)
 
 
 def _official(service: Service) -> set[str]:
@@ -33,9 +42,13 @@ def _official(service: Service) -> set[str]:
 
 
 def _body(text: str, title: str) -> list[str]:
-    """The quoted lines of an answer: not the title, labels, notes or the source line."""
-    lines = [line for line in text.splitlines() if line.strip() and line != title]
-    return [line for line in lines if not line.endswith(":") and not line.startswith(("Quelle:", "The official"))]
+    """The quoted lines of an answer: not the title, labels, notes, the source line or a guess's frame."""
+    frame = (UNSURE_LEAD_DE, UNSURE_LEAD_EN, UNSURE_HELP_DE, UNSURE_HELP_EN)
+    others = (UNSURE_OTHERS_DE.split("{")[0], UNSURE_OTHERS_EN.split("{")[0])
+    lines = [line for line in text.splitlines() if line.strip() and line != title and line not in frame]
+    return [
+        line for line in lines if not line.endswith(":") and not line.startswith(("Quelle:", "The official", *others))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -163,6 +176,13 @@ def test_a_question_for_the_day_finds_the_line_with_the_weekday():
     assert _kind_match(line, [], "An welchem Tag kann man die Räder anschauen?") > 0
     assert _kind_match(line, [], "Which day can I look at the bikes?") > 0
     assert _kind_match(line, [], "Wer darf die Räder anschauen?") == 0
+
+
+def test_what_to_bring_is_found_in_the_split_form_of_the_verb():
+    line = Line(0, Section.UEBERBLICK, "Zur Abholung bringen Sie bitte die Benachrichtigung mit.", "")
+    assert _kind_match(line, [Section.UNTERLAGEN], "Was muss ich mitbringen?") > 0
+    other = Line(1, Section.UEBERBLICK, "Sie können ohne Termin vorbeikommen.", "")
+    assert _kind_match(other, [Section.UNTERLAGEN], "Was muss ich mitbringen?") == 0
 
 
 def test_a_compound_counts_as_its_head_but_a_prefixed_verb_does_not():
