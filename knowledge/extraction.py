@@ -71,6 +71,8 @@ _DOCUMENT = re.compile(
     r"dokument|original|kopie)\w*\b",
     re.I,
 )
+# what to bring, in the split form of "mitbringen" ("Bitte bringen Sie die Benachrichtigung mit.")
+_BRING_ALONG = re.compile(r"\b(?:bringen|nehmen|legen)\s+sie\b[^.;:]*\b(?:mit|vor)\b", re.I)
 _ASKS_PHONE = re.compile(r"\b(?:anruf\w*|telefon\w*|hotline|phone|call|sperr\w*|block\w*)\b", re.I)
 _ASKS_TIME = re.compile(
     r"\b(?:wann|uhrzeit|öffnungszeit\w*|geöffnet|an welche[mn] tag\w*|welche[mn]? wochentag\w*|when|opening|"
@@ -327,7 +329,7 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
             line.section is Section.ZUSTAENDIGE_STELLE or _CLOCK.search(text)
         ):
             best = max(best, 0.8)
-        elif section is Section.UNTERLAGEN and _DOCUMENT.search(text):
+        elif section is Section.UNTERLAGEN and (_DOCUMENT.search(text) or _BRING_ALONG.search(text)):
             best = max(best, 0.6)
         elif (section is Section.ONLINE_DIENST and _ONLINE.search(text)) or (
             section is Section.FORMULARE and line.section is Section.FORMULARE

@@ -77,7 +77,14 @@ _PATTERNS: list[tuple[Section, re.Pattern[str]]] = [
 def requested_sections(question: str) -> list[Section]:
     """Sections the question asks for, most specific first; empty when it asks in general."""
     found = [section for section, pattern in _PATTERNS if pattern.search(question)]
-    # "Was brauche ich, um …" asks for documents; "Brauche ich eine Genehmigung" for requirements.
-    if Section.VORAUSSETZUNGEN in found and Section.UNTERLAGEN in found:
+    # "Was brauche ich, um …" asks for documents; "Brauche ich eine Genehmigung" for requirements;
+    # "Muss ich … und was muss ich mitbringen?" for both.
+    if Section.VORAUSSETZUNGEN in found and Section.UNTERLAGEN in found and not _NAMES_DOCUMENTS.search(question):
         found.remove(Section.UNTERLAGEN)
     return found
+
+
+# words that ask for documents whatever else the question asks (unlike "brauche ich …")
+_NAMES_DOCUMENTS = re.compile(
+    r"\b(unterlag\w*|dokument\w*|nachweis\w*|mitbring\w*|mitnehm\w*|documents?|papers?|bring)\b", re.I
+)

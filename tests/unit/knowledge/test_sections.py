@@ -29,6 +29,8 @@ def test_permission_question_is_requirements_not_documents():
     found = requested_sections("Brauche ich eine Genehmigung für die Garage?")
     assert Section.VORAUSSETZUNGEN in found
     assert Section.UNTERLAGEN not in found
+    both = requested_sections("Muss ich einen Termin machen und was muss ich mitbringen?")
+    assert Section.UNTERLAGEN in both and Section.VORAUSSETZUNGEN in both
 
 
 def test_general_question_has_no_section():
