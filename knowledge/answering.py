@@ -185,7 +185,7 @@ class Answerer:
             return Assessment(question, Retrieval([], {}, []), 0.0, language, injection=True)
         if looks_like_creative_task(question):
             return Assessment(question, Retrieval([], {}, []), 0.0, language, creative_task=True)
-        result = retrieve(self.index, question)
+        result = retrieve(self.index, question, evidence=self.lines.best_scores)
         confidence = self.index.calibrator.confidence(result.features) if result.top else 0.0
         if result.top and self.index.calibrator.off_topic(result.features, confidence):
             # no service can be the right one: every caller (answer, dialogue, eval) then abstains

@@ -34,7 +34,7 @@ import numpy as np
 from knowledge.calibration import DEFAULT, FEATURES, NOVELTY, SCOPE_FEATURES, Calibrator, retrieval_tag
 from knowledge.embeddings import unit_rows
 from knowledge.out_of_scope import novelty_references, out_of_scope_questions
-from knowledge.retrieval import retrieve
+from knowledge.retrieval import AnswerEvidence, retrieve
 from knowledge.text import STOPWORDS, normalize
 
 if TYPE_CHECKING:
@@ -91,8 +91,11 @@ def synthetic_questions(index: KnowledgeIndex, seed: int = 13) -> list[tuple[str
     return pairs[:MAX_POSITIVE_SAMPLES]
 
 
-def fit(index: KnowledgeIndex) -> Calibrator:
+def fit(index: KnowledgeIndex, evidence: AnswerEvidence | None = None) -> Calibrator:
     """Fit the confidence model on synthetic in-scope and fixed out-of-scope questions.
+
+    `evidence` is the answer-line evidence the answerer ranks with (`retrieval.retrieve`), so the
+    model learns from the rankings citizens get.
 
     The scope model (module doc) learns from the synthetic questions whose service retrieval ranked
     first against the out-of-scope list. An out-of-scope question is compared with the *other*
@@ -116,7 +119,7 @@ def fit(index: KnowledgeIndex) -> Calibrator:
     labels: list[int] = []
     scope_rows: list[list[float]] = []
     for row, (question, service_id, vector) in enumerate(zip(questions, expected, vectors, strict=True)):
-        result = retrieve(index, question, query_vector=vector)
+        result = retrieve(index, question, query_vector=vector, evidence=evidence)
         rows.append([result.features[name] for name in FEATURES])
         labels.append(int(service_id is not None and result.top is not None and result.top.service_id == service_id))
         features = dict(result.features)

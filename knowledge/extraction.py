@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from knowledge.models import Section, Service
-from knowledge.sections import requested_sections
+from knowledge.sections import asks_for, requested_sections
 from knowledge.text import analyze, is_dictionary_word
 
 if TYPE_CHECKING:
@@ -396,11 +396,18 @@ class LineScorer:
         return prepared
 
     def line_features(
-        self, service_id: str, question: str, query_terms: list[str], query_vector: np.ndarray | None
+        self,
+        service_id: str,
+        question: str,
+        query_terms: list[str],
+        query_vector: np.ndarray | None,
+        *,
+        rivals: frozenset[str] | None = None,
     ) -> tuple[list[Line], np.ndarray]:
         """The service's lines and their evidence for `question` (one row per line, `FEATURES` columns).
 
         Training (`knowledge/omosqa/training.py`) reads the same rows the answer is chosen from.
+        `rivals` (comparing services, `best_scores`): the name words of the other candidate services.
         """
         lines, terms, vectors = self.prepared(service_id)
         if not lines:
@@ -408,8 +415,14 @@ class LineScorer:
         asked = requested_sections(question)
         weights = {t: self.index.idf(t) for t in dict.fromkeys(query_terms)}
         title = self.index.title_terms.get(service_id, set())
-        # the service's own name says which service, not which line: it must not pull every line
-        content = {t: w for t, w in weights.items() if t not in title} or weights
+        if rivals is None:
+            # the service's own name says which service, not which line: it must not pull every line
+            content = {t: w for t, w in weights.items() if t not in title} or weights
+        else:
+            # comparing services: the service's own name counts, and a line that names another candidate
+            # ("… kostet ein Personalausweis für Kinder" in the Kinderreisepass) is about that one
+            # and the words that only say what kind of fact is asked ("kostet") are weighed as that kind
+            content = {t: w for t, w in weights.items() if t not in rivals - title and not asks_for(t, asked)}
         total = sum(content.values()) or 1.0
         if query_vector is not None and len(vectors):
             unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
@@ -452,6 +465,47 @@ class LineScorer:
         rows = np.column_stack([rows, lexical - lexical.max(), dense - dense.max(), neighbour, paragraph_lexical])
         return lines, rows
 
+    def line_scores(
+        self,
+        service_id: str,
+        question: str,
+        query_terms: list[str],
+        query_vector: np.ndarray | None,
+        *,
+        rivals: frozenset[str] | None = None,
+    ) -> tuple[list[Line], np.ndarray, list[float]]:
+        """The service's lines, their evidence and their scores as answers to `question`."""
+        lines, features = self.line_features(service_id, question, query_terms, query_vector, rivals=rivals)
+        scores = [float(v) for v in self.weights.scores(features)]
+        if not {Section.FORMULARE, Section.ONLINE_DIENST} & set(requested_sections(question)):
+            # a form's name shares the question's words ("Leasingfahrzeug anmelden: https://…") but
+            # a link answers only a question about forms
+            scores = [
+                s * FORM_LINE_WEIGHT if line.section is Section.FORMULARE else s
+                for line, s in zip(lines, scores, strict=True)
+            ]
+        return lines, features, scores
+
+    def best_scores(
+        self, question: str, service_ids: list[str], query_terms: list[str], query_vector: np.ndarray | None
+    ) -> dict[str, float]:
+        """Each service's best answer-line score: how well its own text answers (`retrieval.AnswerEvidence`).
+
+        Compared across services, the words of a service's own name count for its lines (within one
+        service they are ignored, every line is about it), and the name words of another candidate do
+        not: "Was kostet ein Personalausweis?" is no question about the Kinderreisepass because its
+        text says "22,80 Euro kostet ein Personalausweis für Kinder". On the hand-set scale (about 0
+        to 3), on which retrieval's `EVIDENCE_BOOST` was measured.
+        """
+        known = [s for s in service_ids if s in self.index.services]
+        names = {s: frozenset(self.index.title_terms.get(s, set())) for s in known}
+        found: dict[str, float] = {}
+        for service_id in known:
+            rivals = frozenset().union(*(names[s] for s in known if s != service_id))
+            scores = self.line_scores(service_id, question, query_terms, query_vector, rivals=rivals)[2]
+            found[service_id] = max(scores, default=0.0)
+        return found
+
     def select(
         self,
         service_id: str,
@@ -465,18 +519,10 @@ class LineScorer:
         if only:
             lines, _, _ = self.prepared(service_id)
             return self._whole_sections(lines, only) if lines else Selection([], 0.0)
-        lines, features = self.line_features(service_id, question, query_terms, query_vector)
+        lines, features, scores = self.line_scores(service_id, question, query_terms, query_vector)
         if not lines:
             return Selection([], 0.0, self.weights.min_score)
         asked = requested_sections(question)
-        scores = [float(v) for v in self.weights.scores(features)]
-        if not {Section.FORMULARE, Section.ONLINE_DIENST} & set(asked):
-            # a form's name shares the question's words ("Leasingfahrzeug anmelden: https://…") but
-            # a link answers only a question about forms
-            scores = [
-                s * FORM_LINE_WEIGHT if line.section is Section.FORMULARE else s
-                for line, s in zip(lines, scores, strict=True)
-            ]
         selection = choose(lines, scores, asked, self.weights, max_chars)
         vocabulary = self.index.service_terms.get(service_id, set())
         words_found = any(term in vocabulary for term in query_terms)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -46,6 +47,16 @@ System = Literal["hybrid", "bm25", "dense"]
 SERVICE_WEIGHTS = (1.0, 0.35, 0.15)  # best, second and third passage of a service
 TITLE_BOOST = 0.25  # score × (1 + 0.25 × share of the service name the question uses)
 CARD_RRF_K = 5  # reciprocal rank constant when fusing the three service rankings (see module doc)
+# The first few services get their score raised by how well their own best line answers the
+# question (`AnswerEvidence`): score × (1 + EVIDENCE_BOOST × best line score). README, "What moved".
+EVIDENCE_CANDIDATES = 6
+EVIDENCE_BOOST = 0.3
+
+
+# How well each service's own text answers the question: (question, service ids, query terms, query
+# vector) → its best answer line's score per service. `knowledge.extraction.LineScorer.best_scores`,
+# which sits above retrieval; the answerer and the calibration fit hand it in.
+AnswerEvidence = Callable[[str, list[str], list[str], np.ndarray | None], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -211,8 +222,16 @@ def retrieve(
     system: System = "hybrid",
     limit: int = 10,
     query_vector: np.ndarray | None = None,
+    evidence: AnswerEvidence | None = None,
 ) -> Retrieval:
-    """Rank services for a question with one of our systems (the baselines share all plumbing)."""
+    """Rank services for a question with one of our systems (the baselines share all plumbing).
+
+    With `evidence` (hybrid only), the first `EVIDENCE_CANDIDATES` services are re-weighed by how well
+    a line of their own text answers the question. Families of near-duplicates share their names
+    and most of their words ("Fundsache abholen" / "Verlorenes Fahrrad besichtigen und abholen");
+    what tells them apart is often one sentence ("Fahrräder werden dienstags … gezeigt"), which the
+    passage retrievers dilute and the answer-line scorer reads directly.
+    """
     k = index.settings.retrieval_candidates
     query = analyze_query(index, question)
     lexical = index.lexical.query(query.terms, k) if system in ("hybrid", "bm25") else []
@@ -235,6 +254,12 @@ def retrieve(
         # a question that uses the service's own name is strong evidence (field boost on the title)
         for hit in hits:
             hit.score *= 1.0 + TITLE_BOOST * _title_match(index, hit.service_id, query.terms)
+        hits.sort(key=lambda h: h.score, reverse=True)
+    if system == "hybrid" and evidence is not None and hits:
+        candidates = hits[:EVIDENCE_CANDIDATES]
+        found = evidence(question, [h.service_id for h in candidates], query.terms, vector)
+        for hit in candidates:
+            hit.score *= 1.0 + EVIDENCE_BOOST * found.get(hit.service_id, 0.0)
         hits.sort(key=lambda h: h.score, reverse=True)
     hits = hits[:limit]
     features = _features(index, hits, lexical, dense, query, cards)

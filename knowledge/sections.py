@@ -88,3 +88,12 @@ def requested_sections(question: str) -> list[Section]:
 _NAMES_DOCUMENTS = re.compile(
     r"\b(unterlag\w*|dokument\w*|nachweis\w*|mitbring\w*|mitnehm\w*|documents?|papers?|bring)\b", re.I
 )
+
+
+def asks_for(word: str, sections: list[Section]) -> bool:
+    """Whether `word` is one of the words that ask for one of `sections` ("kosten" for Gebühren).
+
+    Such a word says what kind of fact is wanted, which the answer-line scorer weighs as a kind; as
+    a plain word it would favour any line that repeats it ("… kostet …") over the amount.
+    """
+    return any(pattern.fullmatch(word) for section, pattern in _PATTERNS if section in sections)

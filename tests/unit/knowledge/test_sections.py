@@ -1,5 +1,5 @@
 from knowledge.models import Section
-from knowledge.sections import requested_sections
+from knowledge.sections import asks_for, requested_sections
 
 
 def test_fee_questions():
@@ -35,3 +35,10 @@ def test_permission_question_is_requirements_not_documents():
 
 def test_general_question_has_no_section():
     assert requested_sections("Hundesteuer") == []
+
+
+def test_words_that_ask_for_a_kind_of_fact_are_known_as_such():
+    fee = requested_sections("Was kostet ein Personalausweis?")
+    assert asks_for("kosten", fee) and asks_for("gebuehr", fee)
+    assert not asks_for("personalausweis", fee)
+    assert not asks_for("kosten", requested_sections("Wie lange dauert es?"))

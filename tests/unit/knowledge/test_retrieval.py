@@ -1,0 +1,73 @@
+"""Retrieval weighs the first services by how well a line of their own text answers the question."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from knowledge.retrieval import EVIDENCE_BOOST, EVIDENCE_CANDIDATES, retrieve
+
+
+def test_answer_evidence_reorders_only_the_first_services(demo_index) -> None:
+    question = "Was kostet ein Reisepass?"
+    plain = retrieve(demo_index, question)
+    assert len(plain.hits) > EVIDENCE_CANDIDATES
+    first, second = plain.hits[0], plain.hits[1]
+    asked: list[list[str]] = []
+
+    def evidence(q: str, ids: list[str], terms: list[str], vector: np.ndarray | None) -> dict[str, float]:
+        asked.append(ids)
+        assert q == question and terms and vector is not None
+        # enough for the runner-up to overtake, and a service further down that must not be consulted
+        lift = (first.score / second.score - 1.0) / EVIDENCE_BOOST + 1.0
+        return {second.service_id: lift, plain.hits[-1].service_id: 100.0}
+
+    boosted = retrieve(demo_index, question, evidence=evidence)
+    assert asked == [[h.service_id for h in plain.hits[:EVIDENCE_CANDIDATES]]]
+    assert boosted.hits[0].service_id == second.service_id
+    assert boosted.hits[-1].service_id == plain.hits[-1].service_id  # beyond the candidates: untouched
+    # features describe the ranking the citizen gets
+    assert boosted.features["margin"] != plain.features["margin"]
+
+
+@pytest.mark.slow  # ingests its own index
+def test_the_sibling_whose_text_answers_scores_higher(tmp_path) -> None:
+    """Two services of one family share their words; one sentence tells them apart."""
+    from knowledge.answering import Answerer
+    from knowledge.ingest import ingest, load_index
+    from tests.conftest import make_settings
+
+    services = [
+        {
+            "id": "fundsachen",
+            "title": "Fundsache abholen",
+            "source_url": "https://example.org/fundsachen",
+            "summary": "Sie haben etwas verloren und das Fundbüro hat Sie benachrichtigt? Holen Sie Ihre Fundsache ab.",
+            "sections": {"ablauf": "Vereinbaren Sie online einen Termin im Fundbüro.\nBringen Sie Ihren Ausweis mit."},
+        },
+        {
+            "id": "fundraeder",
+            "title": "Gefundene Fahrräder besichtigen",
+            "source_url": "https://example.org/fundraeder",
+            "summary": "Im Fundbüro können Sie gefundene Fahrräder besichtigen und Ihr Rad abholen.",
+            "sections": {
+                "ablauf": "Die Fahrräder im Fundbüro können Sie dienstags von 9 bis 12 Uhr ansehen.\n"
+                "Bringen Sie einen Nachweis mit."
+            },
+        },
+    ]
+    content = tmp_path / "content"
+    content.mkdir()
+    for service in services:
+        path = content / f"{service['id']}.json"
+        path.write_text(json.dumps(service, ensure_ascii=False), encoding="utf-8")
+    settings = make_settings(tmp_path / "data", content_dir=content)
+    ingest(settings, content)
+    answerer = Answerer(load_index(settings))
+    question = "An welchem Tag kann ich im Fundbüro nach meinem Fahrrad schauen?"
+    result = retrieve(answerer.index, question)
+    scores = answerer.lines.best_scores(question, ["fundsachen", "fundraeder"], result.query_terms, result.query_vector)
+    assert scores["fundraeder"] > scores["fundsachen"]
+    assert answerer.assess(question).retrieval.hits[0].service_id == "fundraeder"
