@@ -268,16 +268,24 @@ class Answerer:
         for quote_chars in GUESS_QUOTE_CHARS:
             answer = self.answer_service(top.service_id, question, assessment, quote_chars=quote_chars)
             english = answer.language == "en"
-            parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, answer.text]
             others = [self.index.services[s].title for s in answer.alternatives[:2] if s in self.index.services]
-            if others:
-                quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
-                parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
-            parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
-            text = "\n\n".join(parts)
+            text = self._guess_text(answer.text, others, english)
             if len(text) <= MAX_ANSWER_CHARS:
                 break
+        if len(text) > MAX_ANSWER_CHARS:
+            # one long official line is never cut; the runners-up then go only as buttons (`alternatives`)
+            text = self._guess_text(answer.text, [], english)
         return answer.model_copy(update={"text": text, "reason": GUESS_REASON})
+
+    @staticmethod
+    def _guess_text(body: str, others: list[str], english: bool) -> str:
+        """The hedge, the quoted answer, the runners-up by name (if any) and the offer of a human."""
+        parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, body]
+        if others:
+            quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
+            parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))
+        parts.append(UNSURE_HELP_EN if english else UNSURE_HELP_DE)
+        return "\n\n".join(parts)
 
     def refusal(self, language: str) -> Answer:
         """Polite refusal of an instruction aimed at the assistant, with what it can help with."""

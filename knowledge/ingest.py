@@ -21,7 +21,6 @@ from knowledge.chunking import dense_text, lexical_text, service_passages
 from knowledge.confidence import fit
 from knowledge.config import KnowledgeConfig
 from knowledge.embeddings import EmbeddingCache, get_embedder
-from knowledge.extraction import LineScorer
 from knowledge.guard import remove_planted_instructions
 from knowledge.importers import load_path
 from knowledge.importers.base import ImportFailure, oversized_reason
@@ -185,7 +184,7 @@ def ingest(
         index = KnowledgeIndex(settings, state, vectors, embedder, cards)
         if progress:
             progress("calibrate", 0, 1)
-        fit(index, LineScorer(index).best_scores).save(KnowledgeIndex.calibration_path(settings))
+        fit(index).save(KnowledgeIndex.calibration_path(settings))
         if progress:
             progress("calibrate", 1, 1)
     state.save(state_path)
@@ -209,7 +208,7 @@ def load_index(settings: KnowledgeConfig) -> KnowledgeIndex:
     """
     index = KnowledgeIndex.open(settings)
     if index.needs_calibration:
-        index.calibrator = fit(index, LineScorer(index).best_scores)
+        index.calibrator = fit(index)
         index.calibrator.save(KnowledgeIndex.calibration_path(settings))
         index.needs_calibration = False
     return index

@@ -55,7 +55,7 @@ EVIDENCE_BOOST = 0.3
 
 # How well each service's own text answers the question: (question, service ids, query terms, query
 # vector) → its best answer line's score per service. `knowledge.extraction.LineScorer.best_scores`,
-# which sits above retrieval; the answerer and the calibration fit hand it in.
+# which sits above retrieval; the answerer hands it in.
 AnswerEvidence = Callable[[str, list[str], list[str], np.ndarray | None], dict[str, float]]
 
 
