@@ -319,6 +319,9 @@ def test_agent_and_citizen_on_different_gateway_processes(stack, closed_stack, t
     queue_entry(page, cid).click()
     page.get_by_role("button", name="Übernehmen", exact=True).click()
     expect(citizen.page.locator(".bb-state")).to_have_text("Herr Yılmaz ist jetzt für Sie da.")
+    # the citizen on B may hear of the takeover before A's console has its own answer: a reply typed
+    # before "Senden" is active is refused with a hint, as for a user
+    expect(page.get_by_role("button", name="Senden", exact=True)).to_be_enabled()
 
     reply = page.get_by_label("Antwort an die Bürgerin / den Bürger")
     reply.fill("Hallo, hier ist die Kfz-Zulassung. Haben Sie schon einen Termin?")
