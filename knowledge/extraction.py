@@ -584,9 +584,8 @@ _POINTS_BACK = re.compile(
     re.I,
 )
 CONTEXT_SLACK_CHARS = 160  # the context a chosen line needs may overrun the quote budget by this much
-MAX_CONTEXT_LINES = (
-    4  # lines of a broken sentence or condition added before or after a chosen line (a list comes whole)
-)
+# lines of a broken sentence or condition added before or after a chosen line (a list comes whole)
+MAX_CONTEXT_LINES = 4
 # lines between two chosen ones that are shown to make one passage; on OMoS-QA's German train split
 # gold-page F1 is 0.435 / 0.446 / 0.450 for 2 / 3 / 4 lines: 3, to keep Munich's answers focused
 MAX_GAP_LINES = 3
