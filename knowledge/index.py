@@ -32,9 +32,11 @@ from knowledge.out_of_scope import novelty_references
 from knowledge.text import TypoCorrector, analyze_many, german_pipeline, lemmas, title_terms, title_words
 from knowledge.vectorstore import VectorStore
 
-STATE_VERSION = 3  # 2: -ung nouns also index their verb (text.verb_of_noun); 3: -ieren/-ären verbs right
+# 2: -ung nouns also index their verb (text.verb_of_noun); 3: -ieren/-ären verbs right; 4: a separated
+# particle joins only a verb of its own clause ("… auf und mach den Laden zu")
+STATE_VERSION = 4
 # older versions whose services and passages are still valid: only their analysed terms are redone
-REANALYSABLE_VERSIONS = frozenset({1, 2})
+REANALYSABLE_VERSIONS = frozenset({1, 2, 3})
 
 
 class IndexUnavailableError(RuntimeError):

@@ -170,6 +170,8 @@ def _lemma_component(doc: Doc) -> Doc:
 
 SEPARABLE_PARTICLES = frozenset({"an", "ab", "um", "aus", "ein", "zu", "auf", "weg", "zurück", "nach"})
 _CLAUSE_END = frozenset({".", "?", "!", ",", ";", ":"})
+# coordinated main clauses each put their own particle last: "Ich hör auf und mach den Laden zu"
+_COORDINATORS = frozenset({"und", "oder", "aber", "sondern", "denn"})
 
 
 @Language.component("bb_particle_verbs")
@@ -177,16 +179,23 @@ def _particle_verb_component(doc: Doc) -> Doc:
     """Rejoin separated particle verbs: "Wie melde ich mein Auto an?" also means "anmelden".
 
     German moves the particle to the end of the clause; without this, "an" is a stop word and the
-    question loses the difference between anmelden, abmelden and ummelden.
+    question loses the difference between anmelden, abmelden and ummelden. The particle belongs to
+    a verb of its own clause, and German writes verbs in lower case except first in a sentence:
+    "mach den Laden zu" means "zumachen", not "zuladen" (nouns are capitalised). A text written
+    all in lower case gives no such hint; then every verb-like word of the clause gets it.
     """
     clause: list[Token] = []
     for token in [*doc, None]:
-        if token is not None and token.text not in _CLAUSE_END:
+        if token is not None and token.text not in _CLAUSE_END and token.lower_ not in _COORDINATORS:
             clause.append(token)
             continue
         if len(clause) > 1 and clause[-1].lower_ in SEPARABLE_PARTICLES:
             particle = normalize(clause[-1].lower_)
-            for word in clause[:-1]:
+            words = clause[:-1]
+            cased = any(word.text[:1].isupper() for word in words[1:])
+            for position, word in enumerate(words):
+                if cased and position > 0 and word.text[:1].isupper():
+                    continue  # a noun ("Laden"), not the verb
                 verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3]
                 if verbs:
                     word._.bb_terms = (*word._.bb_terms, *(particle + v for v in verbs))
@@ -203,9 +212,10 @@ def _synonym_component(doc: Doc) -> Doc:
     official: list[str] = []
     for token in doc:
         for term in (normalize(token.text), *token._.bb_terms):
-            for synonym in table.get(term, ()):
+            # compounds are split as written: folded "fuehrungszeugnis" splits into nonsense ("ehrung")
+            for synonym, written in zip(table.get(term, ()), spelled.get(term, ()), strict=True):
                 extra.append(synonym)
-                extra.extend(compound_parts(synonym))
+                extra.extend(compound_parts(written))
             official.extend(spelled.get(term, ()))
     doc._.bb_expansions = tuple(dict.fromkeys(extra))
     doc._.bb_official = tuple(dict.fromkeys(official))

@@ -32,6 +32,23 @@ def test_colloquial_synonyms_expand_questions_only():
     assert "ummeldung" in analyze("Umzug")
 
 
+def test_a_separated_particle_joins_a_verb_of_its_own_clause():
+    assert "anmelden" in analyze("Wie melde ich mein Auto an?", expand=False)
+    assert "abmelden" in analyze("Melde mein Auto ab", expand=False)  # a verb first in the sentence
+    assert "anmelden" in analyze("wie melde ich mein auto an", expand=False)  # all lower case: no hint
+    # two coordinated clauses, each with its own particle; the noun "Laden" takes none
+    terms = analyze("Ich hör mit meiner Selbstständigkeit auf und mach den Laden zu", expand=False)
+    assert "aufhoeren" in terms
+    assert "zuhoeren" not in terms and "zuladen" not in terms
+
+
+def test_synonym_compounds_are_split_as_written():
+    # folded forms split into nonsense: "einbuergerung" → "rung", "staatsangehoerigkeit" → "keit"
+    terms = set(analyze("Wie bekomme ich die deutsche Staatsbürgerschaft?"))
+    assert {"einbuergerung", "staatsangehoerigkeit"} <= terms
+    assert not terms & {"rung", "ange", "hoer", "keit"}
+
+
 def test_stopwords_and_city_name_are_dropped():
     terms = analyze("Was ist das in München?", expand=False)
     assert terms == []
