@@ -33,6 +33,8 @@ from wording.texts import (
     TOPICS_LEAD_DE,
     TOPICS_LEAD_EN,
     UNREADABLE_DE,
+    UNSURE_ALSO_DE,
+    UNSURE_ALSO_EN,
     UNSURE_HELP_DE,
     UNSURE_HELP_EN,
     UNSURE_LEAD_DE,
@@ -80,6 +82,9 @@ def _date_de(service: Service) -> str:
 
 MAX_ANSWER_CHARS = 900  # a guess is cut to this; plain answers stay below it by `extraction.MAX_CHARS`
 GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to stay within the same length
+# a guess also quotes the runner-up's answering lines (`unsure_answer`): (likeliest, runner-up) quote
+# budgets, tried in order until the whole guess fits; 0 names the runner-up only
+GUESS_BUDGETS = ((360, 240), (240, 240), (240, 120), (120, 120), (360, 0), (240, 0), (120, 0))
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 
 
@@ -254,33 +259,74 @@ class Answerer:
         )
 
     def unsure_answer(self, question: str, assessment: Assessment) -> Answer:
-        """The likeliest service's answer, introduced as a guess, with the runners-up and a human.
+        """The likeliest service's answer, introduced as a guess, with the runner-up and a human.
 
         For a question the scope check keeps (it is about the content) but whose service retrieval
-        is unsure of. The right service is among the first five for almost every such question, the
-        first one for about a third: "I found nothing" would hide that; a plain answer would
-        pretend to a certainty we lack.
+        is unsure of. The right service is among the first five for almost every such question and
+        first or second for most: "I found nothing" would hide that; a plain answer would pretend
+        to a certainty we lack. Near-duplicate services ("Taxigenehmigung" / "Fahrzeugwechsel Taxi")
+        are what retrieval confuses most, so when the runner-up's own text has lines that answer the
+        question, the guess quotes them too, under its name and with its source: the citizen sees
+        both and picks, instead of a second round trip by button.
         """
         top = assessment.retrieval.top
         assert top is not None
-        # the hedge, the runners-up and the offer of a human need room: the quote gets shorter until
+        runner_up = next((h.service_id for h in assessment.retrieval.hits[1:2]), None)
+        # the hedge, the runner-up and the offer of a human need room: the quotes get shorter until
         # the whole guess fits what a plain answer may be long
-        for quote_chars in GUESS_QUOTE_CHARS:
+        for quote_chars, runner_chars in GUESS_BUDGETS:
             answer = self.answer_service(top.service_id, question, assessment, quote_chars=quote_chars)
             english = answer.language == "en"
-            others = [self.index.services[s].title for s in answer.alternatives[:2] if s in self.index.services]
-            text = self._guess_text(answer.text, others, english)
+            also = self._runner_up_quote(runner_up, question, assessment, runner_chars) if runner_chars else None
+            # with the runner-up quoted, further names would crowd the answer: they stay buttons
+            named = [] if also else answer.alternatives[:2]
+            others = [self.index.services[s].title for s in named if s in self.index.services]
+            text = self._guess_text(answer.text, others, english, also)
             if len(text) <= MAX_ANSWER_CHARS:
                 break
         if len(text) > MAX_ANSWER_CHARS:
             # one long official line is never cut; the runners-up then go only as buttons (`alternatives`)
+            also = None
             text = self._guess_text(answer.text, [], english)
-        return answer.model_copy(update={"text": text, "reason": GUESS_REASON})
+        sources = answer.sources
+        if also is not None and runner_up is not None:
+            sources = [*sources, *self._overview_sources(runner_up)]
+        return answer.model_copy(update={"text": text, "reason": GUESS_REASON, "sources": sources})
+
+    def _runner_up_quote(self, service_id: str | None, question: str, assessment: Assessment, chars: int) -> str | None:
+        """The runner-up's title, its lines that answer the question and its source, or None.
+
+        None when there is no runner-up or none of its lines answers: then its name alone is offered.
+        Always in German (the note that the official text is German heads the whole guess).
+        """
+        if service_id is None or service_id not in self.index.services:
+            return None
+        service = self.index.services[service_id]
+        selection = self.lines.select(
+            service_id, question, assessment.retrieval.query_terms, assessment.retrieval.query_vector, max_chars=chars
+        )
+        if not selection.answered:
+            return None
+        return compose(service, selection, "de", overview=False)
+
+    def _overview_sources(self, service_id: str) -> list[Source]:
+        service = self.index.services[service_id]
+        return [
+            Source(
+                title=service.title,
+                section=Section.UEBERBLICK,
+                section_label=Section.UEBERBLICK.label_de,
+                url=service.source_url,
+                updated=service.updated,
+            )
+        ]
 
     @staticmethod
-    def _guess_text(body: str, others: list[str], english: bool) -> str:
-        """The hedge, the quoted answer, the runners-up by name (if any) and the offer of a human."""
+    def _guess_text(body: str, others: list[str], english: bool, also: str | None = None) -> str:
+        """The hedge, the quoted answer, the runner-up's quote, further runners-up by name, a human."""
         parts = [UNSURE_LEAD_EN if english else UNSURE_LEAD_DE, body]
+        if also:
+            parts.extend([UNSURE_ALSO_EN if english else UNSURE_ALSO_DE, also])
         if others:
             quoted = " / ".join(others) if english else " oder ".join(f"„{t}“" for t in others)
             parts.append((UNSURE_OTHERS_EN if english else UNSURE_OTHERS_DE).format(titles=quoted))

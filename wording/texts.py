@@ -62,6 +62,9 @@ ABSTAIN_EN = (
 UNSURE_LEAD_DE = "Ich bin mir nicht sicher, ob ich Ihre Frage richtig verstanden habe. Am ehesten passt diese Leistung:"
 UNSURE_LEAD_EN = "I am not sure I understood your question correctly. This service fits best:"
 UNSURE_OTHERS_DE = "Vielleicht meinen Sie auch: {titles}."
+# the runner-up's own answering lines follow, under its name and with its source
+UNSURE_ALSO_DE = "Vielleicht meinen Sie auch diese Leistung:"
+UNSURE_ALSO_EN = "Or perhaps this service (official German text):"
 UNSURE_OTHERS_EN = "You may also mean (official German names): {titles}."
 UNSURE_HELP_DE = (
     "Passt das nicht? Fragen Sie gern mit anderen Worten nach, oder ich verbinde Sie mit einer "

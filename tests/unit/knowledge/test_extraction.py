@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from knowledge.answering import _overview_text
+from knowledge.answering import Answerer, _overview_text
 from knowledge.extraction import (
     HAND_SET,
     Line,
@@ -28,6 +28,8 @@ from knowledge.sections import requested_sections
 from wording.texts import (
     NOT_COVERED_DE,
     NOT_FOUND_DE,
+    UNSURE_ALSO_DE,
+    UNSURE_ALSO_EN,
     UNSURE_HELP_DE,
     UNSURE_HELP_EN,
     UNSURE_LEAD_DE,
@@ -42,7 +44,12 @@ def _official(service: Service) -> set[str]:
 
 
 def _body(text: str, title: str) -> list[str]:
-    """The quoted lines of an answer: not the title, labels, notes, the source line or a guess's frame."""
+    """The quoted lines of an answer: not the title, labels, notes, the source line or a guess's frame.
+
+    A guess may quote its runner-up after `UNSURE_ALSO_*`: those lines are the runner-up's, not cut here.
+    """
+    for also in (UNSURE_ALSO_DE, UNSURE_ALSO_EN):
+        text = text.split(also)[0]
     frame = (UNSURE_LEAD_DE, UNSURE_LEAD_EN, UNSURE_HELP_DE, UNSURE_HELP_EN)
     others = (UNSURE_OTHERS_DE.split("{")[0], UNSURE_OTHERS_EN.split("{")[0])
     lines = [line for line in text.splitlines() if line.strip() and line != title and line not in frame]
@@ -205,6 +212,24 @@ def test_a_form_link_does_not_answer_a_question_that_asks_for_no_form(munich_ans
     )
     assert "zwischen zwei und elf Monaten" in answer.text
     assert "Formulare:" not in answer.text
+
+
+def test_a_guess_quotes_the_runner_ups_own_answer_with_its_source(munich_answerer):
+    """Unsure between near-duplicates, the guess shows what each of the two likeliest says, each under its name."""
+    unsure = Answerer(munich_answerer.index)
+    unsure.threshold = 1.01  # every answer is a guess
+    answer = unsure.answer("Was kostet ein Bewohnerparkausweis?")
+    assert answer.is_guess and answer.text.startswith(UNSURE_LEAD_DE)
+    head, _, tail = answer.text.partition(UNSURE_ALSO_DE)
+    assert tail, answer.text
+    runner_up = munich_answerer.index.services[answer.alternatives[0]]
+    top = munich_answerer.index.services[answer.service_id]
+    assert runner_up.title in tail and runner_up.source_url in tail and top.source_url in head
+    assert runner_up.source_url in [source.url for source in answer.sources]
+    quoted = [line for line in _body(tail, runner_up.title) if line != UNSURE_HELP_DE]
+    assert quoted and all(line in _official(runner_up) for line in quoted), tail
+    assert all(line in _official(top) for line in _body(head, top.title)), head
+    assert len(answer.text) <= 900
 
 
 @pytest.mark.parametrize(
@@ -398,7 +423,6 @@ def _answerer_over(tmp_path, service: dict[str, object]):
     """An `Answerer` over an index of just `service` (a native content file), ingested for real."""
     import json
 
-    from knowledge.answering import Answerer
     from knowledge.ingest import ingest, load_index
     from tests.conftest import make_settings
 
