@@ -86,6 +86,9 @@ GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to
 # budgets, tried in order until the whole guess fits; 0 names the runner-up only
 GUESS_BUDGETS = ((360, 240), (240, 240), (240, 120), (120, 120), (360, 0), (240, 0), (120, 0))
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
+# an overview also says what the service costs when that is short ("35 Euro"): what it is and what it
+# costs is what a vague question ("Gewerbeschein verloren") wants first; a long fee list stays a button
+MAX_OVERVIEW_FEE_CHARS = 160
 
 
 def _lead(text: str, limit: int = MAX_LEAD_CHARS) -> str:
@@ -135,7 +138,8 @@ def compose(
 
     When no line answers, the overview follows one of two leads: "nothing on this in the text"
     (`NOT_COVERED_DE`) only when `Selection.gap_is_certain`, else "I found no exact answer"
-    (`NOT_FOUND_DE`); never because one field of the export is empty.
+    (`NOT_FOUND_DE`); never because one field of the export is empty. An overview comes with the
+    fee when that is short (`MAX_OVERVIEW_FEE_CHARS`).
     """
     parts: list[str] = []
     if language == "en":
@@ -146,7 +150,11 @@ def compose(
     else:
         if not overview:
             parts.append(NOT_COVERED_DE if selection.gap_is_certain else NOT_FOUND_DE)
-        parts.append(_lead(_overview_text(service), lead_chars))
+        overview_text = _overview_text(service)
+        parts.append(_lead(overview_text, lead_chars))
+        fees = service.sections.get(Section.GEBUEHREN, "").strip()
+        if fees and len(fees) <= MAX_OVERVIEW_FEE_CHARS and fees not in overview_text:
+            parts.append(f"{Section.GEBUEHREN.label_de}:\n{fees}")
     parts.append(source_line_de(service.source_url, _date_de(service)))
     return "\n\n".join(parts)
 

@@ -259,14 +259,19 @@ def service_lines(service: Service) -> list[Line]:
         if not text:
             continue
         heading = ""
+        bulleted = False  # the current list has bullets: a line without one ends it
         for raw in text.splitlines():
             raw = raw.strip()
             if not raw:
                 continue
-            item = raw.startswith("- ") or (bool(heading) and _is_unbulleted_item(raw))
+            # "Zusätzliche Informationen für Eltern (6–10 Jahre)" after a bulleted list is the next
+            # heading, not one more item of the list, though it is as short and has a number
+            item = raw.startswith("- ") or (bool(heading) and not bulleted and _is_unbulleted_item(raw))
             if item:
+                bulleted = bulleted or raw.startswith("- ")
                 lines.append(Line(len(lines), section, raw, heading))
                 continue
+            bulleted = False
             first = len(lines)
             for sentence in sentences(raw):
                 line = Line(len(lines), section, sentence, "", first)

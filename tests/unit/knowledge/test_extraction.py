@@ -136,6 +136,15 @@ def test_a_long_overview_is_cut_at_a_line_and_says_so(munich_answerer):
     assert "…" in answer.text and munich_answerer.index.services[service].source_url in answer.text
 
 
+def test_an_overview_says_what_the_service_costs_when_that_is_short(munich_answerer):
+    short = munich_answerer.index.services["dldb-1063435"]  # Gewerbe-Abmeldung: "35 Euro"
+    answer = munich_answerer.answer_service(short.id, short.title)  # only the name: the overview
+    assert "Gebühren:\n35 Euro" in answer.text and answer.text.index("Gebühren:") > answer.text.index(short.title)
+    long = munich_answerer.index.services["dldb-1063424"]  # Umschreibung innerhalb Münchens: a fee list
+    assert len(long.sections[Section.GEBUEHREN]) > 160
+    assert "Gebühren:" not in munich_answerer.answer_service(long.id, long.title).text  # a button holds it
+
+
 def test_a_long_paragraph_is_split_into_sentences_but_not_at_abbreviations_or_ordinals():
     paragraph = (
         "Die Klassen werden seit dem 1. Januar 1999 nur noch befristet erteilt, z. B. für Lkw. "
@@ -380,6 +389,30 @@ def test_the_same_heading_in_two_sections_is_shown_in_both():
         },
     )
     assert render(Selection(service_lines(service), 1.0)).count("Hinweis:") == 2
+
+
+def test_a_short_line_with_a_number_after_a_bulleted_list_is_no_item_of_it():
+    service = Service(
+        id="x",
+        title="Kinderbetreuung",
+        source_url="https://example.org/x",
+        sections={
+            Section.UEBERBLICK: (
+                "Wir beraten Sie zum Beispiel bei:\n- der Suche nach einem Platz\n- der Anmeldung\n"
+                "Informationen für Eltern von Schulkindern (6–10 Jahre)\n- Hort\n"
+                "Gebühren der Mittagsbetreuung:\nein Kind: 40 Euro\nzwei Kinder: 70 Euro"
+            )
+        },
+    )
+    lines = service_lines(service)
+    heading = next(line for line in lines if line.text.startswith("Informationen für Eltern"))
+    assert heading.heading == ""  # the next heading, not a third item under "Wir beraten Sie …"
+    # a list that has no bullets at all still takes its short numbered lines (DLDB fee lists)
+    assert [line.heading for line in lines if "Kind" in line.text and "Euro" in line.text] == [
+        "Gebühren der Mittagsbetreuung:"
+    ] * 2
+    text = render(Selection([lines[1], heading], 1.0))
+    assert text.count("Wir beraten Sie zum Beispiel bei:") == 1
 
 
 def test_a_sentence_is_shown_with_its_start_and_its_whole_condition():
