@@ -106,13 +106,15 @@ def assert_safe(text: str, answer_sources: str, *, secrets: list[str], forbidden
         assert found in known_dates, f"{where}: date {found!r} is not in the cited source: {text}"
 
 
+def _cited_text(answerer: Answerer, service_id: str | None, urls: list[str]) -> str:
+    """Text a reply may quote: the services it cites (its own and, in a guess, the runner-up it quotes,
+    each with its date as shown), or nothing at all."""
+    cited = [s for s in answerer.index.services.values() if s.id == service_id or (urls and s.source_url in urls)]
+    return "\n".join(f"{_service_text(s)}\n{s.updated.strftime('%d.%m.%Y') if s.updated else ''}" for s in cited)
+
+
 def _sources_of(answer: Answer, answerer: Answerer) -> str:
-    """Text a reply may quote: the cited service (with its date as shown) or nothing at all."""
-    if answer.service_id is None:
-        return ""
-    service = answerer.index.services[answer.service_id]
-    shown_date = service.updated.strftime("%d.%m.%Y") if service.updated else ""
-    return f"{_service_text(service)}\n{shown_date}"
+    return _cited_text(answerer, answer.service_id, [source.url for source in answer.sources])
 
 
 def _check_expectation(case: dict, answer: Answer) -> None:
@@ -173,11 +175,10 @@ def test_gateway_replies_are_safe_plain_text(gateway, answerer: Answerer, case: 
     replies = [m for m in response.json()["messages"] if m["role"] != "citizen"]
     assert replies, "every message gets an answer"
     for reply in replies:
-        service_id = (reply.get("data") or {}).get("service_id") or (reply.get("data") or {}).get("service")
-        sources = ""
-        if service_id in answerer.index.services:
-            service = answerer.index.services[service_id]
-            sources = f"{_service_text(service)}\n{service.updated.strftime('%d.%m.%Y') if service.updated else ''}"
+        data = reply.get("data") or {}
+        service_id = data.get("service_id") or data.get("service")
+        urls = [source["url"] for source in data.get("sources") or [] if isinstance(source, dict) and "url" in source]
+        sources = _cited_text(answerer, service_id, urls)
         texts = [reply["text"], *(button["title"] for button in reply.get("buttons", []))]
         for text in texts:
             assert_safe(text, sources, secrets=_secrets(gateway.settings), forbidden=case.get("forbidden", []),
