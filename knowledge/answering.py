@@ -76,6 +76,20 @@ def check_input(question: str, max_chars: int) -> InputProblem | None:
     return InputProblem(reason, _PROBLEM_TEXTS[reason]) if reason else None
 
 
+def cited(service: Service, sections: list[Section]) -> list[Source]:
+    """The sources an answer cites: the service's page, once per section its quoted lines come from."""
+    return [
+        Source(
+            title=service.title,
+            section=section,
+            section_label=section.label_de,
+            url=service.source_url,
+            updated=service.updated,
+        )
+        for section in sections
+    ]
+
+
 def _date_de(service: Service) -> str:
     return service.updated.strftime("%d.%m.%Y") if service.updated else NO_DATE_DE
 
@@ -285,7 +299,8 @@ class Answerer:
         for quote_chars, runner_chars in GUESS_BUDGETS:
             answer = self.answer_service(top.service_id, question, assessment, quote_chars=quote_chars)
             english = answer.language == "en"
-            also = self._runner_up_quote(runner_up, question, assessment, runner_chars) if runner_chars else None
+            quoted = self._runner_up_quote(runner_up, question, assessment, runner_chars) if runner_chars else None
+            also = quoted[0] if quoted else None
             # with the runner-up quoted, further names would crowd the answer: they stay buttons
             named = [] if also else answer.alternatives[:2]
             others = [self.index.services[s].title for s in named if s in self.index.services]
@@ -296,13 +311,13 @@ class Answerer:
             # one long official line is never cut; the runners-up then go only as buttons (`alternatives`)
             also = None
             text = self._guess_text(answer.text, [], english)
-        sources = answer.sources
-        if also is not None and runner_up is not None:
-            sources = [*sources, *self._overview_sources(runner_up)]
+        sources = [*answer.sources, *quoted[1]] if also is not None and quoted else answer.sources
         return answer.model_copy(update={"text": text, "reason": GUESS_REASON, "sources": sources})
 
-    def _runner_up_quote(self, service_id: str | None, question: str, assessment: Assessment, chars: int) -> str | None:
-        """The runner-up's title, its lines that answer the question and its source, or None.
+    def _runner_up_quote(
+        self, service_id: str | None, question: str, assessment: Assessment, chars: int
+    ) -> tuple[str, list[Source]] | None:
+        """The runner-up's title, its lines that answer the question and its source line; its sources.
 
         None when there is no runner-up or none of its lines answers: then its name alone is offered.
         Always in German (the note that the official text is German heads the whole guess).
@@ -315,19 +330,7 @@ class Answerer:
         )
         if not selection.answered:
             return None
-        return compose(service, selection, "de", overview=False)
-
-    def _overview_sources(self, service_id: str) -> list[Source]:
-        service = self.index.services[service_id]
-        return [
-            Source(
-                title=service.title,
-                section=Section.UEBERBLICK,
-                section_label=Section.UEBERBLICK.label_de,
-                url=service.source_url,
-                updated=service.updated,
-            )
-        ]
+        return compose(service, selection, "de", overview=False), cited(service, selection.sections)
 
     @staticmethod
     def _guess_text(body: str, others: list[str], english: bool, also: str | None = None) -> str:
@@ -408,16 +411,7 @@ class Answerer:
             service_id=service.id,
             service_title=service.title,
             sections=shown,
-            sources=[
-                Source(
-                    title=service.title,
-                    section=section,
-                    section_label=section.label_de,
-                    url=service.source_url,
-                    updated=service.updated,
-                )
-                for section in shown
-            ],
+            sources=cited(service, shown),
             confidence=assessment.confidence if assessment else 1.0,
             language=language,
             alternatives=[h.service_id for h in assessment.retrieval.hits if h.service_id != service_id][:3]

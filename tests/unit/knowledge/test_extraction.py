@@ -234,7 +234,8 @@ def test_a_guess_quotes_the_runner_ups_own_answer_with_its_source(munich_answere
     runner_up = munich_answerer.index.services[answer.alternatives[0]]
     top = munich_answerer.index.services[answer.service_id]
     assert runner_up.title in tail and runner_up.source_url in tail and top.source_url in head
-    assert runner_up.source_url in [source.url for source in answer.sources]
+    # cited with the section its lines come from, as the likeliest service's are
+    assert (runner_up.source_url, Section.GEBUEHREN) in [(source.url, source.section) for source in answer.sources]
     quoted = [line for line in _body(tail, runner_up.title) if line != UNSURE_HELP_DE]
     assert quoted and all(line in _official(runner_up) for line in quoted), tail
     assert all(line in _official(top) for line in _body(head, top.title)), head
