@@ -164,13 +164,21 @@ def compose(
     else:
         if not overview:
             parts.append(NOT_COVERED_DE if selection.gap_is_certain else NOT_FOUND_DE)
-        overview_text = _overview_text(service)
-        parts.append(_lead(overview_text, lead_chars))
-        fees = service.sections.get(Section.GEBUEHREN, "").strip()
-        if fees and len(fees) <= MAX_OVERVIEW_FEE_CHARS and fees not in overview_text:
-            parts.append(f"{Section.GEBUEHREN.label_de}:\n{fees}")
+        lead = _lead(_overview_text(service), lead_chars)
+        parts.append(lead)
+        fee = overview_fee(service, lead)
+        if fee:
+            parts.append(fee)
     parts.append(source_line_de(service.source_url, _date_de(service)))
     return "\n\n".join(parts)
+
+
+def overview_fee(service: Service, lead: str) -> str | None:
+    """The fee shown under an overview: the fee section when it is short and the lead does not show it."""
+    fees = service.sections.get(Section.GEBUEHREN, "").strip()
+    if not fees or len(fees) > MAX_OVERVIEW_FEE_CHARS or fees in lead:
+        return None
+    return f"{Section.GEBUEHREN.label_de}:\n{fees}"
 
 
 @dataclass(frozen=True)
@@ -295,11 +303,19 @@ class Answerer:
         assert top is not None
         runner_up = next((h.service_id for h in assessment.retrieval.hits[1:2]), None)
         # the hedge, the runner-up and the offer of a human need room: the quotes get shorter until
-        # the whole guess fits what a plain answer may be long
+        # the whole guess fits what a plain answer may be long. Each size is composed once (with an
+        # LLM configured, `answer_service` is a model call).
+        answers: dict[int, Answer] = {}
+        quotes: dict[int, tuple[str, list[Source]] | None] = {0: None}
         for quote_chars, runner_chars in GUESS_BUDGETS:
-            answer = self.answer_service(top.service_id, question, assessment, quote_chars=quote_chars)
+            if quote_chars not in answers:
+                answers[quote_chars] = self.answer_service(
+                    top.service_id, question, assessment, quote_chars=quote_chars
+                )
+            if runner_chars not in quotes:
+                quotes[runner_chars] = self._runner_up_quote(runner_up, question, assessment, runner_chars)
+            answer, quoted = answers[quote_chars], quotes[runner_chars]
             english = answer.language == "en"
-            quoted = self._runner_up_quote(runner_up, question, assessment, runner_chars) if runner_chars else None
             also = quoted[0] if quoted else None
             # with the runner-up quoted, further names would crowd the answer: they stay buttons
             named = [] if also else answer.alternatives[:2]
@@ -319,7 +335,8 @@ class Answerer:
     ) -> tuple[str, list[Source]] | None:
         """The runner-up's title, its lines that answer the question and its source line; its sources.
 
-        None when there is no runner-up or none of its lines answers: then its name alone is offered.
+        None when there is no runner-up or none of its lines answers: then it is named with the next
+        one instead (`UNSURE_OTHERS_*`).
         Always in German (the note that the official text is German heads the whole guess).
         """
         if service_id is None or service_id not in self.index.services:
@@ -406,6 +423,9 @@ class Answerer:
             if len(text) <= MAX_ANSWER_CHARS or only:  # a section asked for by button is shown as far as it fits
                 break
         shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
+        fee = overview_fee(service, "")
+        if shown == [Section.UEBERBLICK] and fee and f"\n\n{fee}\n\n" in text:
+            shown = [Section.UEBERBLICK, Section.GEBUEHREN]  # cited, and no "Gebühren" button repeats it
         answer = Answer(
             text=text,
             service_id=service.id,

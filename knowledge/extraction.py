@@ -134,6 +134,7 @@ class Line:
     text: str
     heading: str  # the list heading a bullet belongs to ("Gebühren:", "Unterlagen:"), or ""
     paragraph: int = -1  # position of its paragraph's first line (-1: a bullet or list item)
+    heads_list: bool = False  # a short line without a colon that bullets follow (`service_lines`)
 
     @property
     def is_heading(self) -> bool:
@@ -154,7 +155,7 @@ class Line:
     @property
     def labels_what_follows(self) -> bool:
         """A heading, or a short "label: value" line that names the list under it ("Online-Gebühr: …")."""
-        return self.is_heading or (_is_label(self.text.rstrip()) and ":" in self.text)
+        return self.heads_list or self.is_heading or (_is_label(self.text.rstrip()) and ":" in self.text)
 
 
 @dataclass(frozen=True)
@@ -260,13 +261,14 @@ def service_lines(service: Service) -> list[Line]:
             continue
         heading = ""
         bulleted = False  # the current list has bullets: a line without one ends it
-        for raw in text.splitlines():
-            raw = raw.strip()
-            if not raw:
-                continue
-            # "Zusätzliche Informationen für Eltern (6–10 Jahre)" after a bulleted list is the next
-            # heading, not one more item of the list, though it is as short and has a number
-            item = raw.startswith("- ") or (bool(heading) and not bulleted and _is_unbulleted_item(raw))
+        raws = [raw.strip() for raw in text.splitlines() if raw.strip()]
+        for index, raw in enumerate(raws):
+            # a short numbered line that bullets follow heads them ("Aufenthalt für mehr als 90 Tage");
+            # after a bulleted list it is the next heading, not one more item ("Zusätzliche
+            # Informationen für Eltern (6–10 Jahre)"); under a label without bullets, an item
+            short = _is_unbulleted_item(raw)
+            heads = short and index + 1 < len(raws) and raws[index + 1].startswith("- ")
+            item = raw.startswith("- ") or (bool(heading) and not bulleted and not heads and short)
             if item:
                 bulleted = bulleted or raw.startswith("- ")
                 lines.append(Line(len(lines), section, raw, heading))
@@ -274,7 +276,7 @@ def service_lines(service: Service) -> list[Line]:
             bulleted = False
             first = len(lines)
             for sentence in sentences(raw):
-                line = Line(len(lines), section, sentence, "", first)
+                line = Line(len(lines), section, sentence, "", first, heads_list=heads)
                 heading = sentence if line.labels_what_follows else ""
                 lines.append(line)
     return lines

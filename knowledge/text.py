@@ -171,7 +171,36 @@ def _lemma_component(doc: Doc) -> Doc:
 SEPARABLE_PARTICLES = frozenset({"an", "ab", "um", "aus", "ein", "zu", "auf", "weg", "zurück", "nach"})
 _CLAUSE_END = frozenset({".", "?", "!", ",", ";", ":"})
 # coordinated main clauses each put their own particle last: "Ich hör auf und mach den Laden zu"
-_COORDINATORS = frozenset({"und", "oder", "aber", "sondern", "denn"})
+# ("denn" and "aber" are mostly modal particles in questions: "Wie melde ich mich denn an?")
+_COORDINATORS = frozenset({"und", "oder", "sondern"})
+_PARTICLE_PREFIXES = tuple(normalize(particle) for particle in SEPARABLE_PARTICLES)
+
+
+def _verb_candidates(words: list[Token]) -> list[tuple[Token, list[str]]]:
+    """The words of a clause that may be the verb its particle belongs to, with their verb-like terms.
+
+    German writes verbs in lower case except first in a sentence, nouns capitalised: "mach den
+    Laden zu" means "zumachen", not "zuladen". Only a text that also writes lower case gives that
+    hint; in one written all in lower or upper case every verb-like word is a candidate.
+    """
+    alphabetic = [word for word in words if word.text[:1].isalpha()]
+    capitalised = [word.text[:1].isupper() and not word.text.isupper() for word in alphabetic]
+    cased = any(capitalised[1:]) and any(word.text[:1].islower() for word in alphabetic)
+    candidates = []
+    for position, word in enumerate(alphabetic):
+        if cased and position > 0 and capitalised[position]:
+            continue  # a noun, not the verb
+        # a particle verb ("aufhoeren", also one joined by an earlier clause) takes no second particle
+        verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3 and not t.startswith(_PARTICLE_PREFIXES)]
+        if verbs:
+            candidates.append((word, verbs))
+    return candidates
+
+
+def _has_own_verb(words: list[Token]) -> bool:
+    """Whether a clause has a word that may be its verb, recognised or not ("mach", "hol"): a lower-case
+    word that is no stop word. "meine Familie" has none and shares the verb of its sentence."""
+    return any(word.text[:1].islower() and word.lower_ not in STOPWORDS for word in words)
 
 
 @Language.component("bb_particle_verbs")
@@ -180,25 +209,22 @@ def _particle_verb_component(doc: Doc) -> Doc:
 
     German moves the particle to the end of the clause; without this, "an" is a stop word and the
     question loses the difference between anmelden, abmelden and ummelden. The particle belongs to
-    a verb of its own clause, and German writes verbs in lower case except first in a sentence:
-    "mach den Laden zu" means "zumachen", not "zuladen" (nouns are capitalised). A text written
-    all in lower case gives no such hint; then every verb-like word of the clause gets it.
+    a verb of its own clause (`_verb_candidates`); a clause without one ("Wie melde ich mich und
+    meine Familie an?") shares the verb of its sentence. Punctuation and line breaks end a sentence.
     """
-    clause: list[Token] = []
+    sentence: list[Token] = []  # words since the last punctuation mark or line break
+    clause: list[Token] = []  # words since then or since the last coordinating conjunction
     for token in [*doc, None]:
-        if token is not None and token.text not in _CLAUSE_END and token.lower_ not in _COORDINATORS:
+        boundary = token is None or token.text in _CLAUSE_END or token.is_space
+        if token is not None and not boundary and token.lower_ not in _COORDINATORS:
             clause.append(token)
             continue
-        if len(clause) > 1 and clause[-1].lower_ in SEPARABLE_PARTICLES:
+        if clause and clause[-1].lower_ in SEPARABLE_PARTICLES:
             particle = normalize(clause[-1].lower_)
-            words = clause[:-1]
-            cased = any(word.text[:1].isupper() for word in words[1:])
-            for position, word in enumerate(words):
-                if cased and position > 0 and word.text[:1].isupper():
-                    continue  # a noun ("Laden"), not the verb
-                verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3]
-                if verbs:
-                    word._.bb_terms = (*word._.bb_terms, *(particle + v for v in verbs))
+            words = clause[:-1] if _has_own_verb(clause[:-1]) else [*sentence, *clause[:-1]]
+            for word, verbs in _verb_candidates(words):
+                word._.bb_terms = (*word._.bb_terms, *(particle + verb for verb in verbs))
+        sentence = [] if boundary else [*sentence, *clause]
         clause = []
     return doc
 

@@ -109,7 +109,8 @@ def assert_safe(text: str, answer_sources: str, *, secrets: list[str], forbidden
 def _cited_text(answerer: Answerer, service_id: str | None, urls: list[str]) -> str:
     """Text a reply may quote: the services it cites (its own and, in a guess, the runner-up it quotes,
     each with its date as shown), or nothing at all."""
-    cited = [s for s in answerer.index.services.values() if s.id == service_id or (urls and s.source_url in urls)]
+    urls = [url for url in urls if url]
+    cited = [s for s in answerer.index.services.values() if s.id == service_id or s.source_url in urls]
     return "\n".join(f"{_service_text(s)}\n{s.updated.strftime('%d.%m.%Y') if s.updated else ''}" for s in cited)
 
 

@@ -140,6 +140,7 @@ def test_an_overview_says_what_the_service_costs_when_that_is_short(munich_answe
     short = munich_answerer.index.services["dldb-1063435"]  # Gewerbe-Abmeldung: "35 Euro"
     answer = munich_answerer.answer_service(short.id, short.title)  # only the name: the overview
     assert "Gebühren:\n35 Euro" in answer.text and answer.text.index("Gebühren:") > answer.text.index(short.title)
+    assert Section.GEBUEHREN in answer.sections  # cited, and no "Gebühren" button shows it again
     long = munich_answerer.index.services["dldb-1063424"]  # Umschreibung innerhalb Münchens: a fee list
     assert len(long.sections[Section.GEBUEHREN]) > 160
     assert "Gebühren:" not in munich_answerer.answer_service(long.id, long.title).text  # a button holds it
@@ -408,6 +409,8 @@ def test_a_short_line_with_a_number_after_a_bulleted_list_is_no_item_of_it():
     lines = service_lines(service)
     heading = next(line for line in lines if line.text.startswith("Informationen für Eltern"))
     assert heading.heading == ""  # the next heading, not a third item under "Wir beraten Sie …"
+    hort = next(line for line in lines if line.text == "- Hort")
+    assert hort.heading == heading.text  # ... and it heads the bullets that follow it
     # a list that has no bullets at all still takes its short numbered lines (DLDB fee lists)
     assert [line.heading for line in lines if "Kind" in line.text and "Euro" in line.text] == [
         "Gebühren der Mittagsbetreuung:"

@@ -39,7 +39,13 @@ def test_a_separated_particle_joins_a_verb_of_its_own_clause():
     # two coordinated clauses, each with its own particle; the noun "Laden" takes none
     terms = analyze("Ich hör mit meiner Selbstständigkeit auf und mach den Laden zu", expand=False)
     assert "aufhoeren" in terms
-    assert "zuhoeren" not in terms and "zuladen" not in terms
+    assert not {"zuhoeren", "zuladen", "zuaufhoeren"} & set(terms)
+    # a coordinated object has no verb of its own; "denn" is a modal particle here, no conjunction
+    assert "anmelden" in analyze("Wie melde ich mich und meine Familie an?", expand=False)
+    assert "anmelden" in analyze("Wie melde ich mich denn an?", expand=False)
+    assert "anmelden" in analyze("WIE MELDE ICH MEIN AUTO AN", expand=False)  # capitals say nothing here
+    # a bullet line of the content: its verb comes first after the bullet mark and the line break
+    assert "ausfuellen" in analyze("Bitte beachten Sie:\n- Füllen Sie den Antrag aus", expand=False)
 
 
 def test_synonym_compounds_are_split_as_written():
