@@ -99,6 +99,8 @@ GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to
 # a guess also quotes the runner-up's answering lines (`unsure_answer`): (likeliest, runner-up) quote
 # budgets, tried in order until the whole guess fits; 0 names the runner-up only
 GUESS_BUDGETS = ((360, 240), (240, 240), (240, 120), (120, 120), (360, 0), (240, 0), (120, 0))
+# ... when it scores at least this share of the likeliest (README, "How answers are made")
+QUOTE_RUNNER_UP_RATIO = 0.85
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 # an overview also says what the service costs when that is short ("35 Euro"): what it is and what it
 # costs is what a vague question ("Gewerbeschein verloren") wants first; a long fee list stays a button
@@ -301,7 +303,9 @@ class Answerer:
         """
         top = assessment.retrieval.top
         assert top is not None
-        runner_up = next((h.service_id for h in assessment.retrieval.hits[1:2]), None)
+        hits = assessment.retrieval.hits
+        # only a close runner-up is quoted; a far weaker one is named (its amounts would only distract)
+        runner_up = hits[1].service_id if len(hits) > 1 and hits[1].score >= QUOTE_RUNNER_UP_RATIO * top.score else None
         # the hedge, the runner-up and the offer of a human need room: the quotes get shorter until
         # the whole guess fits what a plain answer may be long. Each size is composed once (with an
         # LLM configured, `answer_service` is a model call).

@@ -228,7 +228,7 @@ def test_a_guess_quotes_the_runner_ups_own_answer_with_its_source(munich_answere
     """Unsure between near-duplicates, the guess shows what each of the two likeliest says, each under its name."""
     unsure = Answerer(munich_answerer.index)
     unsure.threshold = 1.01  # every answer is a guess
-    answer = unsure.answer("Was kostet ein Bewohnerparkausweis?")
+    answer = unsure.answer("Was kostet das Beglaubigen von Dokumenten?")  # up to 5 or up to 20: close
     assert answer.is_guess and answer.text.startswith(UNSURE_LEAD_DE)
     head, _, tail = answer.text.partition(UNSURE_ALSO_DE)
     assert tail, answer.text
@@ -241,6 +241,18 @@ def test_a_guess_quotes_the_runner_ups_own_answer_with_its_source(munich_answere
     assert quoted and all(line in _official(runner_up) for line in quoted), tail
     assert all(line in _official(top) for line in _body(head, top.title)), head
     assert len(answer.text) <= 900
+
+
+def test_a_guess_names_a_far_weaker_runner_up_without_quoting_it(munich_answerer, monkeypatch):
+    import knowledge.answering
+
+    monkeypatch.setattr(knowledge.answering, "QUOTE_RUNNER_UP_RATIO", 1.01)  # no runner-up is close enough
+    unsure = Answerer(munich_answerer.index)
+    unsure.threshold = 1.01
+    answer = unsure.answer("Was kostet ein Bewohnerparkausweis?")
+    runner_up = munich_answerer.index.services[answer.alternatives[0]]
+    assert UNSURE_ALSO_DE not in answer.text and f"„{runner_up.title}“" in answer.text
+    assert runner_up.source_url not in [source.url for source in answer.sources]
 
 
 @pytest.mark.parametrize(
