@@ -39,6 +39,11 @@ from wording.texts import (
 )
 
 
+def _page(sections: dict[Section, str], title: str = "Seite") -> Service:
+    """A made-up service of just these sections, to test how lines are read."""
+    return Service(id="x", title=title, source_url="https://example.org/x", sections=sections)
+
+
 def _official(service: Service) -> set[str]:
     return {line.strip() for text in service.sections.values() for line in text.splitlines() if line.strip()}
 
@@ -95,11 +100,8 @@ def test_a_point_the_whole_service_does_not_cover_is_said_honestly(munich_answer
 
 
 def test_bullets_keep_the_list_heading_they_belong_to():
-    service = Service(
-        id="x",
-        title="Beispiel",
-        source_url="https://example.org/x",
-        sections={Section.UEBERBLICK: "Sie brauchen:\n- einen Ausweis\n- ein Foto\nDanach geht es weiter."},
+    service = _page(
+        {Section.UEBERBLICK: "Sie brauchen:\n- einen Ausweis\n- ein Foto\nDanach geht es weiter."}, title="Beispiel"
     )
     lines = service_lines(service)
     assert [line.heading for line in lines] == ["", "Sie brauchen:", "Sie brauchen:", ""]
@@ -168,9 +170,7 @@ def test_a_long_paragraph_is_split_into_sentences_but_not_at_abbreviations_or_or
         "Die Frist läuft bis zum 4. März 2027.",
         "Eine neue Frist beginnt danach.",
     ]
-    service = Service(
-        id="x", title="Beispiel", source_url="https://example.org/x", sections={Section.UEBERBLICK: paragraph}
-    )
+    service = _page({Section.UEBERBLICK: paragraph}, title="Beispiel")
     lines = service_lines(service)
     assert [line.paragraph for line in lines] == [0, 0, 0, 0]
     assert [line.position for line in lines] == [0, 1, 2, 3]
@@ -285,9 +285,7 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
         "Das Fahrzeug darf nur in der Zeit fahren, die auf dem Kennzeichen steht, und nur dann auf der Straße "
         "stehen. Dieser Zeitraum kann zwischen zwei und elf Monaten betragen. Die Gebühr zahlen Sie vor Ort."
     )
-    service = Service(
-        id="x", title="Saison", source_url="https://example.org/x", sections={Section.UEBERBLICK: paragraph}
-    )
+    service = _page({Section.UEBERBLICK: paragraph}, title="Saison")
     lines = service_lines(service)
     assert len(lines) == 3
     selection = choose(lines, [0.1, 1.0, 0.2], [Section.FRISTEN], HAND_SET)
@@ -298,9 +296,7 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
 
 def _lines_of(*texts: str) -> list[Line]:
     """One line per text, each its own paragraph, as a web page's `<p>`s arrive."""
-    service = Service(
-        id="x", title="Seite", source_url="https://example.org/x", sections={Section.UEBERBLICK: "\n".join(texts)}
-    )
+    service = _page({Section.UEBERBLICK: "\n".join(texts)}, title="Seite")
     lines = service_lines(service)
     assert [line.text for line in lines] == list(texts)
     return lines
@@ -353,13 +349,9 @@ def test_two_chosen_lines_close_together_are_shown_as_one_passage_within_the_bud
 
 
 def test_a_heading_chosen_for_itself_is_shown_once_above_its_items():
-    service = Service(
-        id="x",
+    service = _page(
+        {Section.GEBUEHREN: "Online-Gebühr: Zahlung mit Karte\nNeufahrzeug: ab 20,50 Euro\nTageszulassung: 25 Euro"},
         title="Gebühren",
-        source_url="https://example.org/x",
-        sections={
-            Section.GEBUEHREN: "Online-Gebühr: Zahlung mit Karte\nNeufahrzeug: ab 20,50 Euro\nTageszulassung: 25 Euro"
-        },
     )
     lines = service_lines(service)
     text = render(choose(lines, [0.9, 1.0, 0.95], [Section.GEBUEHREN], HAND_SET))
@@ -368,14 +360,12 @@ def test_a_heading_chosen_for_itself_is_shown_once_above_its_items():
 
 
 def _fee_lines() -> list[Line]:
-    service = Service(
-        id="x",
-        title="Gebühren",
-        source_url="https://example.org/x",
-        sections={
+    service = _page(
+        {
             Section.GEBUEHREN: "Reisepass\nErwachsene:\n- 70 Euro\nKinder:\n- 37,50 Euro\n"
             "Personalausweis\nErwachsene:\n- 37 Euro\nKinder:\n- 22,80 Euro"
         },
+        title="Gebühren",
     )
     return service_lines(service)
 
@@ -393,30 +383,26 @@ def test_a_fee_is_always_shown_under_its_own_label_even_when_the_label_repeats()
 
 
 def test_the_same_heading_in_two_sections_is_shown_in_both():
-    service = Service(
-        id="x",
-        title="Seite",
-        source_url="https://example.org/x",
-        sections={
+    service = _page(
+        {
             Section.UNTERLAGEN: "Hinweis:\n- Pass mitbringen",
             Section.GEBUEHREN: "Hinweis:\n- nur mit Karte, 10 Euro",
         },
+        title="Seite",
     )
     assert render(Selection(service_lines(service), 1.0)).count("Hinweis:") == 2
 
 
 def test_a_short_line_with_a_number_after_a_bulleted_list_is_no_item_of_it():
-    service = Service(
-        id="x",
-        title="Kinderbetreuung",
-        source_url="https://example.org/x",
-        sections={
+    service = _page(
+        {
             Section.UEBERBLICK: (
                 "Wir beraten Sie zum Beispiel bei:\n- der Suche nach einem Platz\n- der Anmeldung\n"
                 "Informationen für Eltern von Schulkindern (6–10 Jahre)\n- Hort\n"
                 "Gebühren der Mittagsbetreuung:\nein Kind: 40 Euro\nzwei Kinder: 70 Euro"
             )
         },
+        title="Kinderbetreuung",
     )
     lines = service_lines(service)
     heading = next(line for line in lines if line.text.startswith("Informationen für Eltern"))
