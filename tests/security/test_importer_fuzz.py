@@ -28,7 +28,7 @@ from knowledge.importers.html import load_html_file
 from knowledge.importers.integreat import load_integreat_export
 from knowledge.importers.native import load_service_file
 from knowledge.importers.pdf import load_pdf_file
-from tests.unit.knowledge.importers.samples import FIXTURES, NATIVE_YAML, make_pdf
+from tests.unit.knowledge.importers.samples import FIXTURES, NATIVE_YAML, assemble_pdf, make_pdf
 
 SEED = 20260601
 VALID_PDF = make_pdf(
@@ -85,16 +85,7 @@ def _compressed_pdf(text_ops: bytes) -> bytes:
         b" /Contents 5 0 R >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return assemble_pdf(objects)
 
 
 def pdf_cases(rng: random.Random) -> dict[str, bytes]:

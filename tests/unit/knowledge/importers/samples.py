@@ -46,6 +46,11 @@ def make_pdf(pages: list[list[str]], *, title: str | None = None, link: str | No
         objects.append(b"<< /Title <FEFF" + title.encode("utf-16-be").hex().upper().encode() + b"> >>")
         info_id = len(objects)
 
+    return assemble_pdf(objects, info_id)
+
+
+def assemble_pdf(objects: list[bytes], info_id: int | None = None) -> bytes:
+    """A PDF file of these objects (numbered from 1, the first the catalog) with a correct xref table."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
