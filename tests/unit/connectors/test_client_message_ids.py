@@ -225,6 +225,21 @@ def test_partner_api_refuses_an_invalid_id_in_german(make_client, redis_db) -> N
 # --- widget WebSocket ----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _widget_socket(client: TestClient, cid: str) -> Iterator[Any]:
+    """The widget's socket to a conversation, past its "ready" frame.
+
+    Leaving the TestClient socket cancels the relay in `finally` (see test_ratelimit): suppressed;
+    the tests check what happened after.
+    """
+    with (
+        contextlib.suppress(concurrent.futures.CancelledError),
+        client.websocket_connect(f"/ws/conversations/{cid}") as ws,
+    ):
+        _until(ws, "ready")
+        yield ws
+
+
 def _until(socket: Any, kind: str) -> list[dict[str, Any]]:
     frames = []
     while True:
@@ -237,12 +252,7 @@ def test_a_socket_message_resent_over_rest_gets_the_same_answer(make_client, red
     """The widget's retry: its socket dropped after sending, so it sends the message again by POST."""
     client = make_client()
     cid, mid = _cid(), _mid()
-    # leaving the TestClient socket cancels the relay in `finally` (see test_ratelimit): suppressed, checked after
-    with (
-        contextlib.suppress(concurrent.futures.CancelledError),
-        client.websocket_connect(f"/ws/conversations/{cid}") as ws,
-    ):
-        _until(ws, "ready")
+    with _widget_socket(client, cid) as ws:
         ws.send_text(json.dumps({"text": QUESTION, "payload": None, "client_message_id": mid}))
         frames = _until(ws, "typing")
         ws.send_text(json.dumps({"text": QUESTION, "payload": None, "client_message_id": mid}))  # and again
@@ -263,11 +273,7 @@ def test_a_socket_message_resent_over_rest_gets_the_same_answer(make_client, red
 def test_socket_refuses_an_invalid_id_and_names_a_valid_one_in_its_errors(make_client, redis_db) -> None:
     client = make_client()
     cid, mid = _cid(), _mid()
-    with (
-        contextlib.suppress(concurrent.futures.CancelledError),
-        client.websocket_connect(f"/ws/conversations/{cid}") as ws,
-    ):
-        _until(ws, "ready")
+    with _widget_socket(client, cid) as ws:
         ws.send_text(json.dumps({"text": QUESTION, "client_message_id": "zu kurz"}))
         invalid = ws.receive_json()
         ws.send_text(json.dumps({"text": "   ", "client_message_id": mid}))
