@@ -99,8 +99,10 @@ GUESS_QUOTE_CHARS = (360, 240, 120)  # a guess quotes less (`unsure_answer`), to
 # a guess also quotes the runner-up's answering lines (`unsure_answer`): (likeliest, runner-up) quote
 # budgets, tried in order until the whole guess fits; 0 names the runner-up only
 GUESS_BUDGETS = ((360, 240), (240, 240), (240, 120), (120, 120), (360, 0), (240, 0), (120, 0))
-# ... when it scores at least this share of the likeliest (README, "How answers are made")
+# ... when it scores at least this share of the likeliest (README, "How answers are made"); of the
+# next RUNNER_UP_CANDIDATES that do, the one whose own lines answer best
 QUOTE_RUNNER_UP_RATIO = 0.85
+RUNNER_UP_CANDIDATES = 2
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 # an overview also says what the service costs when that is short ("35 Euro"): what it is and what it
 # costs is what a vague question ("Gewerbeschein verloren") wants first; a long fee list stays a button
@@ -303,9 +305,7 @@ class Answerer:
         """
         top = assessment.retrieval.top
         assert top is not None
-        hits = assessment.retrieval.hits
-        # only a close runner-up is quoted; a far weaker one is named (its amounts would only distract)
-        runner_up = hits[1].service_id if len(hits) > 1 and hits[1].score >= QUOTE_RUNNER_UP_RATIO * top.score else None
+        runner_up = self._runner_up(question, assessment)
         # the hedge, the runner-up and the offer of a human need room: the quotes get shorter until
         # the whole guess fits what a plain answer may be long. Each size is composed once (with an
         # LLM configured, `answer_service` is a model call).
@@ -333,6 +333,24 @@ class Answerer:
             text = self._guess_text(answer.text, [], english)
         sources = [*answer.sources, *quoted[1]] if also is not None and quoted else answer.sources
         return answer.model_copy(update={"text": text, "reason": GUESS_REASON, "sources": sources})
+
+    def _runner_up(self, question: str, assessment: Assessment) -> str | None:
+        """The service a guess quotes beside the likeliest: of the next two that score close to it,
+        the one whose own lines answer the question best (as retrieval's answer evidence weighs them).
+
+        A far weaker one is only named: its amounts would distract.
+        """
+        hits = assessment.retrieval.hits
+        if not hits:
+            return None
+        close = [h for h in hits[1 : 1 + RUNNER_UP_CANDIDATES] if h.score >= QUOTE_RUNNER_UP_RATIO * hits[0].score]
+        if len(close) < 2:
+            return close[0].service_id if close else None
+        retrieval = assessment.retrieval
+        found = self.lines.best_scores(
+            question, [h.service_id for h in close], retrieval.query_terms, retrieval.query_vector
+        )
+        return max(close, key=lambda h: (found.get(h.service_id, 0.0), h.score)).service_id
 
     def _runner_up_quote(
         self, service_id: str | None, question: str, assessment: Assessment, chars: int

@@ -243,6 +243,21 @@ def test_a_guess_quotes_the_runner_ups_own_answer_with_its_source(munich_answere
     assert len(answer.text) <= 900
 
 
+def test_of_two_close_runners_up_a_guess_quotes_the_one_whose_lines_answer(munich_answerer):
+    from dataclasses import replace
+
+    from knowledge.retrieval import ServiceHit
+
+    question = "Bis wann muss ich mich für einen Krippenplatz anmelden?"
+    assessment = munich_answerer.assess(question)
+    top, other, answering = "dldb-10100253", "dldb-1063731", "dldb-10113239"  # Familiennachzug, Kirchenaustritt
+    hits = [ServiceHit(top, 1.0), ServiceHit(other, 0.95), ServiceHit(answering, 0.9)]
+    close = replace(assessment, retrieval=replace(assessment.retrieval, hits=hits))
+    assert munich_answerer._runner_up(question, close) == answering  # Elternberatung: "bis 11. März 2026 anmelden"
+    hits[2] = ServiceHit(answering, 0.5)  # far weaker than the likeliest: not quoted, however well it answers
+    assert munich_answerer._runner_up(question, close) == other
+
+
 def test_a_guess_names_a_far_weaker_runner_up_without_quoting_it(munich_answerer, monkeypatch):
     import knowledge.answering
 
