@@ -168,19 +168,20 @@ def compose(
     else:
         if not overview:
             parts.append(NOT_COVERED_DE if selection.gap_is_certain else NOT_FOUND_DE)
-        lead = _lead(_overview_text(service), lead_chars)
-        parts.append(lead)
-        fee = overview_fee(service, lead)
+        overview_text = _overview_text(service)
+        parts.append(_lead(overview_text, lead_chars))
+        fee = overview_fee(service, overview_text)
         if fee:
             parts.append(fee)
     parts.append(source_line_de(service.source_url, _date_de(service)))
     return "\n\n".join(parts)
 
 
-def overview_fee(service: Service, lead: str) -> str | None:
-    """The fee shown under an overview: the fee section when it is short and the lead does not show it."""
+def overview_fee(service: Service, overview_text: str) -> str | None:
+    """The fee shown under an overview: the fee section when it is short and not the overview itself
+    (a fee-only service's overview is its fee section, which a short lead may cut: never twice)."""
     fees = service.sections.get(Section.GEBUEHREN, "").strip()
-    if not fees or len(fees) > MAX_OVERVIEW_FEE_CHARS or fees in lead:
+    if not fees or len(fees) > MAX_OVERVIEW_FEE_CHARS or fees in overview_text:
         return None
     return f"{Section.GEBUEHREN.label_de}:\n{fees}"
 
@@ -336,7 +337,8 @@ class Answerer:
 
     def _runner_up(self, question: str, assessment: Assessment) -> str | None:
         """The service a guess quotes beside the likeliest: of the next two that score close to it,
-        the one whose own lines answer the question best (as retrieval's answer evidence weighs them).
+        the one whose own lines answer the question best (`LineScorer.best_scores`, with the
+        likeliest as a rival, as retrieval's answer evidence weighs them).
 
         A far weaker one is only named: its amounts would distract.
         """
@@ -347,8 +349,9 @@ class Answerer:
         if len(close) < 2:
             return close[0].service_id if close else None
         retrieval = assessment.retrieval
+        # the likeliest is among the rivals, as in retrieval: its name words do not count for the others
         found = self.lines.best_scores(
-            question, [h.service_id for h in close], retrieval.query_terms, retrieval.query_vector
+            question, [h.service_id for h in (hits[0], *close)], retrieval.query_terms, retrieval.query_vector
         )
         return max(close, key=lambda h: (found.get(h.service_id, 0.0), h.score)).service_id
 
@@ -445,7 +448,7 @@ class Answerer:
             if len(text) <= MAX_ANSWER_CHARS or only:  # a section asked for by button is shown as far as it fits
                 break
         shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
-        fee = overview_fee(service, "")
+        fee = overview_fee(service, _overview_text(service))
         if shown == [Section.UEBERBLICK] and fee and f"\n\n{fee}\n\n" in text:
             shown = [Section.UEBERBLICK, Section.GEBUEHREN]  # cited, and no "Gebühren" button repeats it
         answer = Answer(

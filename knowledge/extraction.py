@@ -734,7 +734,12 @@ def render(selection: Selection) -> str:
         if line.position != previous + 1:
             label = ""  # after a gap, the same heading text may head another list
         previous = line.position
-        if line.heading and line.heading != label and line.heading.rstrip(":") != line.section.label_de:
+        if (
+            line.heading
+            and line.heading != label
+            and line.heading.rstrip(":") != line.section.label_de
+            and block[-1] != line.heading  # a heading chosen for itself just above, with items far below it
+        ):
             block.append(line.heading)
         if line.heading:
             label = line.heading

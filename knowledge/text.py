@@ -173,10 +173,9 @@ _CLAUSE_END = frozenset({".", "?", "!", ",", ";", ":"})
 # coordinated main clauses each put their own particle last: "Ich hör auf und mach den Laden zu"
 # ("denn" and "aber" are mostly modal particles in questions: "Wie melde ich mich denn an?")
 _COORDINATORS = frozenset({"und", "oder", "sondern"})
-_PARTICLE_PREFIXES = tuple(normalize(particle) for particle in SEPARABLE_PARTICLES)
 
 
-def _verb_candidates(words: list[Token]) -> list[tuple[Token, list[str]]]:
+def _verb_candidates(words: list[Token], joined: set[str]) -> list[tuple[Token, list[str]]]:
     """The words of a clause that may be the verb its particle belongs to, with their verb-like terms.
 
     German writes verbs in lower case except first in a sentence, nouns capitalised: "mach den
@@ -190,8 +189,8 @@ def _verb_candidates(words: list[Token]) -> list[tuple[Token, list[str]]]:
     for position, word in enumerate(alphabetic):
         if cased and position > 0 and capitalised[position]:
             continue  # a noun, not the verb
-        # a particle verb ("aufhoeren", also one joined by an earlier clause) takes no second particle
-        verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3 and not t.startswith(_PARTICLE_PREFIXES)]
+        # a verb an earlier clause joined with its particle ("aufhoeren") takes no second one
+        verbs = [t for t in word._.bb_terms if t.endswith("en") and len(t) > 3 and t not in joined]
         if verbs:
             candidates.append((word, verbs))
     return candidates
@@ -210,20 +209,25 @@ def _particle_verb_component(doc: Doc) -> Doc:
     German moves the particle to the end of the clause; without this, "an" is a stop word and the
     question loses the difference between anmelden, abmelden and ummelden. The particle belongs to
     a verb of its own clause (`_verb_candidates`); a clause without one ("Wie melde ich mich und
-    meine Familie an?") shares the verb of its sentence. Punctuation and line breaks end a sentence.
+    meine Familie an?") shares the verb of its sentence. Punctuation and line breaks end a sentence
+    (content lines are paragraphs and list items); doubled spaces do not.
     """
     sentence: list[Token] = []  # words since the last punctuation mark or line break
     clause: list[Token] = []  # words since then or since the last coordinating conjunction
+    joined: set[str] = set()
     for token in [*doc, None]:
-        boundary = token is None or token.text in _CLAUSE_END or token.is_space
+        boundary = token is None or token.text in _CLAUSE_END or (token.is_space and "\n" in token.text)
         if token is not None and not boundary and token.lower_ not in _COORDINATORS:
-            clause.append(token)
+            if not token.is_space:
+                clause.append(token)
             continue
         if clause and clause[-1].lower_ in SEPARABLE_PARTICLES:
             particle = normalize(clause[-1].lower_)
             words = clause[:-1] if _has_own_verb(clause[:-1]) else [*sentence, *clause[:-1]]
-            for word, verbs in _verb_candidates(words):
-                word._.bb_terms = (*word._.bb_terms, *(particle + verb for verb in verbs))
+            for word, verbs in _verb_candidates(words, joined):
+                added = [particle + verb for verb in verbs]
+                joined.update(added)
+                word._.bb_terms = (*word._.bb_terms, *added)
         sentence = [] if boundary else [*sentence, *clause]
         clause = []
     return doc

@@ -143,6 +143,9 @@ def test_an_overview_says_what_the_service_costs_when_that_is_short(munich_answe
     answer = munich_answerer.answer_service(short.id, short.title)  # only the name: the overview
     assert "Gebühren:\n35 Euro" in answer.text and answer.text.index("Gebühren:") > answer.text.index(short.title)
     assert Section.GEBUEHREN in answer.sections  # cited, and no "Gebühren" button shows it again
+    fee_only = munich_answerer.index.services["dldb-10483724"]  # its overview is its fee section
+    shortest = munich_answerer.answer_service(fee_only.id, fee_only.title, quote_chars=120).text
+    assert shortest.count("Gebühren:") == 1  # a lead cut short is not followed by the whole fee again
     long = munich_answerer.index.services["dldb-1063424"]  # Umschreibung innerhalb Münchens: a fee list
     assert len(long.sections[Section.GEBUEHREN]) > 160
     assert "Gebühren:" not in munich_answerer.answer_service(long.id, long.title).text  # a button holds it
@@ -430,6 +433,15 @@ def test_a_short_line_with_a_number_after_a_bulleted_list_is_no_item_of_it():
     ] * 2
     text = render(Selection([lines[1], heading], 1.0))
     assert text.count("Wir beraten Sie zum Beispiel bei:") == 1
+
+
+def test_a_heading_chosen_for_itself_is_not_printed_twice_above_a_distant_item():
+    lines = service_lines(
+        _page({Section.UEBERBLICK: "Aufenthalt für mehr als 90 Tage\n" + "\n".join(f"- Zweck {n}" for n in "ABCDEF")})
+    )
+    assert lines[0].heads_list and lines[6].heading == lines[0].text
+    text = render(Selection([lines[0], lines[6]], 1.0))  # the heading and its sixth item, four lines apart
+    assert text.count("Aufenthalt für mehr als 90 Tage") == 1, text
 
 
 def test_a_sentence_is_shown_with_its_start_and_its_whole_condition():

@@ -46,6 +46,11 @@ def test_a_separated_particle_joins_a_verb_of_its_own_clause():
     assert "anmelden" in analyze("WIE MELDE ICH MEIN AUTO AN", expand=False)  # capitals say nothing here
     # a bullet line of the content: its verb comes first after the bullet mark and the line break
     assert "ausfuellen" in analyze("Bitte beachten Sie:\n- Füllen Sie den Antrag aus", expand=False)
+    assert "ausfuellen" in analyze("- Ausweis mitbringen\n- Füllen Sie den Antrag aus", expand=False)
+    # a doubled space does not end a sentence; a verb that merely starts like a particle ("zünden")
+    # still takes one
+    assert "anmelden" in analyze("Wie melde ich  mein Auto an?", expand=False)
+    assert "anzuenden" in analyze("Zünden Sie die Kerze an", expand=False)
 
 
 def test_synonym_compounds_are_split_as_written():
