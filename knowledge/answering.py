@@ -105,7 +105,8 @@ QUOTE_RUNNER_UP_RATIO = 0.85
 RUNNER_UP_CANDIDATES = 2
 MAX_LEAD_CHARS = 600  # the overview shown instead of chosen lines; the link and "Mehr dazu" hold the rest
 # an overview also says what the service costs when that is short ("35 Euro"): what it is and what it
-# costs is what a vague question ("Gewerbeschein verloren") wants first; a long fee list stays a button
+# costs is what a vague question that names only the service and a situation wants first; a long fee
+# list stays a button
 MAX_OVERVIEW_FEE_CHARS = 160
 
 
@@ -447,9 +448,9 @@ class Answerer:
             text = compose(service, selection, language, overview=general, lead_chars=lead)
             if len(text) <= MAX_ANSWER_CHARS or only:  # a section asked for by button is shown as far as it fits
                 break
-        shown = selection.sections if selection.answered and not general else [Section.UEBERBLICK]
-        fee = overview_fee(service, _overview_text(service))
-        if shown == [Section.UEBERBLICK] and fee and f"\n\n{fee}\n\n" in text:
+        overview = general or not selection.answered  # what `compose` showed instead of chosen lines
+        shown = [Section.UEBERBLICK] if overview else selection.sections
+        if overview and overview_fee(service, _overview_text(service)):
             shown = [Section.UEBERBLICK, Section.GEBUEHREN]  # cited, and no "Gebühren" button repeats it
         answer = Answer(
             text=text,
