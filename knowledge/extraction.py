@@ -570,6 +570,8 @@ def choose(
         chosen.append(i)
         size += len(lines[i].text)
     size = _with_context(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS, keep=order[0])
+    if all(line.section is Section.UEBERBLICK for line in lines):
+        size = _as_page_passage(lines, chosen, size, max_chars)
     if not asked:
         # a question about a situation rather than a detail: what it costs belongs to a short answer
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
@@ -699,6 +701,52 @@ def _with_context(lines: list[Line], chosen: list[int], size: int, budget: int, 
             chosen.remove(i)
             size -= len(lines[i].text)
     return size
+
+
+def _as_page_passage(lines: list[Line], chosen: list[int], size: int, budget: int) -> int:
+    """On a page without catalogue sections, the chosen lines grow into the block around them.
+
+    A web page (an Integreat export) is prose with no Gebühren or Unterlagen to pick from, and its
+    answer is a run of sentences: on OMoS-QA's German *train* split four gold answers in five are
+    one unbroken run, four lines in the median, while the line scorer chose two, the run's most
+    telling ones. So neighbours join, before and after each chosen line in turn, within the
+    quote `budget` and within the block: a page's own headings ("Sozialwohnungen", "Lokale
+    Zeitungen") are its sections, and the answer does not run on into the next one. Gold-page F1 on
+    train 0.443 → 0.56, the same as growing across headings, and a model of where a passage ends,
+    fitted on train, did no better. A catalogue entry keeps its chosen lines: its sections are
+    its blocks already, and there a neighbour is another fee (measured: Munich lost a fact).
+    """
+    changed = True
+    while changed:
+        changed = False
+        for i in sorted(chosen):
+            for j in (i - 1, i + 1):
+                if not 0 <= j < len(lines) or j in chosen or _starts_block(lines[max(i, j)]):
+                    continue
+                unit = [k for k in _unit(lines, j) if k not in chosen]
+                cost = sum(len(lines[k].text) for k in unit)
+                if size + cost <= budget:
+                    chosen.extend(unit)
+                    size += cost
+                    changed = True
+    return size
+
+
+def _starts_block(line: Line) -> bool:
+    """A page's own heading: a short label on a line of its own ("Sozialwohnungen"), not a list's "…:"."""
+    text = line.text.rstrip()
+    return line.paragraph >= 0 and _is_label(text) and not text.endswith(":")
+
+
+def _unit(lines: list[Line], i: int) -> list[int]:
+    """Line i with what must come with it: a list item brings its heading and the whole list, a
+    list heading its items, a broken sentence the rest of it (`_context`)."""
+    line = lines[i]
+    if line.paragraph < 0 and line.heading:
+        opener = next((j for j in range(i - 1, -1, -1) if lines[j].text == line.heading), None)
+        if opener is not None:
+            return [opener, *_list_items(lines, lines[opener])]
+    return list(dict.fromkeys([i, *_context(lines, i)]))
 
 
 def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 from knowledge.answering import Answerer, _overview_text
 from knowledge.extraction import (
     HAND_SET,
+    MAX_CHARS,
     Line,
     Selection,
     _contains,
@@ -303,7 +304,7 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
         "Das Fahrzeug darf nur in der Zeit fahren, die auf dem Kennzeichen steht, und nur dann auf der Straße "
         "stehen. Dieser Zeitraum kann zwischen zwei und elf Monaten betragen. Die Gebühr zahlen Sie vor Ort."
     )
-    service = _page({Section.UEBERBLICK: paragraph}, title="Saison")
+    service = _page({Section.FRISTEN: paragraph}, title="Saison")
     lines = service_lines(service)
     assert len(lines) == 3
     selection = choose(lines, [0.1, 1.0, 0.2], [Section.FRISTEN], HAND_SET)
@@ -312,9 +313,13 @@ def test_a_sentence_that_points_back_comes_with_the_sentence_before():
     assert [line.position for line in selection.lines] == [2]  # "Die Gebühr …" stands on its own
 
 
-def _lines_of(*texts: str) -> list[Line]:
-    """One line per text, each its own paragraph, as a web page's `<p>`s arrive."""
-    service = _page({Section.UEBERBLICK: "\n".join(texts)}, title="Seite")
+def _lines_of(*texts: str, section: Section = Section.ABLAUF) -> list[Line]:
+    """One line per text, each its own paragraph, as a web page's `<p>`s arrive.
+
+    By default in a catalogue section, where the chosen lines are shown with what they need and no
+    more; a page with only an overview grows them into a passage (`_as_page_passage`).
+    """
+    service = _page({section: "\n".join(texts)}, title="Seite")
     lines = service_lines(service)
     assert [line.text for line in lines] == list(texts)
     return lines
@@ -548,3 +553,36 @@ def test_a_plain_answer_whose_lines_need_context_in_three_sections_stays_within_
     )
     assert len(answer.text) <= MAX_ANSWER_CHARS
     assert "drei bis sechs Wochen" in answer.text and answer.sources
+
+
+def _prose(n: int) -> list[str]:
+    return [f"Satz Nummer {i} dieser Seite erklärt einen weiteren Schritt." for i in range(n)]
+
+
+def test_a_page_without_catalogue_sections_answers_with_the_passage_around_the_best_line():
+    texts = _prose(20)
+    lines = _lines_of(*texts, section=Section.UEBERBLICK)
+    shown = _chosen(lines, 10)
+    assert 10 in shown and shown == list(range(shown[0], shown[-1] + 1))  # one unbroken run of the source
+    assert len(shown) > 3 and shown[0] < 10 < shown[-1]  # neighbours on both sides ...
+    assert sum(len(texts[i]) for i in shown) <= MAX_CHARS  # ... within the quote budget
+    assert len(shown) < len(texts)
+    catalogue = _lines_of(*texts)
+    assert _chosen(catalogue, 10) == [10]  # a catalogue entry keeps the line it chose
+
+
+def test_a_passage_stays_under_the_heading_of_its_block():
+    texts = ["Lokale Zeitungen", *_prose(3), "Sozialwohnungen", *_prose(3), "Wohngeld", *_prose(2)]
+    lines = _lines_of(*texts, section=Section.UEBERBLICK)
+    assert _chosen(lines, 6) == [4, 5, 6, 7]  # "Sozialwohnungen" and its lines: not the block before or after
+
+
+def test_a_passage_never_takes_part_of_a_list():
+    items = [f"- Nachweis Nummer {n} über die Angaben zur Person und zur Wohnung" for n in range(9)]
+    texts = ["Der Antrag wird schriftlich gestellt.", "Bringen Sie bitte diese Unterlagen mit:", *items]
+    lines = service_lines(_page({Section.UEBERBLICK: "\n".join(texts)}))
+    assert sum(len(line.text) for line in lines) > MAX_CHARS
+    assert _chosen(lines, 0) == [0]  # the list does not fit: neither its heading nor some of its items come
+    assert _chosen(lines, 4) == [4]  # a chosen item takes no neighbours: they bring the whole list or nothing
+    short = service_lines(_page({Section.UEBERBLICK: "\n".join(texts[:5])}))
+    assert _chosen(short, 0) == [0, 1, 2, 3, 4]  # a list that fits comes whole, heading first
