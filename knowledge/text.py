@@ -9,6 +9,7 @@ content and questions, so both meet in one vocabulary of normalised lemmas.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -333,6 +334,32 @@ def is_dictionary_word(word: str) -> bool:
     return simplemma.is_known(word, lang=("de", "en"))
 
 
+_FOLDED = re.compile("ae|oe|ue|ss")
+_UNFOLD = {"ae": ("ae", "ä"), "oe": ("oe", "ö"), "ue": ("ue", "ü"), "ss": ("ss", "ß")}
+MAX_UNFOLDED = 3  # folded pairs tried back (2**3 spellings); longer words are rare and stay as they are
+
+
+@lru_cache(maxsize=50_000)
+def is_folded_dictionary_word(term: str) -> bool:
+    """A term the analysis folded (`normalize`) from a dictionary word: "aufhoeren" from "aufhören".
+
+    Terms the question never wrote as such (a particle verb joined from "hör … auf") can only be
+    checked in their folded form, which the dictionary does not know; without this check the typo
+    list "corrected" aufhören to anhören, a word of the content with another meaning.
+    """
+    if is_dictionary_word(term):
+        return True
+    parts = _FOLDED.split(term)
+    pairs = _FOLDED.findall(term)
+    if not pairs or len(pairs) > MAX_UNFOLDED:
+        return False
+    for choice in itertools.product(*(_UNFOLD[p] for p in pairs)):
+        spelled = parts[0] + "".join(c + rest for c, rest in zip(choice, parts[1:], strict=True))
+        if spelled != term and is_dictionary_word(spelled):
+            return True
+    return False
+
+
 class TypoCorrector:
     """Maps unknown question words to the closest word the index knows ("hundsteuer" → "hundesteuer").
 
@@ -369,7 +396,7 @@ class TypoCorrector:
         """
         if word in self._known:
             return word
-        if is_dictionary_word(word):
+        if is_folded_dictionary_word(word):
             return None  # a real word the content does not use ("Aktien", "Wien"): not a slip of "Aktion", "Wiesn"
         limit = self.max_distance(word)
         candidates = self._by_initial.get(word[:1], [])
