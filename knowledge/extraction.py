@@ -44,8 +44,14 @@ from knowledge.text import analyze, is_dictionary_word
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
-_MONEY = re.compile(r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bfree of charge\b", re.I)
-_FEE_WORD = re.compile(r"gebühr|kosten|bezahl|zahlen", re.I)
+# an amount, or the ways German says that something costs nothing ("Mitmachen kostet kein Geld")
+_MONEY = re.compile(
+    r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bgratis\b|\bumsonst\b|\bunentgeltlich|"
+    r"\bkostet\s+(?:nichts|kein(?:en)?\s+(?:geld|cent|euro))|\bkeine\s+(?:kosten|gebühren?)\b|"
+    r"\bohne\s+(?:kosten|gebühr)|\bfree of charge\b",
+    re.I,
+)
+_FEE_WORD = re.compile(r"gebühr|kosten|\bkostet?\b|bezahl|zahlen", re.I)  # "kostet" holds no "kosten"
 _DURATION = re.compile(
     r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
     r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b|"

@@ -192,6 +192,17 @@ def test_an_age_is_no_duration():
     assert requested_sections("Nach wie vielen Jahren kann ich mich einbürgern lassen?") == [Section.FRISTEN]
 
 
+def test_that_something_costs_nothing_is_the_fee_fact():
+    question = "Kostet die Teilnahme am Kurs etwas?"
+    asked = requested_sections(question)
+    assert asked == [Section.GEBUEHREN]
+    for text in ("Mitmachen kostet kein Geld.", "Die Teilnahme ist gratis.", "Es fallen keine Gebühren an."):
+        assert _kind_match(Line(0, Section.UEBERBLICK, text, ""), asked, question) == 1.0, text
+    # "kostet" speaks of paying, like "Kosten" (which it does not contain), but states no amount
+    assert _kind_match(Line(0, Section.UEBERBLICK, "Der Kurs kostet etwas mehr.", ""), asked, question) == 0.3
+    assert _kind_match(Line(0, Section.UEBERBLICK, "Der Kurs findet dienstags statt.", ""), asked, question) == 0
+
+
 def test_a_question_for_the_day_finds_the_line_with_the_weekday():
     line = Line(0, Section.UEBERBLICK, "Die Besichtigung findet dienstags statt.", "")
     assert _kind_match(line, [], "An welchem Tag kann man die Räder anschauen?") > 0
