@@ -39,18 +39,12 @@ import numpy as np
 
 from knowledge.models import Section, Service
 from knowledge.sections import asks_for, requested_sections
-from knowledge.text import analyze, is_dictionary_word
+from knowledge.text import FREE_OF_CHARGE_DE, analyze, is_dictionary_word
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeIndex
 
-# an amount, or the ways German says that something costs nothing ("Mitmachen kostet kein Geld")
-_MONEY = re.compile(
-    r"\d[\d.,]*\s*(?:euro|eur\b|€)|gebührenfrei|kostenfrei|kostenlos|\bgratis\b|\bumsonst\b|\bunentgeltlich|"
-    r"\bkostet\s+(?:nichts|kein(?:en)?\s+(?:geld|cent|euro))|\bkeine\s+(?:kosten|gebühren?)\b|"
-    r"\bohne\s+(?:kosten|gebühr)|\bfree of charge\b",
-    re.I,
-)
+_MONEY = re.compile(rf"\d[\d.,]*\s*(?:euro|eur\b|€)|{FREE_OF_CHARGE_DE}|\bfree of charge\b", re.I)
 _FEE_WORD = re.compile(r"gebühr|kosten|\bkostet?\b|bezahl|zahlen", re.I)  # "kostet" holds no "kosten"
 _DURATION = re.compile(
     r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
@@ -576,10 +570,12 @@ def choose(
         chosen.append(i)
         size += len(lines[i].text)
     size = _with_context(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS, keep=order[0])
-    if all(line.section is Section.UEBERBLICK for line in lines):
+    page = all(line.section is Section.UEBERBLICK for line in lines)
+    if page:
         size = _as_page_passage(lines, chosen, size, max_chars)
-    if not asked:
+    elif not asked:
         # a question about a situation rather than a detail: what it costs belongs to a short answer
+        # (not on a web page: there a money line elsewhere belongs to another of its blocks)
         fees = [i for i in range(len(lines)) if _MONEY.search(lines[i].text) and i not in chosen]
         for i in fees[:MAX_GENERAL_FEE_LINES]:
             extra = [j for j in dict.fromkeys([*_context(lines, i), i]) if j not in chosen]
@@ -587,7 +583,7 @@ def choose(
             if size + cost <= max_chars:  # a fee line only with what it needs ("Dann kostet …")
                 chosen.extend(extra)
                 size += cost
-    _as_passages(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS)
+    _as_passages(lines, chosen, size, max_chars + CONTEXT_SLACK_CHARS, within_blocks=page)
     return Selection([lines[i] for i in sorted(chosen)], best, weights.min_score)
 
 
@@ -727,9 +723,11 @@ def _as_page_passage(lines: list[Line], chosen: list[int], size: int, budget: in
         changed = False
         for i in sorted(chosen):
             for j in (i - 1, i + 1):
-                if not 0 <= j < len(lines) or j in chosen or _starts_block(lines[max(i, j)]):
+                if not 0 <= j < len(lines) or j in chosen:
                     continue
                 unit = [k for k in _unit(lines, j) if k not in chosen]
+                if not unit or _leaves_block(lines, unit, i, forward=j > i):
+                    continue
                 cost = sum(len(lines[k].text) for k in unit)
                 if size + cost <= budget:
                     chosen.extend(unit)
@@ -738,15 +736,36 @@ def _as_page_passage(lines: list[Line], chosen: list[int], size: int, budget: in
     return size
 
 
+def _leaves_block(lines: list[Line], unit: list[int], i: int, *, forward: bool) -> bool:
+    """Whether adding `unit` next to chosen line i would take the passage into another block.
+
+    Forward, no line of it may be a heading; backward, only the first (the block's own heading,
+    which opens the passage), and not at all when line i is that heading already.
+    """
+    if forward:
+        return any(_starts_block(lines[k]) for k in unit)
+    first = min(unit)
+    return _starts_block(lines[i]) or any(_starts_block(lines[k]) for k in unit if k != first)
+
+
 def _starts_block(line: Line) -> bool:
-    """A page's own heading: a short label on a line of its own ("Sozialwohnungen"), not a list's "…:"."""
+    """A page's own heading ("Sozialwohnungen"), where the page turns to another topic.
+
+    Web pages mark their blocks only by such short lines (no sentence, no number); a list's
+    "Bringen Sie mit:" and a "label: value" line ("E-Mail: …", "Ansprechpartnerin: Frau Meier")
+    belong to the block they stand in.
+    """
     text = line.text.rstrip()
-    return line.paragraph >= 0 and _is_label(text) and not text.endswith(":")
+    return line.paragraph == line.position and _is_label(text) and ":" not in text
 
 
 def _unit(lines: list[Line], i: int) -> list[int]:
-    """Line i with what must come with it: a list item brings its heading and the whole list, a
-    list heading its items, a broken sentence the rest of it (`_context`)."""
+    """Line i with what it cannot be shown without, as `_with_context` adds it to a chosen line.
+
+    A passage that grows by single lines would end in half a list, which reads as the whole list,
+    or in half a sentence: a list item brings its heading and the whole list, a list heading its
+    items, a broken sentence the rest of it (`_context`).
+    """
     line = lines[i]
     if line.paragraph < 0 and line.heading:
         opener = next((j for j in range(i - 1, -1, -1) if lines[j].text == line.heading), None)
@@ -755,16 +774,19 @@ def _unit(lines: list[Line], i: int) -> list[int]:
     return list(dict.fromkeys([i, *_context(lines, i)]))
 
 
-def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int) -> None:
+def _as_passages(lines: list[Line], chosen: list[int], size: int, budget: int, *, within_blocks: bool = False) -> None:
     """Two chosen lines up to `MAX_GAP_LINES` apart in one section: the lines between make them one passage.
 
     Read alone, "Fachschulen sind für …" and "Was bietet die Fachschule?" skip what connects
     them; the official text in one piece is easier to follow and no longer than the budget.
+    `within_blocks` (a web page): not across one of the page's own headings (`_starts_block`).
     """
     ordered = sorted(chosen)
     for first, second in itertools.pairwise(ordered):
         gap = range(first + 1, second)
         if not 0 < len(gap) <= MAX_GAP_LINES or lines[first].section is not lines[second].section:
+            continue
+        if within_blocks and any(_starts_block(lines[i]) for i in (*gap, second)):
             continue
         extra = sum(len(lines[i].text) for i in gap)
         if size + extra <= budget:

@@ -32,7 +32,7 @@ from pydantic import SecretStr
 from knowledge.config import PROJECT_ROOT, KnowledgeConfig
 from knowledge.guard import looks_like_injection, strip_planted_instructions
 from knowledge.models import Answer
-from knowledge.text import LEXICON_FILE, analyze, english_german, lemmas, normalize, synonym_table
+from knowledge.text import FREE_OF_CHARGE_DE, LEXICON_FILE, analyze, english_german, lemmas, normalize, synonym_table
 from wording.texts import NO_DATE_DE, source_line_de
 
 if TYPE_CHECKING:  # LangChain is loaded only when a writer is configured: the extractive path never needs it
@@ -198,8 +198,7 @@ def unsupported_numbers(reply: str, sources: str) -> list[str]:
 
 # "It is free" is a fee claim without a number: it must be in the sources like any amount.
 _FREE_OF_CHARGE = re.compile(
-    r"kostenlos|kostenfrei|gebührenfrei|gebuehrenfrei|unentgeltlich|gratis|nichts (?:zu )?(?:be)?zahlen|"
-    r"keine gebühr\w*|free of charge|no fee|for free|\bis free\b|\bare free\b|without charge|no charge|"
+    rf"{FREE_OF_CHARGE_DE}|free of charge|no fee|for free|\bis free\b|\bare free\b|without charge|no charge|"
     r"costs? nothing",
     re.IGNORECASE,
 )

@@ -334,6 +334,15 @@ def is_dictionary_word(word: str) -> bool:
     return simplemma.is_known(word, lang=("de", "en"))
 
 
+# The ways German says that something costs nothing ("Mitmachen kostet kein Geld", "Der Eintritt ist
+# frei"): a fee fact for the answer lines (extraction) and a fee claim the LLM check must find in the
+# sources (llm). Not bare "umsonst" ("Nicht umsonst ist die Stadt beliebt").
+FREE_OF_CHARGE_DE = (
+    r"gebührenfrei|gebuehrenfrei|kostenfrei|kostenlos|\bgratis\b|\b(?:ist|sind)\s+umsonst\b|\bunentgeltlich|"
+    r"\bkost(?:et|en)\s+(?:\w+\s+)?(?:nichts|kein(?:en)?\s+(?:geld|cent|euro))\b|\bnichts\s+(?:zu\s+)?(?:be)?zahlen|"
+    r"\bkeine(?:rlei)?\s+(?:kosten|gebühr\w*)|\bohne\s+(?:kosten|gebühren?)\b|\beintritt\s+(?:ist\s+)?frei\b"
+)
+
 _FOLDED = re.compile("ae|oe|ue|ss")
 _UNFOLD = {"ae": ("ae", "ä"), "oe": ("oe", "ö"), "ue": ("ue", "ü"), "ss": ("ss", "ß")}
 MAX_UNFOLDED = 3  # folded pairs tried back (2**3 spellings); longer words are rare and stay as they are

@@ -201,6 +201,8 @@ def test_that_something_costs_nothing_is_the_fee_fact():
     # "kostet" speaks of paying, like "Kosten" (which it does not contain), but states no amount
     assert _kind_match(Line(0, Section.UEBERBLICK, "Der Kurs kostet etwas mehr.", ""), asked, question) == 0.3
     assert _kind_match(Line(0, Section.UEBERBLICK, "Der Kurs findet dienstags statt.", ""), asked, question) == 0
+    not_free = Line(0, Section.UEBERBLICK, "Nicht umsonst ist der Kurs beliebt.", "")
+    assert _kind_match(not_free, asked, question) == 0  # "umsonst" here means "not without reason"
 
 
 def test_a_question_for_the_day_finds_the_line_with_the_weekday():
@@ -586,6 +588,29 @@ def test_a_passage_stays_under_the_heading_of_its_block():
     texts = ["Lokale Zeitungen", *_prose(3), "Sozialwohnungen", *_prose(3), "Wohngeld", *_prose(2)]
     lines = _lines_of(*texts, section=Section.UEBERBLICK)
     assert _chosen(lines, 6) == [4, 5, 6, 7]  # "Sozialwohnungen" and its lines: not the block before or after
+
+
+def test_a_passage_does_not_run_into_the_next_block_through_a_broken_line_a_gap_or_a_fee():
+    texts = [
+        "Lokale Zeitungen",
+        "Die Zeitung erscheint jeden Tag.",
+        "Weitere Informationen gibt es in den Rathäusern und bei der Stadt",  # no full stop: "goes on"
+        "Sozialwohnungen",
+        "Es gibt Sozialwohnungen.",
+        "Ein Abo der Zeitung kostet 20 Euro.",
+    ]
+    lines = _lines_of(*texts, section=Section.UEBERBLICK)
+    # the unfinished line would bring "Sozialwohnungen" and its block with it: it stays out, as does the fee
+    assert _chosen(lines, 1, []) == [0, 1]
+    lines = _lines_of("Lokale Zeitungen", "Ein Abo kostet 20 Euro.", "Sozialwohnungen", "Es gibt Sozialwohnungen.",
+                      section=Section.UEBERBLICK)  # fmt: skip
+    assert _chosen(lines, 3, []) == [2, 3]  # the money line of the block before stays out
+
+
+def test_a_contact_line_belongs_to_its_block():
+    texts = ["Beratung", "Wir beraten Sie gern.", "Ansprechpartnerin: Frau Meier", "E-Mail: beratung@example.org"]
+    lines = _lines_of(*texts, section=Section.UEBERBLICK)
+    assert _chosen(lines, 1) == [0, 1, 2, 3]  # "label: value" lines are no headings of a new block
 
 
 def test_a_passage_never_takes_part_of_a_list():
