@@ -35,11 +35,10 @@ from knowledge.vectorstore import VectorStore
 # 2: -ung nouns also index their verb (text.verb_of_noun); 3: -ieren/-ären verbs right; 4: a separated
 # particle joins only a verb of its own clause ("… auf und mach den Laden zu"); 5: a clause without a
 # verb shares its sentence's, capitals say nothing in all-caps text; 6: a doubled space ends no
-# sentence, only a verb already joined takes no second particle; 7: "ziehen" with a direction also
-# reads "umziehen"
-STATE_VERSION = 7
+# sentence, only a verb already joined takes no second particle
+STATE_VERSION = 6
 # older versions whose services and passages are still valid: only their analysed terms are redone
-REANALYSABLE_VERSIONS = frozenset({1, 2, 3, 4, 5, 6})
+REANALYSABLE_VERSIONS = frozenset({1, 2, 3, 4, 5})
 
 
 class IndexUnavailableError(RuntimeError):
