@@ -234,52 +234,6 @@ def _particle_verb_component(doc: Doc) -> Doc:
     return doc
 
 
-# "ziehen" with a destination or origin is a move of home: "Ich ziehe nach Schwabing", "Wir sind
-# von Köln nach München gezogen", "ins Ausland ziehen", "in eine größere Wohnung ziehen". The bare
-# verb means pulling ("Konsequenzen ziehen", "eine Nummer ziehen"), and "in" without an article is
-# an idiom ("in Betracht ziehen"), so only these prepositions count, "in" only before an article.
-MOVING_VERB = "ziehen"
-MOVED_TERM = "umziehen"
-_DIRECTIONS = frozenset({"nach", "ins"})
-_DIRECTIONS_BEFORE_ARTICLE = frozenset({"in", "aus"})
-_ARTICLES = frozenset(
-    {"die", "den", "der", "das", "eine", "einen", "ein", "meine", "unsere", "seine", "ihre", "eure", "deine"}
-)
-
-
-def _names_direction(words: list[Token]) -> bool:
-    """Whether a clause names where to or where from: a preposition followed by a place or an article."""
-    for word, following in itertools.pairwise(words):
-        if word.lower_ in _DIRECTIONS and following.text[:1].isalpha():
-            return True
-        if word.lower_ in _DIRECTIONS_BEFORE_ARTICLE and following.lower_ in _ARTICLES:
-            return True
-    return False
-
-
-@Language.component("bb_moving")
-def _moving_component(doc: Doc) -> Doc:
-    """Read "ziehen" with a direction as moving home ("umziehen"), which is what official texts say.
-
-    Citizens describe the move ("von Augsburg nach Giesing gezogen"); the catalogue names it
-    (Umzug, Ummeldung, Wohnsitzanmeldung). A clause-final "nach" is a particle ("ziehe … nach"), not
-    a direction, and is never followed by a word of its clause.
-    """
-    clause: list[Token] = []
-    for token in [*doc, None]:
-        if token is not None and token.text not in _CLAUSE_END and not (token.is_space and "\n" in token.text):
-            if not token.is_space:
-                clause.append(token)
-            continue
-        movers = [word for word in clause if MOVING_VERB in word._.bb_terms]
-        if movers and _names_direction(clause):
-            for word in movers:
-                if MOVED_TERM not in word._.bb_terms:
-                    word._.bb_terms = (*word._.bb_terms, MOVED_TERM)
-        clause = []
-    return doc
-
-
 @Language.component("bb_synonyms")
 def _synonym_component(doc: Doc) -> Doc:
     """Add the official terms for colloquial words, so "Perso" also searches "Personalausweis"."""
@@ -305,7 +259,6 @@ def german_pipeline() -> Language:
     nlp = spacy.blank("de")
     nlp.add_pipe("bb_lemmas")
     nlp.add_pipe("bb_particle_verbs")
-    nlp.add_pipe("bb_moving")
     nlp.add_pipe("bb_synonyms")
     return nlp
 

@@ -53,23 +53,6 @@ def test_a_separated_particle_joins_a_verb_of_its_own_clause():
     assert "anzuenden" in analyze("Zünden Sie die Kerze an", expand=False)
 
 
-def test_ziehen_with_a_direction_is_a_move_of_home():
-    # where to or where from: a place after "nach", "ins", an article after "in" or "aus"
-    assert "umziehen" in analyze("Ich ziehe von Köln nach Schwabing", expand=False)
-    assert "umziehen" in analyze("Bin vor zwei Wochen nach Giesing gezogen.", expand=False)
-    assert "umziehen" in analyze("Wir ziehen in eine größere Wohnung", expand=False)
-    assert "umziehen" in analyze("Wir ziehen ins Ausland", expand=False)
-    assert "umziehen" in analyze("Sie zieht aus der WG aus", expand=False)
-    # the official words follow from there (synonym table: umziehen → umzug, ummeldung)
-    assert {"umzug", "ummeldung"} <= set(analyze("ziehe nach münchen"))
-    # pulling is no move: an idiom with "in" and no article, an object, a clause-final particle,
-    # a direction in another sentence
-    assert "umziehen" not in analyze("Das ziehe ich in Betracht", expand=False)
-    assert "umziehen" not in analyze("Ich ziehe eine Nummer am Automaten", expand=False)
-    assert "umziehen" not in analyze("Ich ziehe nach.", expand=False)
-    assert "umziehen" not in analyze("Ich ziehe den Antrag zurück. Ich fahre nach Berlin.", expand=False)
-
-
 def test_synonym_compounds_are_split_as_written():
     # folded forms split into nonsense: "einbuergerung" → "rung", "staatsangehoerigkeit" → "keit"
     terms = set(analyze("Wie bekomme ich die deutsche Staatsbürgerschaft?"))
