@@ -34,7 +34,7 @@ SCOPE_FEATURES = ("card_top", "dense_top", NOVELTY)
 # Wertstoffhof geöffnet?") even though it is phrased like an off-topic example ("Welche Museen haben am
 # Montag geöffnet?"). The same bar as "confident enough not to ask back" in answering.py.
 OFF_TOPIC_MAX_CONFIDENCE = 0.8
-CALIBRATION_VERSION = 10  # bump when retrieval or features change, so indexes refit at the next ingest
+CALIBRATION_VERSION = 11  # bump when retrieval or features change, so indexes refit at the next ingest
 
 
 @dataclass

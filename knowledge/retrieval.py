@@ -51,6 +51,9 @@ CARD_RRF_K = 5  # reciprocal rank constant when fusing the three service ranking
 # question (`AnswerEvidence`): score × (1 + EVIDENCE_BOOST × best line score). README, "What moved".
 EVIDENCE_CANDIDATES = 6
 EVIDENCE_BOOST = 0.3
+# A candidate whose name says what sets it apart from its siblings, when the question does not,
+# scores × (1 - SIBLING_PENALTY) (`weigh_siblings`). README, "What moved".
+SIBLING_PENALTY = 0.15
 
 
 # How well each service's own text answers the question: (question, service ids, query terms, query
@@ -230,7 +233,9 @@ def retrieve(
     a line of their own text answers the question. Families of near-duplicates share their names
     and most of their words ("Fundsache abholen" / "Verlorenes Fahrrad besichtigen und abholen");
     what tells them apart is often one sentence ("Fahrräder werden dienstags … gezeigt"), which the
-    passage retrievers dilute and the answer-line scorer reads directly.
+    passage retrievers dilute and the answer-line scorer reads directly. Before that, a family
+    member whose name sets it apart by words the question does not use steps back a little
+    (`weigh_siblings`).
     """
     k = index.settings.retrieval_candidates
     query = analyze_query(index, question)
@@ -255,6 +260,9 @@ def retrieve(
         for hit in hits:
             hit.score *= 1.0 + TITLE_BOOST * _title_match(index, hit.service_id, query.terms)
         hits.sort(key=lambda h: h.score, reverse=True)
+    if system == "hybrid" and hits:
+        weigh_siblings(index.title_terms, hits[:EVIDENCE_CANDIDATES], query.terms)
+        hits.sort(key=lambda h: h.score, reverse=True)
     if system == "hybrid" and evidence is not None and hits:
         candidates = hits[:EVIDENCE_CANDIDATES]
         found = evidence(question, [h.service_id for h in candidates], query.terms, vector)
@@ -267,6 +275,30 @@ def retrieve(
         nearest_off_topic = float((index.off_topic_vectors @ unit_rows(vector)).max())
         features[NOVELTY] = features["dense_top"] - nearest_off_topic
     return Retrieval(hits=hits, features=features, query_terms=query.terms, query_vector=vector)
+
+
+def weigh_siblings(names: dict[str, set[str]], candidates: list[ServiceHit], terms: list[str]) -> None:
+    """Lower a candidate whose name says what sets it apart from its siblings, when the question does not.
+
+    Families of near-duplicates share most of their name ("Personalausweis", "Verlust oder
+    Diebstahl Personalausweis", "Abholung Personalausweis, …"); the passage retrievers and the cards
+    rank them almost alike, and a big member often wins on words all of them use. Among the first
+    candidates, a service's *distinctive* name words are those no sibling (a candidate sharing a
+    name word with it) has. A service with distinctive words of which the question uses none is
+    the less likely member: "Was kostet der Perso?" asks for the Personalausweis, not its loss.
+    The factor is small, a tie-breaker: citizens also describe the distinction in their own words
+    ("Perso weg"), which the cards and the answer evidence read.
+    """
+    asked = set(terms)
+    for hit in candidates:
+        own = names.get(hit.service_id, set())
+        siblings = [names.get(other.service_id, set()) for other in candidates if other is not hit]
+        family = [name for name in siblings if name & own]
+        if not family:
+            continue
+        distinctive = own.difference(*family)
+        if distinctive and not distinctive & asked:
+            hit.score *= 1.0 - SIBLING_PENALTY
 
 
 def _service_order(index: KnowledgeIndex, ranking: list[tuple[str, float]]) -> list[str]:

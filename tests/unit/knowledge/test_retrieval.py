@@ -1,4 +1,5 @@
-"""Retrieval weighs the first services by how well a line of their own text answers the question."""
+"""Retrieval weighs the first services by how well a line of their own text answers the question,
+and tells the members of a family of near-duplicates apart by the words of their names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from knowledge.retrieval import EVIDENCE_BOOST, EVIDENCE_CANDIDATES, retrieve
+from knowledge.retrieval import (
+    EVIDENCE_BOOST,
+    EVIDENCE_CANDIDATES,
+    SIBLING_PENALTY,
+    ServiceHit,
+    retrieve,
+    weigh_siblings,
+)
 
 
 def test_answer_evidence_reorders_only_the_first_services(demo_index) -> None:
@@ -71,3 +79,35 @@ def test_the_sibling_whose_text_answers_scores_higher(tmp_path) -> None:
     scores = answerer.lines.best_scores(question, ["fundsachen", "fundraeder"], result.query_terms, result.query_vector)
     assert scores["fundraeder"] > scores["fundsachen"]
     assert answerer.assess(question).retrieval.hits[0].service_id == "fundraeder"
+
+
+def _hits(*scored: tuple[str, float]) -> list[ServiceHit]:
+    return [ServiceHit(service_id, score) for service_id, score in scored]
+
+
+def test_a_sibling_whose_distinctive_name_words_the_question_lacks_steps_back() -> None:
+    names = {
+        "perso": {"personalausweis"},
+        "verlust": {"verlust", "diebstahl", "personalausweis"},
+        "abholung": {"abholung", "abholen", "personalausweis", "reisepass"},
+        "hund": {"hund", "steuer"},
+    }
+    hits = _hits(("verlust", 1.0), ("perso", 0.9), ("abholung", 0.8), ("hund", 0.7))
+    weigh_siblings(names, hits, ["perso", "personalausweis", "kosten"])
+    scores = {hit.service_id: hit.score for hit in hits}
+    assert scores["verlust"] == pytest.approx(1.0 - SIBLING_PENALTY)
+    assert scores["abholung"] == pytest.approx(0.8 * (1.0 - SIBLING_PENALTY))
+    assert scores["perso"] == 0.9  # no word sets it apart: the plain member
+    assert scores["hund"] == 0.7  # no sibling among the candidates: nothing to tell apart
+
+    # the question names the distinction: that member keeps its score
+    hits = _hits(("verlust", 1.0), ("perso", 0.9))
+    weigh_siblings(names, hits, ["personalausweis", "diebstahl"])
+    assert [hit.score for hit in hits] == [1.0, 0.9]
+
+
+def test_the_plain_member_of_a_family_comes_first_on_munich(munich_index) -> None:
+    """On the real catalogue: the fee of the Personalausweis, not its loss or its collection."""
+    ranking = [hit.service_id for hit in retrieve(munich_index, "Perso Kosten").hits]
+    titles = [munich_index.services[service_id].title for service_id in ranking]
+    assert titles[0] == "Personalausweis", titles[:4]
