@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from knowledge.extraction import MAX_CHARS, LineScorer, Selection, render
+from knowledge.extraction import MAX_CHARS, LineScorer, Selection, render, sentences
 from knowledge.guard import looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
 from knowledge.input import QuestionProblem, question_problem
@@ -128,8 +128,14 @@ def _lead(text: str, limit: int = MAX_LEAD_CHARS) -> str:
         size += len(line) + 1
     lead = "\n".join(kept)
     if len(lead) > limit:  # one long first line: cut after its last full sentence that fits
-        cut = max(lead.rfind(mark, 0, limit) for mark in (". ", "! ", "? "))
-        lead = lead[: cut + 1] if cut > 0 else lead[:limit].rsplit(" ", 1)[0]
+        # sentences as the answer lines split them: "ab dem 1. November" or "z. B." end none
+        fitting = ""
+        for sentence in sentences(lead, limit=0):
+            longer = f"{fitting} {sentence}" if fitting else sentence
+            if len(longer) > limit:
+                break
+            fitting = longer
+        lead = fitting or lead[:limit].rsplit(" ", 1)[0]
     return lead + " …"
 
 

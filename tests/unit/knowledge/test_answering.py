@@ -91,3 +91,21 @@ def test_public_json_shape(answerer):
     payload = answerer.answer("Was kostet ein Personalausweis?").to_public_json()
     assert set(payload) == {"answer", "service_id", "sections", "sources", "confidence", "abstained"}
     assert 0.0 <= payload["confidence"] <= 1.0
+
+
+def test_a_shortened_overview_ends_after_a_whole_sentence_not_inside_a_date() -> None:
+    from knowledge.answering import _lead
+
+    summary = (
+        "Wichtige Änderung ab dem 1. November 2025: Die Abmeldung bei einem Umzug in eine andere Stadt "
+        "entfällt. Es ist lediglich eine Anmeldung in der neuen Stadt erforderlich, z. B. online."
+    )
+    # the first sentence fits: the lead ends after it, never after "1." of the date
+    lead = _lead(summary, 120)
+    assert (
+        lead
+        == "Wichtige Änderung ab dem 1. November 2025: Die Abmeldung bei einem Umzug in eine andere Stadt entfällt. …"
+    )
+    assert _lead(summary, 400) == summary  # short enough: whole
+    # no whole sentence fits: whole words up to the limit
+    assert _lead(summary, 40) == "Wichtige Änderung ab dem 1. November …"
