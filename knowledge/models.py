@@ -78,6 +78,17 @@ class Service(BaseModel):
     def _drop_empty_sections(cls, value: dict[Section, str]) -> dict[Section, str]:
         return {k: v.strip() for k, v in value.items() if v and v.strip()}
 
+    @property
+    def is_web_page(self) -> bool:
+        """Whether the whole text is its overview: a web page (an Integreat export), no catalogue entry.
+
+        A catalogue entry (DLDB, our own format) splits its text into Gebühren, Unterlagen, Fristen …
+        and is named by a scheme (object, then the variant: "Verlust oder Diebstahl
+        Personalausweis"); a web page is prose under a topical heading ("Sozialwohnungen").
+        Answer passages and family ranking treat the two differently (`extraction`, `retrieval`).
+        """
+        return all(section is Section.UEBERBLICK for section in self.sections)
+
     def content_hash(self) -> str:
         """Hash of everything that affects retrieval, used for incremental ingestion."""
         payload = self.model_dump(mode="json", exclude={"origin"})

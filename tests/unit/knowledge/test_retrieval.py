@@ -111,3 +111,15 @@ def test_the_plain_member_of_a_family_comes_first_on_munich(munich_index) -> Non
     ranking = [hit.service_id for hit in retrieve(munich_index, "Perso Kosten").hits]
     titles = [munich_index.services[service_id].title for service_id in ranking]
     assert titles[0] == "Personalausweis", titles[:4]
+
+
+def test_only_catalogue_entries_form_families() -> None:
+    """Web pages are named by topic ("Sozialwohnungen"); a catalogue entry by object and variant."""
+    from knowledge.models import Section, Service
+
+    page = Service(id="p", title="Sozialwohnungen", source_url="https://example.org/p", summary="Wer bekommt …")
+    assert page.is_web_page
+    page = page.model_copy(update={"sections": {Section.UEBERBLICK: "Wer bekommt eine Sozialwohnung?"}})
+    assert page.is_web_page
+    entry = page.model_copy(update={"sections": {Section.GEBUEHREN: "37 Euro"}})
+    assert not entry.is_web_page
