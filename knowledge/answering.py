@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from knowledge.extraction import MAX_CHARS, LineScorer, Selection, render, sentences
-from knowledge.guard import looks_like_creative_task, looks_like_injection
+from knowledge.guard import asks_for_person, looks_like_creative_task, looks_like_injection
 from knowledge.index import KnowledgeIndex
 from knowledge.input import QuestionProblem, question_problem
 from knowledge.llm import AnswerWriter
-from knowledge.models import GUESS_REASON, Answer, Section, Service, Source
+from knowledge.models import GUESS_REASON, PERSON_REQUESTED_REASON, Answer, Section, Service, Source
 from knowledge.retrieval import Retrieval, analyze_query, retrieve
 from knowledge.sections import requested_sections
 from knowledge.text import analyze, detect_language
@@ -28,6 +28,8 @@ from wording.texts import (
     NOT_COVERED_DE,
     NOT_FOUND_DE,
     OUT_OF_SCOPE_DE,
+    PERSON_REQUESTED_DE,
+    PERSON_REQUESTED_EN,
     REFUSE_INJECTION_DE,
     TOO_LONG_DE,
     TOPICS_LEAD_DE,
@@ -205,6 +207,7 @@ class Assessment:
     injection: bool = False
     creative_task: bool = False
     off_topic: bool = False  # closer to known out-of-scope questions than to the content (confidence.py)
+    person_requested: bool = False  # asks for a person ("Ich möchte mit einem Menschen sprechen")
 
     @property
     def top_service(self) -> str | None:
@@ -234,10 +237,11 @@ class Answerer:
             return Assessment(question, Retrieval([], {}, []), 0.0, language, creative_task=True)
         result = retrieve(self.index, question, evidence=self.lines.best_scores)
         confidence = self.index.calibrator.confidence(result.features) if result.top else 0.0
+        person = asks_for_person(question)
         if result.top and self.index.calibrator.off_topic(result.features, confidence):
             # no service can be the right one: every caller (answer, dialogue, eval) then abstains
-            return Assessment(question, result, 0.0, language, off_topic=True)
-        return Assessment(question, result, confidence, language)
+            return Assessment(question, result, 0.0, language, off_topic=True, person_requested=person)
+        return Assessment(question, result, confidence, language, person_requested=person)
 
     def ambiguous_candidates(self, assessment: Assessment, max_options: int = 4) -> list[str]:
         """Services a question could equally mean, when no single one stands out.
@@ -280,7 +284,9 @@ class Answerer:
         """
         top = assessment.retrieval.top
         unsure = assessment.confidence < self.threshold
-        if top is None or (unsure and not self.may_guess(assessment)):
+        # a request for a person gets the person, not a guess at the service its words resemble; one
+        # that retrieval is sure of names a service ("Wer hilft mir beim Rentenantrag?") and gets it
+        if top is None or (unsure and (assessment.person_requested or not self.may_guess(assessment))):
             return self.abstention(assessment)
         if unsure:
             return self.unsure_answer(question, assessment)
@@ -407,6 +413,13 @@ class Answerer:
         return with_topics(OUT_OF_SCOPE_DE, self.topics)
 
     def abstention(self, assessment: Assessment) -> Answer:
+        if assessment.person_requested:
+            return Answer(
+                text=PERSON_REQUESTED_EN if assessment.language == "en" else PERSON_REQUESTED_DE,
+                abstained=True,
+                reason=PERSON_REQUESTED_REASON,
+                language=assessment.language,
+            )
         return Answer(
             text=with_topics(
                 ABSTAIN_EN if assessment.language == "en" else ABSTAIN_DE, self.topics, assessment.language

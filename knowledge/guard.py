@@ -24,6 +24,24 @@ _INJECTION = re.compile(
 )
 
 
+# a request for a person in the citizen's own words (German or English), not a question to answer
+_ASKS_FOR_PERSON = re.compile(
+    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
+    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
+    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
+    re.IGNORECASE,
+)
+
+
+def asks_for_person(text: str) -> bool:
+    """Did the citizen ask for a person ("Ich möchte mit einem Menschen sprechen")?
+
+    The dialogue hands such a message to staff before it reaches the answerer; the answerer's other
+    callers (`/api/ask`, the CLI) must not guess a service from its words (`Answerer.respond`).
+    """
+    return bool(_ASKS_FOR_PERSON.search(_visible(text)))
+
+
 def _visible(text: str) -> str:
     """Fold look-alike letters (full-width "Ｉｇｎｏｒｅ") and drop invisible ones (zero-width spaces).
 

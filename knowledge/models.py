@@ -124,6 +124,7 @@ class Source(BaseModel):
 
 
 GUESS_REASON = "unsure"  # `Answer.reason` of a guess
+PERSON_REQUESTED_REASON = "person_requested"  # `Answer.reason`: the citizen asked for a person
 
 
 class Answer(BaseModel):

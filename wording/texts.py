@@ -58,6 +58,10 @@ ABSTAIN_EN = (
     "I could not find a reliable answer to this in the city's official information, and I do not "
     "want to guess. I can connect you with a member of staff."
 )
+# a request for a person that reached the answerer unsure of any service (`/api/ask`, the CLI): the
+# promise the abstention makes, without pretending the request was a question
+PERSON_REQUESTED_DE = "Gern verbinde ich Sie mit einer Mitarbeiterin oder einem Mitarbeiter der Stadt."
+PERSON_REQUESTED_EN = "Of course, I can connect you with a member of the city's staff."
 # a question in scope whose service retrieval is not sure of: the likeliest service, said as such
 UNSURE_LEAD_DE = "Ich bin mir nicht sicher, ob ich Ihre Frage richtig verstanden habe. Am ehesten passt diese Leistung:"
 UNSURE_LEAD_EN = "I am not sure I understood your question correctly. This service fits best:"

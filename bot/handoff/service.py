@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import time
 from enum import StrEnum
 from typing import Any, cast
@@ -35,23 +34,11 @@ from bot.conversation.store import (
 )
 from bot.handoff.office_hours import describe_next
 from bot.handoff.teams import TeamsConfig
+from knowledge.guard import asks_for_person
 from knowledge.models import Service
 from wording import texts
 
 log = logging.getLogger(__name__)
-
-
-_WANTS_HUMAN = re.compile(
-    r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
-    r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
-    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
-    re.IGNORECASE,
-)
-
-
-def wants_human(text: str) -> bool:
-    """Did the citizen ask for a person in their own words (German or English)?"""
-    return bool(_WANTS_HUMAN.search(text))
 
 
 class HandoffReason(StrEnum):
@@ -555,7 +542,7 @@ def _is_choice(message: Message) -> bool:
 
 def _asks_for_a_person(text: str) -> bool:
     """A request typed by hand ("Ich möchte mit einem Menschen sprechen"), not the citizen's question."""
-    return wants_human(text)
+    return asks_for_person(text)
 
 
 def staff_view(message: Message) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from bot.conversation.events import Event
 from bot.conversation.receipts import LEASE_S, LeaseLostError, Receipt, Receipts
 from bot.conversation.store import Button, ConversationState, ConversationStore, Message
 from bot.dialogue.client import RasaClient, RasaUnreachableError
-from bot.handoff.service import CALLBACK_PAYLOAD, HandoffReason, HandoffService, wants_human
+from bot.handoff.service import CALLBACK_PAYLOAD, HandoffReason, HandoffService
 from bot.settings import Settings
 from bot.turns.answers import reply_to
 from bot.turns.protocol import Directive
 from knowledge.answering import Answerer
+from knowledge.guard import asks_for_person
 from knowledge.models import Section
 from wording import texts
 
@@ -323,7 +324,7 @@ class TurnHandler:
             except ValueError:
                 entities = {}
         marked = Directive(degraded=True)
-        if intent in ("affirm", "request_human") or (not intent and wants_human(text)):
+        if intent in ("affirm", "request_human") or (not intent and asks_for_person(text)):
             handoffs.append((HandoffReason.REQUESTED, conversation.service))
             return [reply_message(conversation_id, texts.HANDOFF_CONFIRMED, [], marked)]
         if intent == "deny":  # "Nein, danke" to the offer of a person: what Rasa's action_handoff_declined says

@@ -1,6 +1,6 @@
 import pytest
 
-from knowledge.guard import looks_like_creative_task, looks_like_injection
+from knowledge.guard import asks_for_person, looks_like_creative_task, looks_like_injection
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,24 @@ def test_creative_tasks_are_recognised():
     assert looks_like_creative_task("Erzähl mir einen Witz über Hunde")
     assert looks_like_creative_task("Write me a poem about the Rathaus")
     assert not looks_like_creative_task("Wie schreibe ich einen Antrag auf Wohngeld?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich möchte bitte mit einem Menschen sprechen.",
+        "Verbinde mich mit einer echten Sachbearbeiterin",
+        "Gibt es jemanden, mit dem ich direkt chatten kann?",
+        "Can I talk to a human?",
+    ],
+)
+def test_requests_for_a_person_are_recognised(text: str):
+    assert asks_for_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Kann eine andere Person für mich den Pass abholen?", "Was kostet ein Personalausweis?", "Wo ist das Fundbüro?"],
+)
+def test_questions_about_other_people_are_no_request_for_a_person(text: str):
+    assert not asks_for_person(text)
