@@ -18,7 +18,7 @@ from bot.handoff.service import HandoffReason
 from bot.turns.answers import reply_to
 from bot.turns.protocol import Directive, Feedback, HandoffOffer, HandoffRequest
 from knowledge.answering import Answerer
-from knowledge.models import Section
+from knowledge.models import PERSON_REQUESTED_REASON, Section
 from wording import texts
 
 ABSTENTIONS_BEFORE_OFFER = 2
@@ -63,6 +63,12 @@ class ActionAnswerFromKnowledge(Action):
             if reply.kind == "abstain" and valid_entity:
                 reply = reply_to(self.answerer, text, chosen_service=valid_entity)
 
+        if reply.answer is not None and reply.answer.reason == PERSON_REQUESTED_REASON:
+            # a request for a person the NLU took for a question: what `action_offer_handoff` does
+            return [
+                *offer_handoff(dispatcher, HandoffReason.REQUESTED, texts.OFFER_LEAD_REQUESTED),
+                SlotSet("abstain_count", 0.0),
+            ]
         if intent == "out_of_scope" and (reply.answer is None or reply.answer.confidence < OUT_OF_SCOPE_OVERRIDE):
             # NLU thinks it is off-topic and the knowledge base is not sure otherwise: polite refusal
             dispatcher.utter_message(

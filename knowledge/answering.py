@@ -207,7 +207,7 @@ class Assessment:
     injection: bool = False
     creative_task: bool = False
     off_topic: bool = False  # closer to known out-of-scope questions than to the content (confidence.py)
-    person_requested: bool = False  # asks for a person ("Ich möchte mit einem Menschen sprechen")
+    person_requested: bool = False  # asks for a person and names no service ("Ich möchte mit einem Menschen sprechen")
 
     @property
     def top_service(self) -> str | None:
@@ -237,7 +237,8 @@ class Answerer:
             return Assessment(question, Retrieval([], {}, []), 0.0, language, creative_task=True)
         result = retrieve(self.index, question, evidence=self.lines.best_scores)
         confidence = self.index.calibrator.confidence(result.features) if result.top else 0.0
-        person = asks_for_person(question)
+        # "Kann mir jemand helfen: Was kostet ein Reisepass?" also names a service: that is its question
+        person = asks_for_person(question) and result.features.get("title_match", 0.0) == 0.0
         if result.top and self.index.calibrator.off_topic(result.features, confidence):
             # no service can be the right one: every caller (answer, dialogue, eval) then abstains
             return Assessment(question, result, 0.0, language, off_topic=True, person_requested=person)
@@ -284,9 +285,9 @@ class Answerer:
         """
         top = assessment.retrieval.top
         unsure = assessment.confidence < self.threshold
-        # a request for a person gets the person, not a guess at the service its words resemble; one
-        # that retrieval is sure of names a service ("Wer hilft mir beim Rentenantrag?") and gets it
-        if top is None or (unsure and (assessment.person_requested or not self.may_guess(assessment))):
+        # a request for a person (one that names no service, `assess`) gets the person, not the
+        # service its words happen to resemble
+        if top is None or assessment.person_requested or (unsure and not self.may_guess(assessment)):
             return self.abstention(assessment)
         if unsure:
             return self.unsure_answer(question, assessment)

@@ -28,7 +28,8 @@ _INJECTION = re.compile(
 _ASKS_FOR_PERSON = re.compile(
     r"\b(mensch\w*|mitarbeiter\w*|sachbearbeiter\w*|person|jemand\w*|beraterin|berater|human|agent|someone|"
     r"real person|staff)\b.{0,40}\b(sprechen|reden|verbinden|helfen|chatten|talk|speak|connect)"
-    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))",
+    r"|\b(verbinden sie mich|verbinde mich|connect me|talk to a (human|person))"
+    r"|\b(speak|talk|chat)\s+(to|with)\s+(a\s+|an\s+|the\s+)?(real\s+)?(human|person|someone|somebody|staff|agent)\b",
     re.IGNORECASE,
 )
 
@@ -36,8 +37,9 @@ _ASKS_FOR_PERSON = re.compile(
 def asks_for_person(text: str) -> bool:
     """Did the citizen ask for a person ("Ich möchte mit einem Menschen sprechen")?
 
-    The dialogue hands such a message to staff before it reaches the answerer; the answerer's other
-    callers (`/api/ask`, the CLI) must not guess a service from its words (`Answerer.respond`).
+    Without Rasa the turn handler queues such a message for staff; with Rasa its NLU intent decides,
+    and a request it takes for a question reaches the answerer, as do `/api/ask` and the CLI. There
+    no service may be guessed from the request's words (`Answerer.assess`, `Answerer.respond`).
     """
     return bool(_ASKS_FOR_PERSON.search(_visible(text)))
 

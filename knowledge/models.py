@@ -85,7 +85,8 @@ class Service(BaseModel):
         A catalogue entry (DLDB, our own format) splits its text into Gebühren, Unterlagen, Fristen …
         and is named by a scheme (object, then the variant: "Verlust oder Diebstahl
         Personalausweis"); a web page is prose under a topical heading ("Sozialwohnungen").
-        Answer passages and family ranking treat the two differently (`extraction`, `retrieval`).
+        Family ranking treats the two differently (`retrieval.weigh_siblings`); answer passages make
+        the same distinction from a service's lines (`extraction`).
         """
         return all(section is Section.UEBERBLICK for section in self.sections)
 

@@ -58,8 +58,8 @@ ABSTAIN_EN = (
     "I could not find a reliable answer to this in the city's official information, and I do not "
     "want to guess. I can connect you with a member of staff."
 )
-# a request for a person that reached the answerer unsure of any service (`/api/ask`, the CLI): the
-# promise the abstention makes, without pretending the request was a question
+# a request for a person that reached the answerer unsure of any service (`/api/ask`, the CLI; in the
+# dialogue the answer action offers the person instead): the promise the abstention makes
 PERSON_REQUESTED_DE = "Gern verbinde ich Sie mit einer Mitarbeiterin oder einem Mitarbeiter der Stadt."
 PERSON_REQUESTED_EN = "Of course, I can connect you with a member of the city's staff."
 # a question in scope whose service retrieval is not sure of: the likeliest service, said as such

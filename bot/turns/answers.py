@@ -130,6 +130,10 @@ def reply_to(
         return Reply("refuse", answer.text, answer=answer)
 
     confident = assessment.retrieval.top is not None and assessment.confidence >= answerer.threshold
+    if assessment.person_requested:
+        # a request for a person is neither a follow-up nor vague: the offer of a person, as `/api/ask` says
+        answer = answerer.respond(question, assessment)
+        return Reply("abstain", answer.text, answer=answer)
     if (
         context_service is not None
         and context_service in answerer.index.services

@@ -69,6 +69,7 @@ def test_out_of_scope_abstains_and_offers_a_person(answerer, question: str):
         ("Ich möchte bitte mit einem Menschen sprechen.", "de"),
         ("Verbinden Sie mich mit einer Sachbearbeiterin", "de"),
         ("Can I talk to a human, please?", "en"),
+        ("I would like to speak to someone", "en"),
     ],
 )
 def test_a_request_for_a_person_gets_the_person_not_a_guessed_service(answerer, question: str, language: str):
@@ -81,13 +82,26 @@ def test_a_request_for_a_person_gets_the_person_not_a_guessed_service(answerer, 
     assert answer.text == (PERSON_REQUESTED_EN if language == "en" else PERSON_REQUESTED_DE)
 
 
-def test_a_question_that_asks_for_help_with_a_service_is_answered(answerer):
-    """The pattern also matches "Kann mir jemand helfen"; a question retrieval is sure of gets its service."""
-    question = "Kann mir jemand helfen: Was kostet ein Reisepass?"
-    assessment = answerer.assess(question)
-    assert assessment.person_requested and assessment.confidence >= answerer.threshold
-    answer = answerer.respond(question, assessment)
-    assert not answer.abstained and answer.service_id == "reisepass"
+def test_a_question_that_asks_for_help_with_a_service_keeps_its_service(munich_index):
+    """The pattern also matches "Kann mir jemand helfen"; a message that names a service asks about it.
+
+    On Munich's catalogue both questions are guesses (retrieval is unsure): before the name check
+    they got the offer of a person instead of the Reisepass and the Personalausweis.
+    """
+    from knowledge.answering import Answerer
+
+    answerer = Answerer(munich_index)
+    for question, title in [
+        ("Kann mir jemand helfen: Was kostet ein Reisepass?", "Reisepass"),
+        ("Kann mir jemand helfen, ich brauche einen neuen Personalausweis", "Personalausweis"),
+    ]:
+        assessment = answerer.assess(question)
+        assert not assessment.person_requested
+        answer = answerer.respond(question, assessment)
+        assert not answer.abstained and answer.service_title == title
+    # a request that names no service gets the person even where retrieval is fairly sure of one
+    answer = answerer.answer("Can I speak to someone?")
+    assert answer.abstained and answer.reason == "person_requested"
 
 
 def test_prompt_injection_is_refused(answerer):

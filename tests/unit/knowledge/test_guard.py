@@ -38,6 +38,7 @@ def test_creative_tasks_are_recognised():
         "Verbinde mich mit einer echten Sachbearbeiterin",
         "Gibt es jemanden, mit dem ich direkt chatten kann?",
         "Can I talk to a human?",
+        "I would like to speak with a real person",
     ],
 )
 def test_requests_for_a_person_are_recognised(text: str):

@@ -106,11 +106,15 @@ def test_a_sibling_whose_distinctive_name_words_the_question_lacks_steps_back() 
     assert [hit.score for hit in hits] == [1.0, 0.9]
 
 
-def test_the_plain_member_of_a_family_comes_first_on_munich(munich_index) -> None:
-    """On the real catalogue: the fee of the Personalausweis, not its loss or its collection."""
-    ranking = [hit.service_id for hit in retrieve(munich_index, "Perso Kosten").hits]
+def test_the_member_the_question_names_comes_first_on_munich(munich_index) -> None:
+    """On the real catalogue: "anmelden" is the Wohnsitzanmeldung, not "Wohnsitz abmelden".
+
+    Both names share "Wohnsitz"; the question uses the Anmeldung's telling word and none of the
+    Abmeldung's. Without the family step the Abmeldung came first here.
+    """
+    ranking = [hit.service_id for hit in retrieve(munich_index, "Wohnsitz anmelden Unterlagen").hits]
     titles = [munich_index.services[service_id].title for service_id in ranking]
-    assert titles[0] == "Personalausweis", titles[:4]
+    assert titles[0] == "Wohnsitzanmeldung", titles[:4]
 
 
 def test_only_catalogue_entries_form_families() -> None:

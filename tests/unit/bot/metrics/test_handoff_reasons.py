@@ -135,3 +135,24 @@ def test_daily_aggregates_with_the_old_spelling_count_under_the_enum() -> None:
 
     counters = Counter({"handoff_reason:repeated_abstention": 2, "handoff_reason:repeated_failure": 1})
     assert summarize(counters)["handoff_reasons"] == {HandoffReason.REPEATED_FAILURE.value: 3}
+
+
+def test_a_request_for_a_person_that_nlu_took_for_a_question_is_offered_a_person_at_once(
+    redis_client: redis.Redis, answerer: Any, demo_settings: Settings
+) -> None:
+    """The answer action does what `action_offer_handoff` does, not wait for a second failure."""
+    store = ConversationStore(redis_client)
+    handoff = HandoffService(store, load_teams(), answerer.index.services)
+    router = TurnHandler(demo_settings, store, answerer, handoff)
+    executor = build_executor(answerer)
+    cid = f"person-{uuid.uuid4().hex[:8]}"
+    slots: dict[str, Any] = {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
+    handoffs: list[tuple[HandoffReason, str | None]] = []
+    store.get_or_create(cid, "web")
+    question = "Ich möchte bitte mit einem Menschen sprechen."
+    raw = _run(executor, _call("action_answer_from_knowledge", cid, slots, question, "nlu_fallback"), slots)
+    router._from_rasa(cid, raw, handoffs, question)
+    assert slots["handoff_offered"] is True and slots["abstain_count"] == 0.0, slots
+    assert slots["handoff_reason"] == HandoffReason.REQUESTED.value, slots
+    texts_shown = [message["text"] for message in raw if message.get("text")]
+    assert texts_shown and all("Sozialdienst" not in text for text in texts_shown)

@@ -46,3 +46,10 @@ def test_tied_services_get_a_clarifying_question(answerer):
     assert reply.kind in ("clarify", "answer")
     if reply.kind == "clarify":
         assert "anmeldung-wohnsitz" in reply.options
+
+
+def test_a_request_for_a_person_is_no_follow_up_and_no_vague_question(answerer):
+    """Within a conversation about the Reisepass, as without one: the offer of a person, as /api/ask says."""
+    for context in (None, "reisepass"):
+        reply = reply_to(answerer, "Kann ich bitte mit einem Mitarbeiter sprechen?", context_service=context)
+        assert reply.kind == "abstain" and reply.answer.reason == "person_requested", (context, reply)
