@@ -78,15 +78,23 @@ def _run(executor: Any, call: dict[str, Any], slots: dict[str, Any]) -> list[dic
     return _rest_output(result["responses"])
 
 
+def _action_stack(redis_client: redis.Redis, answerer: Any, settings: Settings) -> tuple[Any, ...]:
+    """Store, handoff service, turn handler and action executor over one Redis, as the gateway wires them."""
+    store = ConversationStore(redis_client)
+    handoff = HandoffService(store, load_teams(), answerer.index.services)
+    return store, handoff, TurnHandler(settings, store, answerer, handoff), build_executor(answerer)
+
+
+def _fresh_slots() -> dict[str, Any]:
+    return {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
+
+
 def test_repeated_failure_from_the_action_reaches_the_report_in_german(
     redis_client: redis.Redis, engine: sa.Engine, answerer: Any, demo_settings: Settings
 ) -> None:
-    store = ConversationStore(redis_client)
-    handoff = HandoffService(store, load_teams(), answerer.index.services)
-    router = TurnHandler(demo_settings, store, answerer, handoff)
-    executor = build_executor(answerer)
+    store, handoff, router, executor = _action_stack(redis_client, answerer, demo_settings)
     cid = f"reason-{uuid.uuid4().hex[:8]}"
-    slots: dict[str, Any] = {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
+    slots = _fresh_slots()
     handoffs: list[tuple[HandoffReason, str | None]] = []
 
     for question in UNANSWERABLE:  # two unanswered questions: the action offers a person
@@ -141,12 +149,9 @@ def test_a_request_for_a_person_that_nlu_took_for_a_question_is_offered_a_person
     redis_client: redis.Redis, answerer: Any, demo_settings: Settings
 ) -> None:
     """The answer action does what `action_offer_handoff` does, not wait for a second failure."""
-    store = ConversationStore(redis_client)
-    handoff = HandoffService(store, load_teams(), answerer.index.services)
-    router = TurnHandler(demo_settings, store, answerer, handoff)
-    executor = build_executor(answerer)
+    store, _handoff, router, executor = _action_stack(redis_client, answerer, demo_settings)
     cid = f"person-{uuid.uuid4().hex[:8]}"
-    slots: dict[str, Any] = {"abstain_count": 0.0, "service": None, "handoff_reason": None, "handoff_offered": None}
+    slots = _fresh_slots()
     handoffs: list[tuple[HandoffReason, str | None]] = []
     store.get_or_create(cid, "web")
     question = "Ich möchte bitte mit einem Menschen sprechen."
