@@ -207,7 +207,7 @@ class Assessment:
     injection: bool = False
     creative_task: bool = False
     off_topic: bool = False  # closer to known out-of-scope questions than to the content (confidence.py)
-    person_requested: bool = False  # asks for a person and names no service ("Ich möchte mit einem Menschen sprechen")
+    person_requested: bool = False  # asks for a person and names no service ("Kann ich mit jemandem vom Amt reden?")
 
     @property
     def top_service(self) -> str | None:

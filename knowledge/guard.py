@@ -35,7 +35,7 @@ _ASKS_FOR_PERSON = re.compile(
 
 
 def asks_for_person(text: str) -> bool:
-    """Did the citizen ask for a person ("Ich möchte mit einem Menschen sprechen")?
+    """Did the citizen ask for a person ("Kann ich mit jemandem vom Amt reden?")?
 
     Without Rasa the turn handler queues such a message for staff; with Rasa its NLU intent decides,
     and a request it takes for a question reaches the answerer, as do `/api/ask` and the CLI. There
