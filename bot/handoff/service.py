@@ -441,7 +441,7 @@ class HandoffService:
             if staff is not None and not self.may_handle(staff, conversation):
                 continue
             typed = [m.text for m in self.store.history(conversation_id) if m.role == "citizen" and not _is_choice(m)]
-            questions = [t for t in typed if not _asks_for_a_person(t)]
+            questions = [t for t in typed if not asks_for_person(t)]  # the request itself is no question
             entries.append(
                 QueueEntry(
                     conversation=conversation,
@@ -538,11 +538,6 @@ class HandoffService:
 def _is_choice(message: Message) -> bool:
     """A button press (its payload is kept by the turn handler) or a raw command, not words the citizen wrote."""
     return bool(message.data.get("payload")) or message.text.startswith("/")
-
-
-def _asks_for_a_person(text: str) -> bool:
-    """A request typed by hand ("Ich möchte mit einem Menschen sprechen"), not the citizen's question."""
-    return asks_for_person(text)
 
 
 def staff_view(message: Message) -> dict[str, Any]:
