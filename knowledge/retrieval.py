@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -148,6 +148,7 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
         if t not in vocabulary and (english or not is_german_word(t))
     }
     corrected += [g for t in expanded if t in translated for g in translated[t]]
+    corrected += [c for c in compound_synonyms(own, vocabulary) if c not in corrected]
     own = [translated[t][0] if translated.get(t) else t for t in own]
     # words the index does not know, but whose corrected form it does, count as known
     known = [t for t in own if t in vocabulary or (t not in real and index.typos.correct(t))]
@@ -155,6 +156,35 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
     return QueryAnalysis(
         terms=list(dict.fromkeys(corrected)), content_terms=own, known_share=share, text=text, official=official
     )
+
+
+MIN_SYNONYM_PART = 3  # "kfz" in "Kfz-Schein"; shorter keys ("pass") would rewrite too much
+MIN_COMPOUND_REST = 3  # what the synonym is joined with is a word ("neu" in "Neuwagen"), not an ending ("-en")
+
+
+def compound_synonyms(terms: list[str], vocabulary: Collection[str]) -> list[str]:
+    """Compounds of the content that a question's compound means, one part replaced by its synonym.
+
+    The synonym table maps words ("kfz" → fahrzeug, "anwohner" → bewohner), but citizens write
+    them inside compounds the content spells with the official part: "Kfz-Schein" is the content's
+    "Fahrzeugschein", "Anwohnerparkausweis" its "Bewohnerparkausweis", "Neuwagen" its
+    "Neufahrzeug". Only a compound the content itself uses counts, so no new word is invented; as
+    with the table's own words, the compound as written keeps counting too.
+    """
+    table = synonym_table()
+    found: list[str] = []
+    for term in terms:
+        for key, values in table.items():
+            if len(key) < MIN_SYNONYM_PART or key == term:
+                continue
+            if term.startswith(key) and len(term) - len(key) >= MIN_COMPOUND_REST:
+                candidates = [value + term[len(key) :] for value in values]
+            elif term.endswith(key) and len(term) - len(key) >= MIN_COMPOUND_REST:
+                candidates = [term[: -len(key)] + value for value in values]
+            else:
+                continue
+            found.extend(c for c in candidates if c in vocabulary and c not in found)
+    return found
 
 
 def _rank_services(index: KnowledgeIndex, scored: list[tuple[str, float]], limit: int) -> list[ServiceHit]:

@@ -5,6 +5,13 @@ from knowledge.sections import asks_for, requested_sections
 def test_fee_questions():
     assert requested_sections("Was kostet ein Reisepass?")[0] is Section.GEBUEHREN
     assert requested_sections("How much does a German ID card cost?")[0] is Section.GEBUEHREN
+    # a price asked without a fee word
+    assert Section.GEBUEHREN in requested_sections("Was verlangen Sie dafür?")
+    assert Section.GEBUEHREN in requested_sections("Was nehmt ihr dafür?")
+    assert Section.GEBUEHREN in requested_sections("Ist die Beratung gratis?")
+    # ... but what an office demands, or what to take along, is no price
+    assert Section.GEBUEHREN not in requested_sections("Die Bank verlangt, dass ich unterschreibe")
+    assert Section.GEBUEHREN not in requested_sections("Was nimmt man zum Termin mit?")
 
 
 def test_document_and_deadline_questions():
