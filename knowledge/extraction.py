@@ -49,7 +49,9 @@ _FEE_WORD = re.compile(r"gebühr|kosten|\bkostet?\b|bezahl|zahlen", re.I)  # "ko
 _DURATION = re.compile(
     r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
     r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b|"
-    r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
+    r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}|"
+    # a date as written in prose: "bis 11. März 2026 anmelden" is the deadline asked for
+    r"\b\d{1,2}\.\s*(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember)\b",
     re.I,
 )
 # an age ("über 24 Jahren: 46 Euro", "ab 16 Jahren", "18 Jahre alt") is no duration; "über 4 Wochen" is

@@ -188,6 +188,14 @@ def test_an_age_is_no_duration():
     assert _has_duration("innerhalb von 90 Tagen")
     assert _has_duration("nicht innerhalb eines Jahres abgeholt")
     assert _has_duration("über 4 Wochen") and _has_duration("ab 6 Monaten vor Ablauf")  # only years make an age
+
+
+def test_a_date_written_out_is_a_deadline():
+    """ "Bis wann müssen wir uns anmelden?" is answered by "bis 11. März 2026", not by a line that
+    only says how long something takes; a numbered list item or class ("3. Klasse") is no date."""
+    assert _has_duration("Sie müssen sich bis 11. März 2026 anmelden.")
+    assert _has_duration("Die Regelung gilt ab dem 1. November 2025.")
+    assert not _has_duration("Ihr Kind kommt in die 3. Klasse.")
     assert requested_sections("Ab wie vielen Jahren braucht man einen Ausweis?") == []  # asks an age
     assert requested_sections("Nach wie vielen Jahren kann ich mich einbürgern lassen?") == [Section.FRISTEN]
 
