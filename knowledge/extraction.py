@@ -49,9 +49,7 @@ _FEE_WORD = re.compile(r"gebühr|kosten|\bkostet?\b|bezahl|zahlen", re.I)  # "ko
 _DURATION = re.compile(
     r"\b(?:\d+|ein|eine[nms]?|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
     r"vierzehn|halbe[nms]?)\s+(?:arbeits|werk|kalender)?(?:tage?s?n?|wochen?|monate?s?n?|jahre?s?n?|stunden?)\b|"
-    r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}|"
-    # a date as written in prose: "bis 11. März 2026 anmelden" is the deadline asked for
-    r"\b\d{1,2}\.\s*(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember)\b",
+    r"\bgültig\b|\bfrist\w*|\bspätestens\b|\bdauer\w*|\d{1,2}\.\d{1,2}\.\d{2,4}",
     re.I,
 )
 # an age ("über 24 Jahren: 46 Euro", "ab 16 Jahren", "18 Jahre alt") is no duration; "über 4 Wochen" is
@@ -81,6 +79,14 @@ _ASKS_TIME = re.compile(
     r"which days?|what time)\b",
     re.I,
 )
+# a date written out ("bis 11. März 2026", "ab dem 1. Sept."): the answer to "bis wann / ab wann", but
+# not to "wie lange" (catalogue texts also date their laws: "Am 27. Juni 2024 in Kraft getreten")
+_DATE = re.compile(
+    r"\b\d{1,2}\.?\s*(?:jan(?:uar)?|feb(?:ruar)?|mär(?:z)?|maerz|apr(?:il)?|mai|jun[i]?|jul[i]?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|okt(?:ober)?|nov(?:ember)?|dez(?:ember)?)\b\.?",
+    re.I,
+)
+_ASKS_DATE = re.compile(r"\bwann\b|\bstichtag\w*|\bdatum\b|\bwhen\b|\bby what date\b", re.I)
 _HEADING_MAX_WORDS = 8
 _ITEM_MAX_WORDS = 12  # "Neufahrzeug (ohne Wunschkennzeichen): ab 20,50 Euro": an unbulleted list item
 _DIGIT = re.compile(r"\d")
@@ -208,7 +214,7 @@ class LineWeights:
             return 1.0 / (1.0 + np.exp(-(features @ weights + self.intercept)))
         lexical, dense, kind, section, heading = (features[:, FEATURES.index(n)] for n in FEATURES[:5])
         # a sentence keeps part of its paragraph's evidence: "Die Bearbeitungszeit beträgt drei bis
-        # sechs Arbeitstage" answers "Expresspass Dauer" because the sentence before names the express
+        # sechs Arbeitstage" answers "Wie lange braucht der Expresspass?" because the sentence before names the express
         lexical = np.maximum(lexical, W_PARAGRAPH * features[:, FEATURES.index("paragraph_lexical")])
         score = W_LEXICAL * lexical + W_DENSE * dense + W_KIND * kind + W_SECTION * section
         return np.where(heading > 0, 0.5 * score, score)  # a heading alone answers nothing
@@ -329,7 +335,7 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
     best = 0.0
     for section in asked:
         if (section is Section.GEBUEHREN and _MONEY.search(text)) or (
-            section is Section.FRISTEN and _has_duration(text)
+            section is Section.FRISTEN and (_has_duration(text) or (_ASKS_DATE.search(question) and _DATE.search(text)))
         ):
             best = max(best, 1.0)
         elif section is Section.GEBUEHREN and _FEE_WORD.search(text):
@@ -346,7 +352,7 @@ def _kind_match(line: Line, asked: list[Section], question: str) -> float:
             best = max(best, 0.8)
     if _ASKS_PHONE.search(question) and _PHONE.search(text):
         best = max(best, 1.0)
-    if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _has_duration(text)):
+    if _ASKS_TIME.search(question) and (_CLOCK.search(text) or _has_duration(text) or _DATE.search(text)):
         best = max(best, 0.8)
     return best
 

@@ -148,7 +148,7 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
         if t not in vocabulary and (english or not is_german_word(t))
     }
     corrected += [g for t in expanded if t in translated for g in translated[t]]
-    corrected += [c for c in compound_synonyms(own, vocabulary) if c not in corrected]
+    corrected += compound_synonyms(own, vocabulary)
     own = [translated[t][0] if translated.get(t) else t for t in own]
     # words the index does not know, but whose corrected form it does, count as known
     known = [t for t in own if t in vocabulary or (t not in real and index.typos.correct(t))]
@@ -158,17 +158,17 @@ def analyze_query(index: KnowledgeIndex, question: str) -> QueryAnalysis:
     )
 
 
-MIN_SYNONYM_PART = 3  # "kfz" in "Kfz-Schein"; shorter keys ("pass") would rewrite too much
+MIN_SYNONYM_PART = 3  # "kfz" in "Kfz-Schein"; "id" is too short to be a compound part
 MIN_COMPOUND_REST = 3  # what the synonym is joined with is a word ("neu" in "Neuwagen"), not an ending ("-en")
 
 
 def compound_synonyms(terms: list[str], vocabulary: Collection[str]) -> list[str]:
     """Compounds of the content that a question's compound means, one part replaced by its synonym.
 
-    The synonym table maps words ("kfz" → fahrzeug, "anwohner" → bewohner), but citizens write
-    them inside compounds the content spells with the official part: "Kfz-Schein" is the content's
-    "Fahrzeugschein", "Anwohnerparkausweis" its "Bewohnerparkausweis", "Neuwagen" its
-    "Neufahrzeug". Only a compound the content itself uses counts, so no new word is invented; as
+    The synonym table maps words ("kfz" → fahrzeug, "pass" → reisepass), but citizens write them
+    inside compounds the content spells with the official part: "Kfz-Schein" is the content's
+    "Fahrzeugschein", "Zweitpass" its "Zweitreisepass", "Fahrerlaubnisentzug" its
+    "Führerscheinentzug". Only a compound the content itself uses counts, so no new word is invented; as
     with the table's own words, the compound as written keeps counting too.
     """
     table = synonym_table()

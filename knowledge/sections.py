@@ -15,8 +15,10 @@ _PATTERNS: list[tuple[Section, re.Pattern[str]]] = [
         Section.GEBUEHREN,
         re.compile(
             r"\b(kost\w*|gebühr\w*|gebuehr\w*|preis\w*|teuer\w*|bezahl\w*|zahl(e|en|t)\b|euro|€|wie ?viel geld|"
-            # "Was verlangt ihr dafür?", "Was nehmen Sie dafür?": how German asks a price without naming it
-            r"was verlang\w* (ihr|sie)\b|was (nimm|nehm)\w* (ihr|sie|man) dafür|gratis|umsonst|"
+            # "Was verlangt ihr dafür?", "Was nehmen Sie dafür?": a price asked without naming it ("Was
+            # verlangen Sie von mir …" asks for requirements, "Was nimmt man dafür mit?" for documents,
+            # and "umsonst" also means "in vain")
+            r"was verlang\w* (ihr|sie) dafür|was (nimm|nehm)\w* (ihr|sie|man) dafür(?!\s+mit\b)|gratis|"
             r"steuersatz|how much|cost\w*|fees?|price|pay)\b",
             re.I,
         ),

@@ -188,16 +188,21 @@ def test_an_age_is_no_duration():
     assert _has_duration("innerhalb von 90 Tagen")
     assert _has_duration("nicht innerhalb eines Jahres abgeholt")
     assert _has_duration("über 4 Wochen") and _has_duration("ab 6 Monaten vor Ablauf")  # only years make an age
-
-
-def test_a_date_written_out_is_a_deadline():
-    """ "Bis wann müssen wir uns anmelden?" is answered by "bis 11. März 2026", not by a line that
-    only says how long something takes; a numbered list item or class ("3. Klasse") is no date."""
-    assert _has_duration("Sie müssen sich bis 11. März 2026 anmelden.")
-    assert _has_duration("Die Regelung gilt ab dem 1. November 2025.")
-    assert not _has_duration("Ihr Kind kommt in die 3. Klasse.")
     assert requested_sections("Ab wie vielen Jahren braucht man einen Ausweis?") == []  # asks an age
     assert requested_sections("Nach wie vielen Jahren kann ich mich einbürgern lassen?") == [Section.FRISTEN]
+
+
+def test_a_date_written_out_answers_when_not_how_long():
+    """ "Bis wann ist die Anmeldung möglich?" is answered by "bis 11. März 2026"; "Wie lange dauert
+    es?" is not answered by the day a law took effect. A class ("3. Klasse") is no date."""
+    deadline = Line(0, Section.UEBERBLICK, "Sie müssen sich bis 11. März 2026 anmelden.", "")
+    in_force = Line(1, Section.UEBERBLICK, "Das Gesetz ist am 1. November 2024 in Kraft getreten.", "")
+    school = Line(2, Section.UEBERBLICK, "Ihr Kind kommt in die 3. Klasse.", "")
+    when = "Bis wann ist die Anmeldung möglich?"
+    assert _kind_match(deadline, requested_sections(when), when) == 1.0
+    assert _kind_match(school, requested_sections(when), when) == 0
+    how_long = "Wie lange dauert die Änderung?"
+    assert _kind_match(in_force, requested_sections(how_long), how_long) == 0
 
 
 def test_that_something_costs_nothing_is_the_fee_fact():

@@ -9,9 +9,12 @@ def test_fee_questions():
     assert Section.GEBUEHREN in requested_sections("Was verlangen Sie dafür?")
     assert Section.GEBUEHREN in requested_sections("Was nehmt ihr dafür?")
     assert Section.GEBUEHREN in requested_sections("Ist die Beratung gratis?")
-    # ... but what an office demands, or what to take along, is no price
+    # ... but what an office demands, what to take along, or "in vain" is no price
     assert Section.GEBUEHREN not in requested_sections("Die Bank verlangt, dass ich unterschreibe")
+    assert Section.GEBUEHREN not in requested_sections("Was verlangen Sie von mir für die Einbürgerung?")
     assert Section.GEBUEHREN not in requested_sections("Was nimmt man zum Termin mit?")
+    assert Section.GEBUEHREN not in requested_sections("Ich will einen Pass beantragen, was nimmt man dafür mit?")
+    assert Section.GEBUEHREN not in requested_sections("Ich war umsonst beim Bürgerbüro, was nun?")
 
 
 def test_document_and_deadline_questions():
