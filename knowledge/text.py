@@ -101,11 +101,18 @@ def _splitter() -> wordninja.LanguageModel:
     return wordninja.LanguageModel("de")
 
 
+def _is_english_only(word: str) -> bool:
+    """An English word that is no German one ("citizenship", "appointment"; not "Information")."""
+    return simplemma.is_known(word.lower(), lang="en") and not simplemma.is_known(word, lang="de")
+
+
 @lru_cache(maxsize=200_000)
 def compound_parts(word: str) -> tuple[str, ...]:
     """Meaningful parts of a long German compound, as normalised lemmas; empty if not a compound."""
     if len(word) < MIN_COMPOUND_LENGTH or not word.isalpha():
         return ()
+    if _is_english_only(word):
+        return ()  # the German splitter reads "deregister" as "de" + "register", the opposite
     pieces = _splitter().split(word.lower())
     if len(pieces) < 2:
         return ()

@@ -24,6 +24,15 @@ def test_compounds_are_split():
     assert compound_parts("Hund") == ()
 
 
+def test_english_words_are_not_split_as_german_compounds():
+    """The German splitter read "deregister" as "de" + "register", and "register" translates to
+    "anmelden": the opposite of the question. German compounds still split."""
+    assert compound_parts("deregister") == ()
+    assert compound_parts("appointment") == ()
+    assert "register" not in analyze("How do I deregister my car?", expand=False)
+    assert {"ausweis", "pflicht"} <= set(compound_parts("Ausweispflicht"))
+
+
 def test_colloquial_synonyms_expand_questions_only():
     assert "personalausweis" in analyze("Mein Perso läuft ab")
     assert "personalausweis" not in analyze("Mein Perso läuft ab", expand=False)
