@@ -103,7 +103,7 @@ def _splitter() -> wordninja.LanguageModel:
 
 def _is_english_only(word: str) -> bool:
     """An English word that is no German one ("citizenship", "appointment"; not "Information")."""
-    return simplemma.is_known(word.lower(), lang="en") and not simplemma.is_known(word, lang="de")
+    return simplemma.is_known(word.lower(), lang="en") and not is_german_word(word)
 
 
 @lru_cache(maxsize=200_000)
